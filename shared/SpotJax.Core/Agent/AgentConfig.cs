@@ -1,0 +1,34 @@
+using System.Text.Json.Serialization;
+
+namespace SpotJax.Core.Agent;
+
+/// <summary>
+/// The per-worker, per-attempt file that <c>launch</c> writes next to the node agent
+/// (<c>attempt-N.json</c>). Values from the job travel in this JSON file, never through a shell.
+/// URIs are <c>gs://</c> on Google Cloud and local paths in local mode.
+/// </summary>
+public sealed record AgentConfig
+{
+    [JsonPropertyName("jobId")] public required string JobId { get; init; }
+    [JsonPropertyName("attempt")] public required int Attempt { get; init; }
+    [JsonPropertyName("workerId")] public required int WorkerId { get; init; }
+    [JsonPropertyName("numWorkers")] public required int NumWorkers { get; init; }
+    [JsonPropertyName("codeUri")] public required string CodeUri { get; init; }
+    [JsonPropertyName("script")] public required string Script { get; init; }
+    [JsonPropertyName("args")] public required IReadOnlyList<string> Args { get; init; }
+
+    /// <summary>The complete environment contract for this worker (SPOT_*, JAX_COORDINATOR_ADDRESS, the job's env).</summary>
+    [JsonPropertyName("env")] public required IReadOnlyDictionary<string, string> Env { get; init; }
+
+    /// <summary>Prefix of this worker's markers: the agent writes <c>{markersUri}/booted|preempted|exited</c>.</summary>
+    [JsonPropertyName("markersUri")] public required string MarkersUri { get; init; }
+
+    /// <summary>The log object of this worker and attempt.</summary>
+    [JsonPropertyName("logUri")] public required string LogUri { get; init; }
+
+    /// <summary>Metadata server base, ending in <c>/computeMetadata/v1/</c>.</summary>
+    [JsonPropertyName("metadataUrl")] public required string MetadataUrl { get; init; }
+
+    /// <summary>Seconds the agent waits for the script after SIGTERM before writing the exit marker anyway.</summary>
+    [JsonPropertyName("graceSeconds")] public int GraceSeconds { get; init; } = 25;
+}

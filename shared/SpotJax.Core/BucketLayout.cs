@@ -1,0 +1,59 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+
+namespace SpotJax.Core;
+
+/// <summary>Where things live in the control bucket.</summary>
+public static partial class BucketLayout
+{
+    /// <summary>Manifests uploaded here start a run.</summary>
+    public const string ManifestPrefix = "jobs/";
+
+    /// <summary>Code bundles uploaded by the command line.</summary>
+    public const string CodePrefix = "code/";
+
+    public static string CheckpointPrefix(string jobId) => $"{jobId}/ckpt/";
+
+    public static string LogPrefix(string jobId) => $"{jobId}/logs/";
+
+    public static string MarkersPrefix(string jobId) => $"{jobId}/markers/";
+
+    /// <summary>The log object of one worker of one attempt, under a job's log folder.</summary>
+    public static string LogObject(string logDir, int attempt, int worker) =>
+        $"{logDir.TrimEnd('/')}/attempt-{attempt}/worker-{worker}.log";
+
+    public static string Marker(string jobId, int attempt, int worker, MarkerKind kind) =>
+        $"{MarkersPrefix(jobId)}attempt-{attempt}/worker-{worker}/{kind.ToString().ToLowerInvariant()}";
+
+    public static string GsUri(string bucket, string name) => $"gs://{bucket}/{name}";
+
+    /// <summary>Recognises <c>JOB/markers/attempt-N/worker-I/KIND</c>.</summary>
+    public static bool TryParseMarker(string name, out MarkerRef marker)
+    {
+        marker = default;
+        var m = MarkerPattern().Match(name);
+        if (!m.Success || !Enum.TryParse<MarkerKind>(m.Groups["kind"].Value, ignoreCase: true, out var kind))
+        {
+            return false;
+        }
+
+        marker = new MarkerRef(
+            m.Groups["job"].Value,
+            int.Parse(m.Groups["attempt"].Value, CultureInfo.InvariantCulture),
+            int.Parse(m.Groups["worker"].Value, CultureInfo.InvariantCulture),
+            kind);
+        return true;
+    }
+
+    [GeneratedRegex(@"^(?<job>[a-z][a-z0-9-]{0,62})/markers/attempt-(?<attempt>[0-9]{1,6})/worker-(?<worker>[0-9]{1,5})/(?<kind>booted|preempted|exited)$")]
+    private static partial Regex MarkerPattern();
+}
+
+public enum MarkerKind
+{
+    Booted,
+    Preempted,
+    Exited,
+}
+
+public readonly record struct MarkerRef(string JobId, int Attempt, int Worker, MarkerKind Kind);

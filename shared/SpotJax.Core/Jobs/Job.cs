@@ -1,0 +1,56 @@
+namespace SpotJax.Core.Jobs;
+
+/// <summary>
+/// The job document kept in the job store (<c>jobs/{jobId}</c>). Everything the control plane
+/// knows about a job between two events; nothing secret.
+/// </summary>
+public sealed record Job
+{
+    public required string Id { get; init; }
+
+    /// <summary>What created the job (for example <c>pubsub:1234</c> or <c>gcs:bucket/jobs/a.yaml#17</c>).</summary>
+    public required string Submission { get; init; }
+
+    /// <summary>The validated spec; null only for a REJECTED job whose document could not be parsed.</summary>
+    public JobSpec? Spec { get; init; }
+
+    public required JobState State { get; init; }
+
+    /// <summary>The current attempt; 0 until the first provisioning starts.</summary>
+    public int Attempt { get; init; }
+
+    /// <summary>Index into <see cref="TpuSpec.Zones"/> used by the current or next attempt.</summary>
+    public int ZoneIndex { get; init; }
+
+    public string? Zone { get; init; }
+    public string? QueuedResourceId { get; init; }
+
+    /// <summary>Worker count of the current attempt, from the node's network endpoints.</summary>
+    public int Workers { get; init; }
+
+    public required DateTimeOffset SubmittedAt { get; init; }
+    public DateTimeOffset? StartedAt { get; init; }
+    public DateTimeOffset? AttemptStartedAt { get; init; }
+    public DateTimeOffset? RunningSince { get; init; }
+    public DateTimeOffset? LastCheckpointAt { get; init; }
+    public long? LastCheckpointStep { get; init; }
+    public DateTimeOffset? StallWarnedAt { get; init; }
+    public DateTimeOffset? NextAttemptAt { get; init; }
+    public DateTimeOffset? FinishedAt { get; init; }
+    public required DateTimeOffset UpdatedAt { get; init; }
+
+    public int PreemptionsSpent { get; init; }
+    public int FailuresSpent { get; init; }
+
+    /// <summary>Preemptions in a row in the current zone (for zone fail-over).</summary>
+    public int ZonePreemptions { get; init; }
+
+    public int? ExitCode { get; init; }
+    public string? LastError { get; init; }
+
+    /// <summary>Opaque revision set by the store; the compare-and-set token.</summary>
+    public string Revision { get; init; } = "";
+}
+
+/// <summary>One transition in <c>jobs/{jobId}/events</c>.</summary>
+public sealed record HistoryEntry(DateTimeOffset At, JobState? From, JobState To, int Attempt, string Cause);

@@ -1,0 +1,47 @@
+namespace SpotJax.Core.Jobs;
+
+/// <summary>A validated job document (JSON or YAML, one schema: <c>schema/job.schema.json</c>).</summary>
+public sealed record JobSpec
+{
+    public required string Name { get; init; }
+    public required TpuSpec Tpu { get; init; }
+
+    /// <summary>Where the user's code is: a <c>gs://</c> tarball or prefix, or (local mode only) a local path.</summary>
+    public required string Code { get; init; }
+
+    /// <summary>Script path relative to the code root; never absolute, never containing <c>..</c>.</summary>
+    public required string Script { get; init; }
+
+    public IReadOnlyList<string> Args { get; init; } = [];
+    public IReadOnlyDictionary<string, string> Env { get; init; } = new Dictionary<string, string>();
+    public int MaxRetries { get; init; } = 5;
+    public int MaxPreemptions { get; init; } = 100;
+    public StallPolicy Stall { get; init; } = new(60, StallAction.Warn);
+    public int ProvisionTimeoutMinutes { get; init; } = 120;
+
+    /// <summary>Override of the default <c>gs://BUCKET/&lt;jobId&gt;/ckpt</c>.</summary>
+    public string? CheckpointDir { get; init; }
+
+    /// <summary>Override of the default <c>gs://BUCKET/&lt;jobId&gt;/logs</c>.</summary>
+    public string? LogDir { get; init; }
+}
+
+public sealed record TpuSpec
+{
+    /// <summary>Accelerator type such as <c>v4-8</c>, <c>v5litepod-16</c>, <c>v5p-32</c>, <c>v6e-8</c>.</summary>
+    public required string Type { get; init; }
+
+    /// <summary>Zones in fail-over order; at least one.</summary>
+    public required IReadOnlyList<string> Zones { get; init; }
+
+    /// <summary>TPU software version; when absent the default for the generation is used.</summary>
+    public string? RuntimeVersion { get; init; }
+}
+
+public sealed record StallPolicy(int Minutes, StallAction Action);
+
+public enum StallAction
+{
+    Warn,
+    Restart,
+}

@@ -1,0 +1,26 @@
+using System.Net;
+
+namespace SpotJax.Core.Ports;
+
+/// <summary>
+/// A failed Google API call, classified by the canonical <c>error.status</c> name of the REST error
+/// envelope (not by the HTTP code: 409 is both ALREADY_EXISTS and ABORTED).
+/// </summary>
+public sealed class GoogleApiException : Exception
+{
+    public GoogleApiException(HttpStatusCode httpStatus, string status, string message)
+        : base($"{status} ({(int)httpStatus}): {message}")
+    {
+        HttpStatus = httpStatus;
+        Status = status;
+    }
+
+    public HttpStatusCode HttpStatus { get; }
+
+    /// <summary>Canonical code name: <c>NOT_FOUND</c>, <c>ALREADY_EXISTS</c>, <c>UNAVAILABLE</c>, ...</summary>
+    public string Status { get; }
+
+    /// <summary>True for errors worth retrying the same call (or the read-modify-write) later.</summary>
+    public bool IsTransient => Status is "UNAVAILABLE" or "RESOURCE_EXHAUSTED" or "DEADLINE_EXCEEDED"
+        or "INTERNAL" or "UNKNOWN" or "ABORTED" or "UNAUTHENTICATED";
+}

@@ -1,0 +1,44 @@
+namespace SpotJax.Core.Ports;
+
+/// <summary>
+/// Puts an attempt on every worker of a TPU node: the node agent, the code, the dependencies,
+/// and the script started detached (SSH in production, local processes in local mode).
+/// Running the same plan twice for one attempt changes nothing.
+/// </summary>
+public interface IWorkerRunner
+{
+    Task<IReadOnlyList<WorkerResult>> LaunchAsync(LaunchPlan plan, CancellationToken cancellationToken);
+}
+
+/// <summary>
+/// What one attempt runs. <see cref="Environment"/> holds the environment contract shared by all
+/// workers; the runner adds <c>SPOT_WORKER_ID</c> per worker.
+/// </summary>
+public sealed record LaunchPlan
+{
+    public required string JobId { get; init; }
+    public required int Attempt { get; init; }
+
+    /// <summary>Full node name, <c>projects/P/locations/Z/nodes/N</c>.</summary>
+    public required string NodeName { get; init; }
+
+    /// <summary>One entry per worker, in the node's <c>networkEndpoints</c> order.</summary>
+    public required IReadOnlyList<WorkerEndpoint> Workers { get; init; }
+
+    /// <summary><c>gs://</c> URI (or local path) of the code tarball or folder.</summary>
+    public required string CodeUri { get; init; }
+
+    public required string Script { get; init; }
+    public required IReadOnlyList<string> Args { get; init; }
+    public required IReadOnlyDictionary<string, string> Environment { get; init; }
+
+    /// <summary>Prefix under which the agent writes its markers: <c>.../attempt-N/worker-I/{booted,preempted,exited}</c>.</summary>
+    public required string MarkersUri { get; init; }
+
+    /// <summary>Folder under which the agent writes <c>attempt-N/worker-I.log</c>.</summary>
+    public required string LogUri { get; init; }
+}
+
+public sealed record WorkerEndpoint(int Index, string IpAddress, int Port);
+
+public sealed record WorkerResult(int Index, bool Succeeded, int ExitCode, string StderrTail, TimeSpan Duration);

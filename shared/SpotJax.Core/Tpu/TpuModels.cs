@@ -1,0 +1,113 @@
+using System.Text.Json.Serialization;
+
+namespace SpotJax.Core.Tpu;
+
+// Cloud TPU v2 REST shapes (google/cloud/tpu/v2/cloud_tpu.proto, proto3 JSON mapping).
+// Only the fields SpotJax reads or writes; unknown fields are ignored on read.
+
+public sealed record QueuedResource
+{
+    [JsonPropertyName("name")] public string? Name { get; init; }
+    [JsonPropertyName("createTime")] public string? CreateTime { get; init; }
+    [JsonPropertyName("tpu")] public QueuedResourceTpu? Tpu { get; init; }
+    [JsonPropertyName("spot")] public Spot? Spot { get; init; }
+    [JsonPropertyName("queueingPolicy")] public QueueingPolicy? QueueingPolicy { get; init; }
+    [JsonPropertyName("state")] public QueuedResourceState? State { get; init; }
+
+    /// <summary>The last path segment of <see cref="Name"/>.</summary>
+    [JsonIgnore] public string Id => Name is null ? "" : Name[(Name.LastIndexOf('/') + 1)..];
+
+    /// <summary>The SpotJax labels of the first node spec (job id, attempt), if any.</summary>
+    [JsonIgnore] public IReadOnlyDictionary<string, string> NodeLabels =>
+        Tpu?.NodeSpec is [{ Node.Labels: { } labels }, ..] ? labels : new Dictionary<string, string>();
+}
+
+public sealed record QueuedResourceTpu
+{
+    [JsonPropertyName("nodeSpec")] public IReadOnlyList<NodeSpec> NodeSpec { get; init; } = [];
+}
+
+public sealed record NodeSpec
+{
+    [JsonPropertyName("parent")] public required string Parent { get; init; }
+    [JsonPropertyName("nodeId")] public string? NodeId { get; init; }
+    [JsonPropertyName("node")] public required Node Node { get; init; }
+}
+
+/// <summary>The empty Spot tier message, <c>"spot": {}</c>.</summary>
+public sealed record Spot;
+
+public sealed record QueueingPolicy
+{
+    /// <summary>A protobuf Duration such as <c>"7200s"</c>.</summary>
+    [JsonPropertyName("validUntilDuration")] public string? ValidUntilDuration { get; init; }
+}
+
+public sealed record QueuedResourceState
+{
+    /// <summary>CREATING, ACCEPTED, PROVISIONING, FAILED, DELETING, ACTIVE, SUSPENDING, SUSPENDED, WAITING_FOR_RESOURCES.</summary>
+    [JsonPropertyName("state")] public string? State { get; init; }
+
+    /// <summary>USER or SERVICE.</summary>
+    [JsonPropertyName("stateInitiator")] public string? StateInitiator { get; init; }
+
+    [JsonPropertyName("failedData")] public FailedData? FailedData { get; init; }
+}
+
+public sealed record FailedData
+{
+    [JsonPropertyName("error")] public RpcStatus? Error { get; init; }
+}
+
+/// <summary>google.rpc.Status inside a resource: <c>code</c> is the numeric gRPC code.</summary>
+public sealed record RpcStatus
+{
+    [JsonPropertyName("code")] public int Code { get; init; }
+    [JsonPropertyName("message")] public string? Message { get; init; }
+}
+
+public sealed record Node
+{
+    [JsonPropertyName("name")] public string? Name { get; init; }
+    [JsonPropertyName("acceleratorType")] public string? AcceleratorType { get; init; }
+    [JsonPropertyName("runtimeVersion")] public string? RuntimeVersion { get; init; }
+    [JsonPropertyName("networkConfig")] public NetworkConfig? NetworkConfig { get; init; }
+    [JsonPropertyName("schedulingConfig")] public SchedulingConfig? SchedulingConfig { get; init; }
+    [JsonPropertyName("metadata")] public IReadOnlyDictionary<string, string>? Metadata { get; init; }
+    [JsonPropertyName("labels")] public IReadOnlyDictionary<string, string>? Labels { get; init; }
+
+    /// <summary>CREATING, READY, ..., PREEMPTED, TERMINATED.</summary>
+    [JsonPropertyName("state")] public string? State { get; init; }
+
+    /// <summary>HEALTHY, TIMEOUT, UNHEALTHY_TENSORFLOW, UNHEALTHY_MAINTENANCE.</summary>
+    [JsonPropertyName("health")] public string? Health { get; init; }
+
+    /// <summary>One entry per worker; entry 0 is worker 0.</summary>
+    [JsonPropertyName("networkEndpoints")] public IReadOnlyList<NetworkEndpoint>? NetworkEndpoints { get; init; }
+}
+
+public sealed record NetworkConfig
+{
+    [JsonPropertyName("network")] public string? Network { get; init; }
+    [JsonPropertyName("subnetwork")] public string? Subnetwork { get; init; }
+    [JsonPropertyName("enableExternalIps")] public bool EnableExternalIps { get; init; }
+}
+
+public sealed record SchedulingConfig
+{
+    [JsonPropertyName("spot")] public bool Spot { get; init; }
+}
+
+public sealed record NetworkEndpoint
+{
+    [JsonPropertyName("ipAddress")] public string? IpAddress { get; init; }
+    [JsonPropertyName("port")] public int Port { get; init; }
+}
+
+/// <summary>A long-running operation (google.longrunning.Operation).</summary>
+public sealed record Operation
+{
+    [JsonPropertyName("name")] public string? Name { get; init; }
+    [JsonPropertyName("done")] public bool Done { get; init; }
+    [JsonPropertyName("error")] public RpcStatus? Error { get; init; }
+}

@@ -1,0 +1,1 @@
+namespace SpotJax.Core.Tests;
