@@ -1,0 +1,35 @@
+namespace SpotJax.Core.Jobs;
+
+/// <summary>The field names of the job document, shared by the validator, the writer and the schema test.</summary>
+internal static class JobFields
+{
+    public const string Name = "name";
+    public const string Tpu = "tpu";
+    public const string Code = "code";
+    public const string Script = "script";
+    public const string Args = "args";
+    public const string Env = "env";
+    public const string MaxRetries = "maxRetries";
+    public const string MaxPreemptions = "maxPreemptions";
+    public const string Stall = "stall";
+    public const string ProvisionTimeoutMinutes = "provisionTimeoutMinutes";
+    public const string CheckpointDir = "checkpointDir";
+    public const string LogDir = "logDir";
+
+    public const string TpuType = "type";
+    public const string TpuZone = "zone";
+    public const string TpuZones = "zones";
+    public const string TpuRuntimeVersion = "runtimeVersion";
+
+    public const string StallMinutes = "minutes";
+    public const string StallAction = "action";
+
+    public static readonly IReadOnlyList<string> TopLevel =
+    [
+        Name, Tpu, Code, Script, Args, Env, MaxRetries, MaxPreemptions, Stall, ProvisionTimeoutMinutes, CheckpointDir, LogDir,
+    ];
+
+    public static readonly IReadOnlyList<string> TpuLevel = [TpuType, TpuZone, TpuZones, TpuRuntimeVersion];
+
+    public static readonly IReadOnlyList<string> StallLevel = [StallMinutes, StallAction];
+}

@@ -1,1 +1,0 @@
-namespace SpotJax.Core.Tests;
