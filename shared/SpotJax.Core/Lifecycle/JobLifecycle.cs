@@ -1,0 +1,364 @@
+using System.Globalization;
+using SpotJax.Core.Jobs;
+
+namespace SpotJax.Core.Lifecycle;
+
+/// <summary>
+/// The job lifecycle as a pure state machine: every function takes the stored job, an input and
+/// the time, and returns a <see cref="Decision"/>. No I/O; the step handlers write the result with
+/// compare-and-set and perform the side effects.
+/// </summary>
+public static class JobLifecycle
+{
+    /// <summary>A freshly submitted job, QUEUED, attempt 0.</summary>
+    public static (Job Job, HistoryEntry Entry) Submit(string jobId, string submission, JobSpec spec, DateTimeOffset now)
+    {
+        var job = new Job
+        {
+            Id = jobId,
+            Submission = submission,
+            Spec = spec,
+            State = JobState.Queued,
+            Zone = spec.Tpu.Zones[0],
+            SubmittedAt = now,
+            UpdatedAt = now,
+        };
+        return (job, new HistoryEntry(now, null, JobState.Queued, 0, "submitted"));
+    }
+
+    /// <summary>A submission that failed validation; kept so the user can see why.</summary>
+    public static (Job Job, HistoryEntry Entry) Reject(string jobId, string submission, string reason, DateTimeOffset now)
+    {
+        var job = new Job
+        {
+            Id = jobId,
+            Submission = submission,
+            State = JobState.Rejected,
+            SubmittedAt = now,
+            UpdatedAt = now,
+            FinishedAt = now,
+            LastError = reason,
+        };
+        return (job, new HistoryEntry(now, null, JobState.Rejected, 0, $"rejected: {reason}"));
+    }
+
+    /// <summary>The queued-resource (and node) id of an attempt: <c>&lt;jobId&gt;-&lt;n&gt;</c>.</summary>
+    public static string QueuedResourceId(string jobId, int attempt) =>
+        string.Create(CultureInfo.InvariantCulture, $"{jobId}-{attempt}");
+
+    /// <summary>Attempt <paramref name="attempt"/> starts provisioning (QUEUED or RECOVERING -> PROVISIONING).</summary>
+    public static Decision StartProvisioning(Job job, int attempt, DateTimeOffset now)
+    {
+        if (job.State == JobState.Provisioning && job.Attempt == attempt)
+        {
+            return Decision.Already(job, "already provisioning this attempt");
+        }
+
+        var expectedPrevious = job.State switch
+        {
+            JobState.Queued => 0,
+            JobState.Recovering => job.Attempt,
+            _ => -1,
+        };
+        if (expectedPrevious < 0 || attempt != expectedPrevious + 1)
+        {
+            return Decision.Ignore(job, $"cannot start attempt {attempt} from {job.State.ToWire()} attempt {job.Attempt}");
+        }
+
+        if (job.NextAttemptAt is { } notBefore && now < notBefore)
+        {
+            return Decision.NotYet(job, $"backoff until {notBefore:O}");
+        }
+
+        var zone = job.Spec!.Tpu.Zones[job.ZoneIndex % job.Spec.Tpu.Zones.Count];
+        var updated = job with
+        {
+            State = JobState.Provisioning,
+            Attempt = attempt,
+            Zone = zone,
+            QueuedResourceId = QueuedResourceId(job.Id, attempt),
+            Workers = 0,
+            AttemptStartedAt = now,
+            RunningSince = null,
+            NextAttemptAt = null,
+            StallWarnedAt = null,
+            UpdatedAt = now,
+        };
+        return Decision.Apply(updated, Entry(job, updated, now, $"provisioning a Spot {job.Spec.Tpu.Type} in {zone}"));
+    }
+
+    /// <summary>The queued resource is ACTIVE and its node has <paramref name="workers"/> workers (PROVISIONING -> LAUNCHING).</summary>
+    public static Decision NodesReady(Job job, int attempt, int workers, DateTimeOffset now)
+    {
+        if (job.Attempt != attempt)
+        {
+            return Decision.Ignore(job, $"attempt {attempt} is not the current attempt {job.Attempt}");
+        }
+
+        if (job.State == JobState.Launching)
+        {
+            return Decision.Already(job, "already launching");
+        }
+
+        if (job.State != JobState.Provisioning)
+        {
+            return Decision.Ignore(job, $"nodes ready while {job.State.ToWire()}");
+        }
+
+        var updated = job with { State = JobState.Launching, Workers = workers, UpdatedAt = now };
+        return Decision.Apply(updated, Entry(job, updated, now, $"TPU ready with {workers} worker(s)"));
+    }
+
+    /// <summary>The script runs on every worker (LAUNCHING -> RUNNING).</summary>
+    public static Decision WorkersStarted(Job job, int attempt, DateTimeOffset now)
+    {
+        if (job.Attempt != attempt)
+        {
+            return Decision.Ignore(job, $"attempt {attempt} is not the current attempt {job.Attempt}");
+        }
+
+        if (job.State == JobState.Running)
+        {
+            return Decision.Already(job, "already running");
+        }
+
+        if (job.State != JobState.Launching)
+        {
+            return Decision.Ignore(job, $"workers started while {job.State.ToWire()}");
+        }
+
+        var updated = job with
+        {
+            State = JobState.Running,
+            RunningSince = now,
+            StartedAt = job.StartedAt ?? now,
+            UpdatedAt = now,
+        };
+        return Decision.Apply(updated, Entry(job, updated, now, $"script started on {job.Workers} worker(s)"));
+    }
+
+    /// <summary>
+    /// How a worker's exit is read: worker 0 exiting 0 without a preemption notice is success; any
+    /// exit after a preemption notice is a preemption (even a clean one); any non-zero exit is a
+    /// failure; another worker exiting 0 decides nothing.
+    /// </summary>
+    public static ExitReading ReadExit(int worker, int exitCode, bool preemptionNotice) => (worker, exitCode, preemptionNotice) switch
+    {
+        (_, _, true) => ExitReading.Preempted,
+        (_, not 0, false) => ExitReading.Failed,
+        (0, 0, false) => ExitReading.Succeeded,
+        _ => ExitReading.NoDecision,
+    };
+
+    /// <summary>Worker 0 finished cleanly and the attempt was not preempted (LAUNCHING/RUNNING -> SUCCEEDED).</summary>
+    public static Decision Succeed(Job job, int attempt, DateTimeOffset now)
+    {
+        if (job.Attempt != attempt)
+        {
+            return Decision.Ignore(job, $"attempt {attempt} is not the current attempt {job.Attempt}");
+        }
+
+        if (job.State == JobState.Succeeded)
+        {
+            return Decision.Already(job, "already succeeded");
+        }
+
+        if (job.State is not (JobState.Running or JobState.Launching))
+        {
+            return Decision.Ignore(job, $"script exited while {job.State.ToWire()}");
+        }
+
+        var updated = job with { State = JobState.Succeeded, ExitCode = 0, FinishedAt = now, UpdatedAt = now };
+        return Decision.Apply(updated, Entry(job, updated, now, "script exited 0"));
+    }
+
+    /// <summary>
+    /// The attempt ended without success: spend the matching budget, then RECOVERING with a backoff
+    /// (moving zone when needed), or FAILED when the budget is exhausted or the error is permanent.
+    /// </summary>
+    public static Decision EndAttempt(Job job, int attempt, AttemptEnd cause, string detail, int? exitCode, LifecycleOptions options, DateTimeOffset now)
+    {
+        if (job.Attempt != attempt)
+        {
+            return Decision.Ignore(job, $"attempt {attempt} is not the current attempt {job.Attempt}");
+        }
+
+        if (job.State is JobState.Recovering or JobState.Failed)
+        {
+            return Decision.Already(job, $"attempt {attempt} already ended");
+        }
+
+        if (job.State is not (JobState.Provisioning or JobState.Launching or JobState.Running))
+        {
+            return Decision.Ignore(job, $"attempt end while {job.State.ToWire()}");
+        }
+
+        var spec = job.Spec!;
+        var capacityLoss = cause is AttemptEnd.Preempted or AttemptEnd.ProvisionTimeout or AttemptEnd.ProvisionFailed;
+        var preemptions = job.PreemptionsSpent + (capacityLoss ? 1 : 0);
+        var failures = job.FailuresSpent + (capacityLoss || cause == AttemptEnd.Permanent ? 0 : 1);
+        var label = Describe(cause);
+        var text = string.IsNullOrEmpty(detail) ? label : $"{label}: {detail}";
+
+        string? exhausted = cause switch
+        {
+            AttemptEnd.Permanent => "permanent error",
+            _ when preemptions > spec.MaxPreemptions => $"preemption budget exhausted ({spec.MaxPreemptions})",
+            _ when failures > spec.MaxRetries => $"retry budget exhausted ({spec.MaxRetries})",
+            _ => null,
+        };
+
+        var ended = job with
+        {
+            PreemptionsSpent = preemptions,
+            FailuresSpent = failures,
+            ExitCode = exitCode ?? job.ExitCode,
+            LastError = text,
+            UpdatedAt = now,
+        };
+
+        if (exhausted is not null)
+        {
+            var failed = ended with { State = JobState.Failed, FinishedAt = now };
+            return Decision.Apply(failed, Entry(job, failed, now, $"{text}; {exhausted}"));
+        }
+
+        var zonePreemptions = cause == AttemptEnd.Preempted ? job.ZonePreemptions + 1 : 0;
+        var zoneCount = spec.Tpu.Zones.Count;
+        var moveZone = zoneCount > 1 &&
+            (cause is AttemptEnd.ProvisionTimeout or AttemptEnd.ProvisionFailed ||
+             zonePreemptions >= options.ZoneFailoverAfterPreemptions);
+        var zoneIndex = moveZone ? (job.ZoneIndex + 1) % zoneCount : job.ZoneIndex;
+        var backoff = Backoff(preemptions + failures, options);
+
+        var recovering = ended with
+        {
+            State = JobState.Recovering,
+            ZoneIndex = zoneIndex,
+            ZonePreemptions = moveZone ? 0 : zonePreemptions,
+            NextAttemptAt = now + backoff,
+            RunningSince = null,
+        };
+        var next = moveZone ? $"; next attempt in {spec.Tpu.Zones[zoneIndex]}" : "";
+        return Decision.Apply(recovering, Entry(job, recovering, now, $"{text}{next}"));
+    }
+
+    /// <summary>Exponential backoff: base, 2x base, 4x base, ... up to the maximum.</summary>
+    public static TimeSpan Backoff(int attemptsSpent, LifecycleOptions options)
+    {
+        if (options.BackoffBase <= TimeSpan.Zero)
+        {
+            return TimeSpan.Zero;
+        }
+
+        var doublings = Math.Clamp(attemptsSpent - 1, 0, 20);
+        var ticks = options.BackoffBase.Ticks * (1L << doublings);
+        return ticks <= 0 || ticks > options.BackoffMax.Ticks ? options.BackoffMax : TimeSpan.FromTicks(ticks);
+    }
+
+    /// <summary>A user asked to cancel (any non-terminal state -> CANCELLING).</summary>
+    public static Decision RequestCancel(Job job, DateTimeOffset now)
+    {
+        if (job.State == JobState.Cancelling)
+        {
+            return Decision.Already(job, "already cancelling");
+        }
+
+        if (job.State.IsTerminal())
+        {
+            return Decision.Ignore(job, $"job already {job.State.ToWire()}");
+        }
+
+        var updated = job with { State = JobState.Cancelling, UpdatedAt = now };
+        return Decision.Apply(updated, Entry(job, updated, now, "cancel requested"));
+    }
+
+    /// <summary>The cancelled job's resources are gone (CANCELLING -> CANCELLED).</summary>
+    public static Decision CompleteCancel(Job job, DateTimeOffset now)
+    {
+        if (job.State == JobState.Cancelled)
+        {
+            return Decision.Already(job, "already cancelled");
+        }
+
+        if (job.State != JobState.Cancelling)
+        {
+            return Decision.Ignore(job, $"not cancelling ({job.State.ToWire()})");
+        }
+
+        var updated = job with { State = JobState.Cancelled, FinishedAt = now, UpdatedAt = now };
+        return Decision.Apply(updated, Entry(job, updated, now, "queued resource deleted"));
+    }
+
+    /// <summary>A checkpoint object appeared: reset the stall timer and record the step (never moves backwards).</summary>
+    public static Decision RecordCheckpoint(Job job, long? step, DateTimeOffset at)
+    {
+        if (job.State.IsTerminal())
+        {
+            return Decision.Ignore(job, "job finished");
+        }
+
+        var newerTime = job.LastCheckpointAt is null || at > job.LastCheckpointAt;
+        var newerStep = step is not null && (job.LastCheckpointStep is null || step > job.LastCheckpointStep);
+        if (!newerTime && !newerStep)
+        {
+            return Decision.Already(job, "checkpoint already recorded");
+        }
+
+        var updated = job with
+        {
+            LastCheckpointAt = newerTime ? at : job.LastCheckpointAt,
+            LastCheckpointStep = newerStep ? step : job.LastCheckpointStep,
+        };
+        return Decision.Update(updated, $"checkpoint at step {updated.LastCheckpointStep}");
+    }
+
+    /// <summary>Whether a RUNNING job has gone without a checkpoint for its stall window.</summary>
+    public static StallCheck CheckStall(Job job, DateTimeOffset now)
+    {
+        if (job.State != JobState.Running || job.Spec is null || job.RunningSince is null)
+        {
+            return StallCheck.None;
+        }
+
+        var since = job.LastCheckpointAt is { } checkpoint && checkpoint > job.RunningSince ? checkpoint : job.RunningSince.Value;
+        if (now - since < TimeSpan.FromMinutes(job.Spec.Stall.Minutes))
+        {
+            return StallCheck.None;
+        }
+
+        if (job.Spec.Stall.Action == StallAction.Restart)
+        {
+            return StallCheck.Restart;
+        }
+
+        return job.StallWarnedAt is { } warned && warned >= since ? StallCheck.None : StallCheck.Warn;
+    }
+
+    /// <summary>Records a stall warning once per stall window (RUNNING stays RUNNING).</summary>
+    public static Decision WarnStall(Job job, DateTimeOffset now)
+    {
+        if (CheckStall(job, now) != StallCheck.Warn)
+        {
+            return Decision.Ignore(job, "no stall to warn about");
+        }
+
+        var updated = job with { StallWarnedAt = now, UpdatedAt = now };
+        return Decision.Apply(updated, Entry(job, updated, now, $"stalled: no checkpoint for {job.Spec!.Stall.Minutes} min"));
+    }
+
+    private static string Describe(AttemptEnd cause) => cause switch
+    {
+        AttemptEnd.Preempted => "preempted",
+        AttemptEnd.Failed => "script failed",
+        AttemptEnd.Stalled => "stalled",
+        AttemptEnd.LaunchFailed => "launch failed",
+        AttemptEnd.ProvisionTimeout => "no capacity within the provisioning timeout",
+        AttemptEnd.ProvisionFailed => "queued resource failed",
+        AttemptEnd.Permanent => "permanent error",
+        _ => cause.ToString(),
+    };
+
+    private static HistoryEntry Entry(Job from, Job to, DateTimeOffset now, string cause) =>
+        new(now, from.State, to.State, to.Attempt, cause);
+}

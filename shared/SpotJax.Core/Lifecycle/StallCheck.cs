@@ -1,0 +1,8 @@
+namespace SpotJax.Core.Lifecycle;
+
+public enum StallCheck
+{
+    None,
+    Warn,
+    Restart,
+}
