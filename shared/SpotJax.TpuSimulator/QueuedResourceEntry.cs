@@ -1,0 +1,162 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using SpotJax.Core.Tpu;
+
+namespace SpotJax.TpuSimulation;
+
+/// <summary>
+/// One queued resource and its node. The moments at which things happen are stored and the visible state is
+/// computed from them on every read, so a fake clock drives every transition.
+/// </summary>
+internal sealed class QueuedResourceEntry
+{
+    public required string Project { get; init; }
+    public required string Zone { get; init; }
+    public required string Id { get; init; }
+    public required string NodeId { get; init; }
+
+    /// <summary>The create body as submitted; the node is echoed from its single node spec.</summary>
+    public required QueuedResource Request { get; init; }
+
+    public required string? RequestId { get; init; }
+    public required DateTimeOffset CreateTime { get; init; }
+    public required TimeSpan ProvisionDelay { get; init; }
+
+    /// <summary>When the queued resource becomes ACTIVE; null in a zone without capacity.</summary>
+    public required DateTimeOffset? ActiveAt { get; init; }
+
+    /// <summary>When the queued resource fails because it was still not ACTIVE at the end of <c>validUntilDuration</c>.</summary>
+    public required DateTimeOffset? FailAt { get; init; }
+
+    public required IReadOnlyList<NetworkEndpoint> Endpoints { get; init; }
+    public required string NodeDirectory { get; init; }
+    public required string CreateOperation { get; init; }
+    public NodeMetadata Metadata { get; } = new();
+
+    public DateTimeOffset? PreemptedAt { get; set; }
+    public DateTimeOffset? SuspendedAt { get; set; }
+    public DateTimeOffset? DeleteRequestedAt { get; set; }
+    public DateTimeOffset? RemoveAt { get; set; }
+    public string? DeleteOperation { get; set; }
+
+    public string Parent => $"projects/{Project}/locations/{Zone}";
+    public string Name => $"{Parent}/queuedResources/{Id}";
+    public string NodeName => $"{Parent}/nodes/{NodeId}";
+
+    public string StateAt(DateTimeOffset now)
+    {
+        if (DeleteRequestedAt is not null)
+        {
+            return "DELETING";
+        }
+
+        if (PreemptedAt is not null)
+        {
+            return now >= SuspendedAt ? "SUSPENDED" : "SUSPENDING";
+        }
+
+        if (ActiveAt <= now)
+        {
+            return "ACTIVE";
+        }
+
+        if (FailAt <= now)
+        {
+            return "FAILED";
+        }
+
+        var elapsed = now - CreateTime;
+        var third = ProvisionDelay / 3;
+        return elapsed < third ? "CREATING"
+            : elapsed < 2 * third ? "ACCEPTED"
+            : ActiveAt is null ? "WAITING_FOR_RESOURCES"
+            : "PROVISIONING";
+    }
+
+    /// <summary>Whether the node exists: it was provisioned, and before any delete was asked for.</summary>
+    public bool NodeExistsAt(DateTimeOffset now) => ActiveAt <= now && (DeleteRequestedAt is null || ActiveAt <= DeleteRequestedAt);
+
+    public JsonObject ToJson(DateTimeOffset now)
+    {
+        var state = StateAt(now);
+        var resource = Request with
+        {
+            Name = Name,
+            CreateTime = SimulatorJson.Timestamp(CreateTime),
+            State = new QueuedResourceState
+            {
+                State = state,
+                StateInitiator = state switch
+                {
+                    "SUSPENDING" or "SUSPENDED" => "SERVICE",
+                    "DELETING" => "USER",
+                    _ => null,
+                },
+                FailedData = state == "FAILED" ? new FailedData { Error = DeadlineExceeded() } : null,
+            },
+        };
+        var json = Serialize(resource);
+
+        // Exactly one empty "<state>Data" member accompanies the state (failedData carries the error instead).
+        if (state is not ("FAILED" or "WAITING_FOR_RESOURCES"))
+        {
+            json["state"]!.AsObject()[state.ToLowerInvariant() + "Data"] = new JsonObject();
+        }
+
+        return json;
+    }
+
+    public JsonObject NodeToJson(DateTimeOffset now)
+    {
+        var state = DeleteRequestedAt is not null ? "DELETING" : PreemptedAt is not null ? "PREEMPTED" : "READY";
+        var node = Request.Tpu!.NodeSpec[0].Node with
+        {
+            Name = NodeName,
+            State = state,
+            Health = state == "READY" ? "HEALTHY" : null,
+            NetworkEndpoints = Endpoints,
+        };
+        var json = Serialize(node);
+        json["createTime"] = SimulatorJson.Timestamp(ActiveAt!.Value);
+        json["queuedResource"] = Name;
+        json["apiVersion"] = "V2";
+        return json;
+    }
+
+    /// <summary>The create operation: done once the queued resource is ACTIVE or FAILED, or was deleted before.</summary>
+    public JsonObject CreateOperationToJson(DateTimeOffset now)
+    {
+        // A later preemption or delete does not change how the create ended.
+        var settled = DeleteRequestedAt ?? now;
+        (bool Done, RpcStatus? Error) result = ActiveAt <= settled ? (true, null)
+            : FailAt <= settled ? (true, DeadlineExceeded())
+            : DeleteRequestedAt is not null ? (true, new RpcStatus { Code = 1, Message = $"Queued resource {Name} was deleted before it was provisioned." })
+            : (false, null);
+        return OperationToJson(CreateOperation, "create", result.Done, result.Error);
+    }
+
+    /// <summary>The delete operation: done once the queued resource is gone.</summary>
+    public JsonObject DeleteOperationToJson(DateTimeOffset now) =>
+        OperationToJson(DeleteOperation!, "delete", RemoveAt <= now, null);
+
+    private JsonObject OperationToJson(string name, string verb, bool done, RpcStatus? error)
+    {
+        var json = Serialize(new Operation { Name = name, Done = done, Error = error });
+        json["metadata"] = new JsonObject
+        {
+            ["@type"] = "type.googleapis.com/google.cloud.tpu.v2.OperationMetadata",
+            ["target"] = Name,
+            ["verb"] = verb,
+            ["apiVersion"] = "v2",
+        };
+        return json;
+    }
+
+    private RpcStatus DeadlineExceeded() => new()
+    {
+        Code = 4,
+        Message = $"Queued resource {Name} could not be provisioned before its validUntilDuration passed.",
+    };
+
+    private static JsonObject Serialize<T>(T value) => JsonSerializer.SerializeToNode(value, SimulatorJson.Options)!.AsObject();
+}

@@ -1,0 +1,20 @@
+using System.Net;
+
+namespace SpotJax.TpuSimulation;
+
+/// <summary>A call the simulator refuses; rendered as the REST error envelope.</summary>
+internal sealed class SimulatorApiException(HttpStatusCode httpStatus, string status, string detail) : Exception(detail)
+{
+    public HttpStatusCode HttpStatus { get; } = httpStatus;
+
+    /// <summary>Canonical code name for the envelope's <c>status</c>.</summary>
+    public string Status { get; } = status;
+
+    public static SimulatorApiException NotFound(string what) => new(HttpStatusCode.NotFound, "NOT_FOUND", $"Resource '{what}' was not found.");
+
+    public static SimulatorApiException InvalidArgument(string detail) => new(HttpStatusCode.BadRequest, "INVALID_ARGUMENT", detail);
+
+    public static SimulatorApiException FailedPrecondition(string detail) => new(HttpStatusCode.BadRequest, "FAILED_PRECONDITION", detail);
+
+    public static SimulatorApiException AlreadyExists(string what) => new(HttpStatusCode.Conflict, "ALREADY_EXISTS", $"Resource '{what}' already exists.");
+}

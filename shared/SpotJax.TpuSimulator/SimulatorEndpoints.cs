@@ -1,0 +1,166 @@
+using System.Net;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Http;
+using SpotJax.Core.Tpu;
+
+namespace SpotJax.TpuSimulation;
+
+/// <summary>
+/// The simulator's HTTP surface: the Cloud TPU v2 REST API, the admin routes that inject events, and one
+/// metadata server per node. Routed by hand so that every miss still answers with the API's error envelope.
+/// </summary>
+internal sealed class SimulatorEndpoints(SimulatorState state, CancellationToken stopping)
+{
+    private static readonly TimeSpan MetadataWaitLimit = TimeSpan.FromSeconds(60);
+
+    public async Task HandleAsync(HttpContext context)
+    {
+        var request = context.Request;
+        var segments = (request.Path.Value ?? "").TrimStart('/').Split('/');
+        try
+        {
+            if (segments is ["metadata", var zone, var nodeId, "computeMetadata", "v1", "instance", var key])
+            {
+                await MetadataAsync(context, zone, nodeId, key);
+                return;
+            }
+
+            var result = await ApiAsync(context, request.Method, segments);
+            await WriteJsonAsync(context, HttpStatusCode.OK, result);
+        }
+        catch (SimulatorApiException e)
+        {
+            await WriteErrorAsync(context, e.HttpStatus, e.Status, e.Message);
+        }
+        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+        {
+            // The caller went away; nobody is left to answer.
+        }
+        catch (IOException e)
+        {
+            // A node folder that cannot be created: still an answer in the API's own error shape.
+            await WriteErrorAsync(context, HttpStatusCode.InternalServerError, "INTERNAL", e.Message);
+        }
+    }
+
+    private async Task<JsonObject> ApiAsync(HttpContext context, string method, string[] segments)
+    {
+        var query = context.Request.Query;
+        return (method, segments) switch
+        {
+            ("POST", ["v2", "projects", var p, "locations", var z, "queuedResources"]) =>
+                state.Create(p, z, query["queuedResourceId"], query["requestId"], await ReadBodyAsync(context)),
+            ("GET", ["v2", "projects", var p, "locations", var z, "queuedResources"]) =>
+                state.List(p, z, query["pageSize"], query["pageToken"]),
+            ("GET", ["v2", "projects", var p, "locations", var z, "queuedResources", var id]) =>
+                state.Get(p, z, id),
+            ("DELETE", ["v2", "projects", var p, "locations", var z, "queuedResources", var id]) =>
+                state.Delete(p, z, id, string.Equals(query["force"], "true", StringComparison.OrdinalIgnoreCase)),
+            ("GET", ["v2", "projects", var p, "locations", var z, "nodes"]) =>
+                state.ListNodes(p, z, query["pageSize"], query["pageToken"]),
+            ("GET", ["v2", "projects", var p, "locations", var z, "nodes", var id]) =>
+                state.GetNode(p, z, id),
+            ("GET", ["v2", "projects", var p, "locations", var z, "operations", var id]) =>
+                state.GetOperation(p, z, id),
+            ("POST", ["simulator", "v1", "projects", var p, "locations", var z, "queuedResources", var action]) =>
+                Inject(p, z, action),
+            _ => throw new SimulatorApiException(HttpStatusCode.NotFound, "NOT_FOUND", $"No method {method} {context.Request.Path}."),
+        };
+    }
+
+    private JsonObject Inject(string project, string zone, string action)
+    {
+        var colon = action.LastIndexOf(':');
+        var id = colon < 0 ? action : action[..colon];
+        switch (colon < 0 ? "" : action[(colon + 1)..])
+        {
+            case "preempt":
+                state.Preempt(project, zone, id);
+                break;
+            case "maintenance":
+                state.InjectMaintenance(project, zone, id);
+                break;
+            default:
+                throw new SimulatorApiException(HttpStatusCode.NotFound, "NOT_FOUND", $"No simulator action '{action}'; use :preempt or :maintenance.");
+        }
+
+        return state.Get(project, zone, id);
+    }
+
+    private async Task MetadataAsync(HttpContext context, string zone, string nodeId, string key)
+    {
+        var request = context.Request;
+        if (!string.Equals(request.Headers["Metadata-Flavor"], "Google", StringComparison.Ordinal))
+        {
+            // The real server refuses requests without the header so that a redirected browser cannot read it.
+            await WriteTextAsync(context, HttpStatusCode.Forbidden, "Missing Metadata-Flavor:Google header.");
+            return;
+        }
+
+        var metadata = state.FindMetadata(zone, nodeId);
+        if (request.Method != "GET" || metadata is null || !NodeMetadata.IsKnownKey(key))
+        {
+            await WriteTextAsync(context, HttpStatusCode.NotFound, "Not found.");
+            return;
+        }
+
+        var wait = string.Equals(request.Query["wait_for_change"], "true", StringComparison.OrdinalIgnoreCase);
+        string value;
+        using (var waiting = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, stopping))
+        {
+            try
+            {
+                value = await metadata.ReadAsync(key, wait, request.Query["last_etag"], MetadataWaitLimit, state.Time, waiting.Token);
+            }
+            catch (OperationCanceledException) when (!context.RequestAborted.IsCancellationRequested)
+            {
+                // The simulator is stopping: answer with what is there instead of holding shutdown up.
+                value = metadata.Read(key);
+            }
+        }
+
+        // Unquoted, as the metadata server sends it; clients echo it back as last_etag.
+        context.Response.Headers.ETag = NodeMetadata.ETag(value);
+        await WriteTextAsync(context, HttpStatusCode.OK, value);
+    }
+
+    private static async Task<QueuedResource> ReadBodyAsync(HttpContext context)
+    {
+        try
+        {
+            return await JsonSerializer.DeserializeAsync<QueuedResource>(context.Request.Body, SimulatorJson.Options, context.RequestAborted)
+                ?? throw SimulatorApiException.InvalidArgument("The request body must be a QueuedResource.");
+        }
+        catch (JsonException e)
+        {
+            throw SimulatorApiException.InvalidArgument($"Invalid QueuedResource: {e.Message}");
+        }
+    }
+
+    private static Task WriteErrorAsync(HttpContext context, HttpStatusCode httpStatus, string status, string message) =>
+        WriteJsonAsync(context, httpStatus, new JsonObject
+        {
+            ["error"] = new JsonObject
+            {
+                ["code"] = (int)httpStatus,
+                ["message"] = message,
+                ["status"] = status,
+            },
+        });
+
+    private static async Task WriteJsonAsync(HttpContext context, HttpStatusCode httpStatus, JsonObject body)
+    {
+        context.Response.StatusCode = (int)httpStatus;
+        context.Response.ContentType = "application/json; charset=UTF-8";
+        await context.Response.WriteAsync(body.ToJsonString(SimulatorJson.Options), context.RequestAborted);
+    }
+
+    private static async Task WriteTextAsync(HttpContext context, HttpStatusCode httpStatus, string text)
+    {
+        context.Response.StatusCode = (int)httpStatus;
+        context.Response.ContentType = "application/text";
+        context.Response.Headers["Metadata-Flavor"] = "Google";
+        await context.Response.WriteAsync(text, context.RequestAborted);
+    }
+}

@@ -1,0 +1,403 @@
+using System.Buffers.Text;
+using System.Globalization;
+using System.Text;
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+using SpotJax.Core.Tpu;
+
+namespace SpotJax.TpuSimulation;
+
+/// <summary>The simulated Cloud TPU control plane: queued resources, their nodes and operations, in memory.</summary>
+internal sealed partial class SimulatorState(TpuSimulatorOptions options, TimeProvider time) : IDisposable
+{
+    private const int DefaultPageSize = 100;
+    private static readonly TimeSpan MaxDeleteGrace = TimeSpan.FromSeconds(1);
+
+    private readonly Lock _gate = new();
+    private readonly Dictionary<string, QueuedResourceEntry> _queuedResources = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, (QueuedResourceEntry Entry, bool IsDelete)> _operations = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _nodeDirectories = new(StringComparer.Ordinal);
+    private readonly List<ITimer> _timers = [];
+    private long _operationCount;
+    private bool _disposed;
+
+    public TimeProvider Time => time;
+
+    public string NodeDirectory(string zone, string nodeId)
+    {
+        RequireZone(zone);
+        RequireId(nodeId, "nodeId");
+        return Path.Combine(options.NodesRoot, zone, nodeId);
+    }
+
+    public JsonObject Create(string project, string zone, string? queuedResourceId, string? requestId, QueuedResource body)
+    {
+        RequireZone(zone);
+        var id = RequireId(queuedResourceId, "queuedResourceId");
+        var parent = $"projects/{project}/locations/{zone}";
+        if (body.Tpu?.NodeSpec is not [{ Node: not null } spec])
+        {
+            throw SimulatorApiException.InvalidArgument("tpu.nodeSpec must hold exactly one node spec with a node.");
+        }
+
+        if (spec.Parent != parent)
+        {
+            throw SimulatorApiException.InvalidArgument($"tpu.nodeSpec[0].parent must be '{parent}', not '{spec.Parent}'.");
+        }
+
+        var nodeId = RequireId(spec.NodeId, "tpu.nodeSpec[0].nodeId");
+        var workers = AcceleratorTopology.Workers(spec.Node.AcceleratorType)
+            ?? throw SimulatorApiException.InvalidArgument($"tpu.nodeSpec[0].node.acceleratorType '{spec.Node.AcceleratorType}' is not a TPU v2 accelerator type.");
+        if (string.IsNullOrEmpty(spec.Node.RuntimeVersion))
+        {
+            throw SimulatorApiException.InvalidArgument("tpu.nodeSpec[0].node.runtimeVersion is required.");
+        }
+
+        var validFor = ParseDuration(body.QueueingPolicy?.ValidUntilDuration);
+        var endpoint = options.Endpoint ?? ((_, _) => ("127.0.0.1", 8470));
+        var endpoints = Enumerable.Range(0, workers)
+            .Select(worker => endpoint(nodeId, worker))
+            .Select(e => new NetworkEndpoint { IpAddress = e.Ip, Port = e.Port })
+            .ToArray();
+        var directory = Path.Combine(options.NodesRoot, zone, nodeId);
+
+        lock (_gate)
+        {
+            var now = Prune();
+            if (_queuedResources.TryGetValue($"{parent}/queuedResources/{id}", out var existing))
+            {
+                // A retried create (same request id) gets the original operation, as the API's idempotency promises.
+                return !string.IsNullOrEmpty(requestId) && existing.RequestId == requestId
+                    ? existing.CreateOperationToJson(now)
+                    : throw SimulatorApiException.AlreadyExists(existing.Name);
+            }
+
+            if (_queuedResources.Values.FirstOrDefault(e => e.Zone == zone && e.NodeId == nodeId) is { } holder)
+            {
+                throw SimulatorApiException.AlreadyExists(holder.NodeName);
+            }
+
+            DateTimeOffset? activeAt = options.ZonesWithoutCapacity.Contains(zone) ? null : now + options.ProvisionDelay;
+            DateTimeOffset? validUntil = validFor is { } v ? now + v : null;
+            var entry = new QueuedResourceEntry
+            {
+                Project = project,
+                Zone = zone,
+                Id = id,
+                NodeId = nodeId,
+                Request = body with { Name = null, CreateTime = null, State = null },
+                RequestId = requestId,
+                CreateTime = now,
+                ProvisionDelay = options.ProvisionDelay,
+                ActiveAt = activeAt,
+                FailAt = validUntil is { } until && (activeAt is null || until < activeAt) ? until : null,
+                Endpoints = endpoints,
+                NodeDirectory = directory,
+                CreateOperation = NextOperationName(parent),
+            };
+            for (var worker = 0; worker < workers; worker++)
+            {
+                Directory.CreateDirectory(Path.Combine(directory, $"worker-{worker}"));
+            }
+
+            _queuedResources.Add(entry.Name, entry);
+            _operations.Add(entry.CreateOperation, (entry, false));
+            _nodeDirectories.Add(directory);
+            return entry.CreateOperationToJson(now);
+        }
+    }
+
+    public JsonObject Get(string project, string zone, string queuedResourceId)
+    {
+        lock (_gate)
+        {
+            var now = Prune();
+            return Find(project, zone, queuedResourceId).ToJson(now);
+        }
+    }
+
+    public JsonObject List(string project, string zone, string? pageSize, string? pageToken)
+    {
+        lock (_gate)
+        {
+            var now = Prune();
+            var parent = $"projects/{project}/locations/{zone}";
+            var all = _queuedResources.Values.Where(e => e.Parent == parent).Select(e => (e.Name, e));
+            var (page, next) = Page(all, pageSize, pageToken);
+            return PageJson("queuedResources", page.Select(e => e.ToJson(now)), next);
+        }
+    }
+
+    public JsonObject Delete(string project, string zone, string queuedResourceId, bool force)
+    {
+        string directory;
+        JsonObject operation;
+        lock (_gate)
+        {
+            var now = Prune();
+            var entry = Find(project, zone, queuedResourceId);
+            if (entry.DeleteOperation is not null)
+            {
+                // Already going away: a retried delete, whatever its request id, gets the same operation.
+                return entry.DeleteOperationToJson(now);
+            }
+
+            var state = entry.StateAt(now);
+            if (!force && entry.NodeExistsAt(now) && state is not ("ACCEPTED" or "FAILED" or "SUSPENDED"))
+            {
+                throw SimulatorApiException.FailedPrecondition(
+                    $"Queued resource {entry.Name} is {state} and its node exists; delete it with force=true.");
+            }
+
+            entry.DeleteRequestedAt = now;
+            entry.RemoveAt = now + options.DeleteDelay;
+            entry.DeleteOperation = NextOperationName(entry.Parent);
+            _operations.Add(entry.DeleteOperation, (entry, true));
+            directory = entry.NodeDirectory;
+            operation = entry.DeleteOperationToJson(now);
+        }
+
+        ProcessGroups.Terminate(directory);
+        ScheduleKill(directory, options.PreemptionGrace < MaxDeleteGrace ? options.PreemptionGrace : MaxDeleteGrace);
+        return operation;
+    }
+
+    public JsonObject GetNode(string project, string zone, string nodeId)
+    {
+        lock (_gate)
+        {
+            var now = Prune();
+            var name = $"projects/{project}/locations/{zone}/nodes/{nodeId}";
+            return _queuedResources.Values.FirstOrDefault(e => e.NodeName == name && e.NodeExistsAt(now)) is { } entry
+                ? entry.NodeToJson(now)
+                : throw SimulatorApiException.NotFound(name);
+        }
+    }
+
+    public JsonObject ListNodes(string project, string zone, string? pageSize, string? pageToken)
+    {
+        lock (_gate)
+        {
+            var now = Prune();
+            var parent = $"projects/{project}/locations/{zone}";
+            var all = _queuedResources.Values.Where(e => e.Parent == parent && e.NodeExistsAt(now)).Select(e => (e.NodeName, e));
+            var (page, next) = Page(all, pageSize, pageToken);
+            return PageJson("nodes", page.Select(e => e.NodeToJson(now)), next);
+        }
+    }
+
+    public JsonObject GetOperation(string project, string zone, string operationId)
+    {
+        lock (_gate)
+        {
+            var now = Prune();
+            var name = $"projects/{project}/locations/{zone}/operations/{operationId}";
+            return _operations.TryGetValue(name, out var operation)
+                ? operation.IsDelete ? operation.Entry.DeleteOperationToJson(now) : operation.Entry.CreateOperationToJson(now)
+                : throw SimulatorApiException.NotFound(name);
+        }
+    }
+
+    /// <summary>A Spot preemption of an ACTIVE queued resource (<paramref name="project"/> null: any project).</summary>
+    public void Preempt(string? project, string zone, string queuedResourceId)
+    {
+        QueuedResourceEntry entry;
+        lock (_gate)
+        {
+            var now = Prune();
+            entry = FindActive(project, zone, queuedResourceId, now);
+            entry.PreemptedAt = now;
+            entry.SuspendedAt = now + options.PreemptionGrace;
+        }
+
+        // The metadata flips before the signal so that a workload reacting to SIGTERM already reads TRUE.
+        entry.Metadata.MarkPreempted();
+        ProcessGroups.Terminate(entry.NodeDirectory);
+        ScheduleKill(entry.NodeDirectory, options.PreemptionGrace);
+    }
+
+    /// <summary>Announces host maintenance on the node of an ACTIVE queued resource.</summary>
+    public void InjectMaintenance(string? project, string zone, string queuedResourceId)
+    {
+        QueuedResourceEntry entry;
+        lock (_gate)
+        {
+            entry = FindActive(project, zone, queuedResourceId, Prune());
+        }
+
+        entry.Metadata.MarkMaintenance("TERMINATE_ON_HOST_MAINTENANCE");
+    }
+
+    /// <summary>The metadata of a node that still exists in any project, or null.</summary>
+    public NodeMetadata? FindMetadata(string zone, string nodeId)
+    {
+        lock (_gate)
+        {
+            var now = Prune();
+            return _queuedResources.Values.FirstOrDefault(e => e.Zone == zone && e.NodeId == nodeId && e.NodeExistsAt(now))?.Metadata;
+        }
+    }
+
+    /// <summary>Stops the pending signal timers and SIGKILLs every group of every node ever created.</summary>
+    public void Dispose()
+    {
+        string[] directories;
+        lock (_gate)
+        {
+            _disposed = true;
+            foreach (var timer in _timers)
+            {
+                timer.Dispose();
+            }
+
+            _timers.Clear();
+            directories = [.. _nodeDirectories];
+        }
+
+        foreach (var directory in directories)
+        {
+            ProcessGroups.Kill(directory);
+        }
+    }
+
+    private void ScheduleKill(string directory, TimeSpan grace)
+    {
+        lock (_gate)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+
+            ITimer? timer = null;
+            timer = time.CreateTimer(
+                _ =>
+                {
+                    ProcessGroups.Kill(directory);
+                    lock (_gate)
+                    {
+                        // Null when a zero grace fired inside CreateTimer; Dispose then takes it.
+                        if (timer is not null && _timers.Remove(timer))
+                        {
+                            timer.Dispose();
+                        }
+                    }
+                },
+                null,
+                grace,
+                Timeout.InfiniteTimeSpan);
+            _timers.Add(timer);
+        }
+    }
+
+    /// <summary>Drops queued resources whose delete has completed; returns the current time. Caller holds the gate.</summary>
+    private DateTimeOffset Prune()
+    {
+        var now = time.GetUtcNow();
+        foreach (var gone in _queuedResources.Values.Where(e => e.RemoveAt <= now).ToArray())
+        {
+            _queuedResources.Remove(gone.Name);
+        }
+
+        return now;
+    }
+
+    private QueuedResourceEntry Find(string project, string zone, string queuedResourceId)
+    {
+        var name = $"projects/{project}/locations/{zone}/queuedResources/{queuedResourceId}";
+        return _queuedResources.TryGetValue(name, out var entry) ? entry : throw SimulatorApiException.NotFound(name);
+    }
+
+    private QueuedResourceEntry FindActive(string? project, string zone, string queuedResourceId, DateTimeOffset now)
+    {
+        var entry = project is not null
+            ? Find(project, zone, queuedResourceId)
+            : _queuedResources.Values.FirstOrDefault(e => e.Zone == zone && e.Id == queuedResourceId)
+                ?? throw SimulatorApiException.NotFound($"locations/{zone}/queuedResources/{queuedResourceId}");
+        var state = entry.StateAt(now);
+        return state == "ACTIVE" ? entry : throw SimulatorApiException.FailedPrecondition($"Queued resource {entry.Name} is {state}, not ACTIVE.");
+    }
+
+    private string NextOperationName(string parent) => $"{parent}/operations/operation-{++_operationCount}";
+
+    private static (List<T> Page, string? NextToken) Page<T>(IEnumerable<(string Name, T Item)> items, string? pageSize, string? pageToken)
+    {
+        var size = DefaultPageSize;
+        if (!string.IsNullOrEmpty(pageSize))
+        {
+            if (!int.TryParse(pageSize, NumberStyles.None, CultureInfo.InvariantCulture, out var requested))
+            {
+                throw SimulatorApiException.InvalidArgument($"pageSize '{pageSize}' is not a non-negative number.");
+            }
+
+            // 0 asks for the server's default, as in the API.
+            size = requested > 0 ? requested : DefaultPageSize;
+        }
+
+        // The token is the last name already returned, so paging stays correct while resources come and go.
+        var after = string.IsNullOrEmpty(pageToken) ? null : DecodeToken(pageToken);
+        var remaining = items
+            .Where(i => after is null || string.CompareOrdinal(i.Name, after) > 0)
+            .OrderBy(i => i.Name, StringComparer.Ordinal)
+            .ToList();
+        var page = remaining.Take(size).ToList();
+        var next = remaining.Count > size ? Base64Url.EncodeToString(Encoding.UTF8.GetBytes(page[^1].Name)) : null;
+        return (page.ConvertAll(i => i.Item), next);
+    }
+
+    private static string DecodeToken(string token)
+    {
+        try
+        {
+            return Encoding.UTF8.GetString(Base64Url.DecodeFromChars(token));
+        }
+        catch (FormatException)
+        {
+            throw SimulatorApiException.InvalidArgument($"pageToken '{token}' is not valid.");
+        }
+    }
+
+    private static JsonObject PageJson(string field, IEnumerable<JsonObject> items, string? nextToken)
+    {
+        var json = new JsonObject { [field] = new JsonArray([.. items]) };
+        if (nextToken is not null)
+        {
+            json["nextPageToken"] = nextToken;
+        }
+
+        return json;
+    }
+
+    private static TimeSpan? ParseDuration(string? duration)
+    {
+        if (duration is null)
+        {
+            return null;
+        }
+
+        return duration.EndsWith('s')
+            && decimal.TryParse(duration.AsSpan(0, duration.Length - 1), NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var seconds)
+            && seconds <= (decimal)TimeSpan.MaxValue.TotalSeconds / 2
+            ? TimeSpan.FromSeconds((double)seconds)
+            : throw SimulatorApiException.InvalidArgument($"queueingPolicy.validUntilDuration '{duration}' is not a duration such as '3600s'.");
+    }
+
+    private static void RequireZone(string zone)
+    {
+        if (!ZonePattern().IsMatch(zone))
+        {
+            throw SimulatorApiException.InvalidArgument($"'{zone}' is not a zone.");
+        }
+    }
+
+    private static string RequireId(string? id, string field) =>
+        id is not null && IdPattern().IsMatch(id) && id is not ("." or "..")
+            ? id
+            : throw SimulatorApiException.InvalidArgument($"{field} '{id}' must match ^[A-Za-z0-9_.~+%-]+$.");
+
+    [GeneratedRegex("^[a-z0-9-]{1,63}$", RegexOptions.CultureInvariant)]
+    private static partial Regex ZonePattern();
+
+    [GeneratedRegex("^[A-Za-z0-9_.~+%-]{1,128}$", RegexOptions.CultureInvariant)]
+    private static partial Regex IdPattern();
+}

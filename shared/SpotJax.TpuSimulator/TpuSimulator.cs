@@ -1,0 +1,156 @@
+using System.Net;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+
+namespace SpotJax.TpuSimulation;
+
+/// <summary>
+/// A local Cloud TPU v2 control plane on the loopback: the same REST API as <c>tpu.googleapis.com</c> (any
+/// project id), queued resources moving through the real states on the injected clock, Spot preemptions that
+/// signal the node's real processes, and a metadata server per node.
+/// </summary>
+/// <remarks>
+/// <para>Routes, relative to <see cref="BaseUri"/>:</para>
+/// <list type="bullet">
+/// <item><c>v2/projects/{p}/locations/{zone}/queuedResources</c> create, get, list, delete; <c>.../nodes</c> get,
+/// list; <c>.../operations/{id}</c> get; errors as the REST envelope <c>{"error":{"code","message","status"}}</c>.</item>
+/// <item><c>POST simulator/v1/projects/{p}/locations/{zone}/queuedResources/{id}:preempt</c> (and <c>:maintenance</c>)
+/// do what <see cref="PreemptAsync"/> (and <see cref="InjectMaintenanceAsync"/>) do.</item>
+/// <item><c>metadata/{zone}/{nodeId}/computeMetadata/v1/instance/preempted</c> and <c>.../maintenance-event</c>,
+/// see <see cref="MetadataUrl"/>.</item>
+/// </list>
+/// <para>
+/// A preempted node stays visible in state PREEMPTED (its queued resource SUSPENDING, then SUSPENDED) until
+/// its queued resource is deleted, as a preempted Spot queued resource is never re-queued by the service.
+/// </para>
+/// </remarks>
+public sealed class TpuSimulator : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+    private readonly SimulatorState _state;
+    private int _disposed;
+
+    private TpuSimulator(WebApplication app, SimulatorState state, Uri baseUri)
+    {
+        _app = app;
+        _state = state;
+        BaseUri = baseUri;
+    }
+
+    /// <summary>The API root, <c>http://127.0.0.1:PORT/</c>; give it to the TPU client as its base URI.</summary>
+    public Uri BaseUri { get; }
+
+    /// <summary>Starts a simulator on a free loopback port.</summary>
+    /// <param name="options">Delays, capacity and the node folder root.</param>
+    /// <param name="time">The clock for every state transition and signal; <see cref="TimeProvider.System"/> by default.</param>
+    /// <param name="ct">Cancels the start.</param>
+    public static async Task<TpuSimulator> StartAsync(TpuSimulatorOptions options, TimeProvider? time = null, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentException.ThrowIfNullOrEmpty(options.NodesRoot);
+        Directory.CreateDirectory(options.NodesRoot);
+
+        // The empty builder reads no configuration files or environment, so nothing on the machine changes how it binds.
+        var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
+        builder.WebHost.UseKestrelCore().ConfigureKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, 0));
+        builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = TimeSpan.FromSeconds(5));
+        var app = builder.Build();
+        var state = new SimulatorState(options, time ?? TimeProvider.System);
+        var endpoints = new SimulatorEndpoints(state, app.Lifetime.ApplicationStopping);
+        app.Run(endpoints.HandleAsync);
+        try
+        {
+            await app.StartAsync(ct);
+            var address = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.Single();
+            return new TpuSimulator(app, state, new Uri(address.TrimEnd('/') + "/"));
+        }
+        catch
+        {
+            await app.DisposeAsync();
+            state.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The folder of a node, <c>{NodesRoot}/{zone}/{nodeId}</c>; worker <c>i</c> uses its <c>worker-i/</c>.</summary>
+    public string NodeDirectory(string zone, string nodeId) => Call(() => _state.NodeDirectory(zone, nodeId));
+
+    /// <summary>The metadata server base of a node, ending in <c>/computeMetadata/v1/</c>.</summary>
+    /// <remarks>
+    /// It answers <c>instance/preempted</c> (<c>TRUE</c>/<c>FALSE</c>) and <c>instance/maintenance-event</c>
+    /// (<c>NONE</c>/<c>TERMINATE_ON_HOST_MAINTENANCE</c>) while the node exists, requires <c>Metadata-Flavor: Google</c>
+    /// (403 otherwise), sends an <c>ETag</c>, and with <c>?wait_for_change=true</c> (optionally <c>&amp;last_etag=</c>)
+    /// holds the request until the value changes, or for at most 60 s.
+    /// </remarks>
+    public Uri MetadataUrl(string zone, string nodeId)
+    {
+        Call(() => _state.NodeDirectory(zone, nodeId));
+        return new Uri(BaseUri, $"metadata/{Uri.EscapeDataString(zone)}/{Uri.EscapeDataString(nodeId)}/computeMetadata/v1/");
+    }
+
+    /// <summary>
+    /// A Spot preemption of an ACTIVE queued resource in any project: <c>instance/preempted</c> becomes TRUE, the node
+    /// PREEMPTED, the queued resource SUSPENDING (initiator SERVICE), every process group of the node gets SIGTERM at
+    /// once; after <see cref="TpuSimulatorOptions.PreemptionGrace"/> the survivors get SIGKILL and the queued resource
+    /// is SUSPENDED.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">No such queued resource, or it is not ACTIVE.</exception>
+    public Task PreemptAsync(string zone, string queuedResourceId)
+    {
+        Call(() => _state.Preempt(null, zone, queuedResourceId));
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Announces host maintenance: the node's <c>instance/maintenance-event</c> becomes TERMINATE_ON_HOST_MAINTENANCE.</summary>
+    /// <exception cref="InvalidOperationException">No such queued resource, or it is not ACTIVE.</exception>
+    public Task InjectMaintenanceAsync(string zone, string queuedResourceId)
+    {
+        Call(() => _state.InjectMaintenance(null, zone, queuedResourceId));
+        return Task.CompletedTask;
+    }
+
+    /// <summary>How many metadata reads of the node are held open by <c>wait_for_change</c>; lets tests act only once a read hangs.</summary>
+    internal int MetadataWaiters(string zone, string nodeId) => _state.FindMetadata(zone, nodeId)?.Waiters ?? 0;
+
+    /// <summary>Stops the server and SIGKILLs every process group of every node, so no process outlives the simulator.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        try
+        {
+            await _app.StopAsync();
+        }
+        finally
+        {
+            await _app.DisposeAsync();
+            _state.Dispose();
+        }
+    }
+
+    private static T Call<T>(Func<T> action)
+    {
+        try
+        {
+            return action();
+        }
+        catch (SimulatorApiException e)
+        {
+            throw new InvalidOperationException(e.Message, e);
+        }
+    }
+
+    private static void Call(Action action) => Call(() =>
+    {
+        action();
+        return true;
+    });
+}
