@@ -1,0 +1,130 @@
+using System.Diagnostics;
+using System.Formats.Tar;
+using System.IO.Compression;
+using System.Text;
+using System.Text.Json;
+using SpotJax.Core;
+using SpotJax.Core.Agent;
+
+namespace SpotJax.Local.Tests.Workers;
+
+/// <summary>The node agent run directly with configurations the local runner never writes (gs:// URIs, a short grace).</summary>
+public sealed class NodeAgentTests
+{
+    [Fact]
+    public async Task Run_ScriptIgnoresSigterm_KilledAfterGraceSeconds()
+    {
+        using var sandbox = new WorkerSandbox();
+        File.WriteAllText(Path.Combine(sandbox.Code, "stubborn.py"), """
+            import signal, time
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            print("IGNORING SIGTERM")
+            while True:
+                time.sleep(0.1)
+            """);
+        var home = Path.Combine(sandbox.Nodes, "direct");
+        var markers = Path.Combine(sandbox.Bucket, "markers");
+        var log = Path.Combine(sandbox.Bucket, "worker-0.log");
+        var config = Config(sandbox.Code, "stubborn.py", markers, log, metadataUrl: "") with { GraceSeconds = 1 };
+
+        var (exitCode, stderr) = await LaunchAsync(home, config);
+        await WorkerSandbox.WaitForFileAsync(log, text => text.Contains("IGNORING SIGTERM", StringComparison.Ordinal));
+        var pgid = int.Parse(await File.ReadAllTextAsync(Path.Combine(home, "attempt-1.pgid")), System.Globalization.CultureInfo.InvariantCulture);
+        await WorkerSandbox.SignalGroupAsync(pgid, "TERM");
+
+        Assert.Equal(0, exitCode);
+        Assert.Equal("", stderr);
+        var exited = JsonDocument.Parse(await WorkerSandbox.WaitForFileAsync(Path.Combine(markers, "exited"))).RootElement;
+        Assert.Equal(128 + 9, exited.GetProperty("exitCode").GetInt32());
+        Assert.True(exited.GetProperty("preemptionNotice").GetBoolean());
+    }
+
+    [Theory]
+    [InlineData("gs://code-bkt/bundles/app.tgz")]
+    [InlineData("gs://code-bkt/src/")]
+    public async Task Launch_GsUris_UseStorageApiWithMetadataToken(string codeUri)
+    {
+        using var sandbox = new WorkerSandbox();
+        await using var google = FakeGoogleServer.Start();
+        var files = new Dictionary<string, string>
+        {
+            ["hello.py"] = "import sys\nfrom lib import util\nprint('HELLO', util.NAME, sys.argv[1])\n",
+            ["lib/util.py"] = "NAME = 'util'\n",
+        };
+        google.Objects["code-bkt/bundles/app.tgz"] = Tarball(files);
+        foreach (var (name, content) in files)
+        {
+            google.Objects[$"code-bkt/src/{name}"] = Encoding.UTF8.GetBytes(content);
+        }
+
+        var home = Path.Combine(sandbox.Nodes, "direct");
+        var config = Config(codeUri, "hello.py", "gs://ctl/job/markers/attempt-1/worker-0", "gs://ctl/job/logs/attempt-1/worker-0.log", google.MetadataUrl)
+            with { Args = ["a b"] };
+
+        var (exitCode, stderr) = await LaunchAsync(home, config, new Dictionary<string, string> { ["SPOTJAX_STORAGE_BASE"] = google.Root });
+
+        Assert.True(exitCode == 0, stderr);
+        await WorkerSandbox.WaitUntilAsync(() => google.Objects.ContainsKey("ctl/job/markers/attempt-1/worker-0/exited"), "the exited marker upload");
+        var exited = JsonDocument.Parse(google.Objects["ctl/job/markers/attempt-1/worker-0/exited"]).RootElement;
+        Assert.Equal(0, exited.GetProperty("exitCode").GetInt32());
+        Assert.True(google.Objects.ContainsKey("ctl/job/markers/attempt-1/worker-0/booted"));
+        Assert.Contains("HELLO util a b", Encoding.UTF8.GetString(google.Objects["ctl/job/logs/attempt-1/worker-0.log"]), StringComparison.Ordinal);
+        Assert.Equal(0, google.RequestsWithoutToken);
+        Assert.Equal(0, google.RequestsWithoutFlavorHeader);
+    }
+
+    private static AgentConfig Config(string codeUri, string script, string markersUri, string logUri, string metadataUrl) => new()
+    {
+        JobId = "job",
+        Attempt = 1,
+        WorkerId = 0,
+        NumWorkers = 1,
+        CodeUri = codeUri,
+        Script = script,
+        Args = [],
+        Env = new Dictionary<string, string> { ["SPOT_WORKER_ID"] = "0" },
+        MarkersUri = markersUri,
+        LogUri = logUri,
+        MetadataUrl = metadataUrl,
+    };
+
+    private static async Task<(int ExitCode, string Stderr)> LaunchAsync(string home, AgentConfig config, IReadOnlyDictionary<string, string>? env = null)
+    {
+        Directory.CreateDirectory(home);
+        await File.WriteAllBytesAsync(Path.Combine(home, NodeAgent.FileName), NodeAgent.Source());
+        await File.WriteAllBytesAsync(Path.Combine(home, "attempt-1.json"), JsonSerializer.SerializeToUtf8Bytes(config, SpotJaxJson.Options));
+        var start = new ProcessStartInfo("python3") { WorkingDirectory = home, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var argument in new[] { NodeAgent.FileName, "launch", "attempt-1.json" })
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        foreach (var (name, value) in env ?? new Dictionary<string, string>())
+        {
+            start.Environment[name] = value;
+        }
+
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(WorkerSandbox.Patience);
+        await process.WaitForExitAsync(timeout.Token);
+        await stdout;
+        return (process.ExitCode, await stderr);
+    }
+
+    private static byte[] Tarball(IReadOnlyDictionary<string, string> files)
+    {
+        using var buffer = new MemoryStream();
+        using (var gzip = new GZipStream(buffer, CompressionLevel.Fastest, leaveOpen: true))
+        using (var tar = new TarWriter(gzip))
+        {
+            foreach (var (name, content) in files)
+            {
+                tar.WriteEntry(new PaxTarEntry(TarEntryType.RegularFile, name) { DataStream = new MemoryStream(Encoding.UTF8.GetBytes(content)) });
+            }
+        }
+
+        return buffer.ToArray();
+    }
+}
