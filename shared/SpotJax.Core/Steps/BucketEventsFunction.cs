@@ -1,0 +1,169 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using SpotJax.Core.Jobs;
+using SpotJax.Core.Lifecycle;
+using SpotJax.Core.Ports;
+using SpotJax.Core.Tpu;
+
+namespace SpotJax.Core.Steps;
+
+/// <summary>
+/// <c>bucket-events</c>: object-finalize events of the control bucket. A manifest under
+/// <c>jobs/</c> submits a job; an object under a job's checkpoint folder resets its stall timer and
+/// records the step; the node agent's markers advance the attempt (preempted, exited).
+/// </summary>
+public sealed partial class BucketEventsFunction(
+    JobSubmitter submitter,
+    JobTransitions transitions,
+    IJobStore store,
+    IObjectStore objects,
+    ITpuApi tpu,
+    StepPublisher steps,
+    ControlPlaneOptions options,
+    TimeProvider time) : IStorageFunction
+{
+    public async Task HandleAsync(StorageObjectEvent storageEvent, CancellationToken cancellationToken)
+    {
+        if (storageEvent.Bucket != options.Bucket)
+        {
+            return;
+        }
+
+        var name = storageEvent.Name;
+        if (name.StartsWith(BucketLayout.ManifestPrefix, StringComparison.Ordinal) && IsManifest(name))
+        {
+            var document = await objects.GetAsync(name, cancellationToken);
+            if (document is not null)
+            {
+                var key = string.Create(CultureInfo.InvariantCulture, $"gcs:{storageEvent.Bucket}/{name}#{storageEvent.Generation}");
+                await submitter.SubmitAsync(document, key, cancellationToken);
+            }
+
+            return;
+        }
+
+        if (BucketLayout.TryParseMarker(name, out var marker))
+        {
+            await OnMarkerAsync(marker, cancellationToken);
+            return;
+        }
+
+        var slash = name.IndexOf('/', StringComparison.Ordinal);
+        if (slash > 0 && JobId.IsValid(name[..slash]))
+        {
+            await OnJobObjectAsync(name[..slash], storageEvent, cancellationToken);
+        }
+    }
+
+    private static bool IsManifest(string name) =>
+        name.EndsWith(".yaml", StringComparison.OrdinalIgnoreCase) || name.EndsWith(".yml", StringComparison.OrdinalIgnoreCase) ||
+        name.EndsWith(".json", StringComparison.OrdinalIgnoreCase);
+
+    private async Task OnJobObjectAsync(string jobId, StorageObjectEvent storageEvent, CancellationToken ct)
+    {
+        var job = await store.GetAsync(jobId, ct);
+        if (job is null)
+        {
+            return;
+        }
+
+        var checkpointDir = JobPaths.CheckpointDir(job, options.Bucket) + "/";
+        if (!BucketLayout.GsUri(options.Bucket, storageEvent.Name).StartsWith(checkpointDir, StringComparison.Ordinal))
+        {
+            return;
+        }
+
+        var step = StepOf(storageEvent.Name);
+        await transitions.ApplyAsync(jobId, j => JobLifecycle.RecordCheckpoint(j, step, storageEvent.Updated), ct);
+    }
+
+    /// <summary>The step number in a checkpoint object's name: the last run of digits (<c>step_00000120.json</c> -> 120).</summary>
+    public static long? StepOf(string objectName)
+    {
+        var file = objectName[(objectName.LastIndexOf('/') + 1)..];
+        var digits = Digits().Matches(file);
+        if (digits.Count == 0)
+        {
+            // Orbax writes folders per step: ckpt/120/... .
+            var parts = objectName.Split('/');
+            var folder = parts.Reverse().Skip(1).FirstOrDefault(p => Digits().IsMatch(p) && Digits().Match(p).Length == p.Length);
+            return folder is null ? null : long.TryParse(folder, CultureInfo.InvariantCulture, out var n) ? n : null;
+        }
+
+        return long.TryParse(digits[^1].Value, CultureInfo.InvariantCulture, out var step) ? step : null;
+    }
+
+    private async Task OnMarkerAsync(MarkerRef marker, CancellationToken ct)
+    {
+        var job = await store.GetAsync(marker.JobId, ct);
+        if (job is null || job.Attempt != marker.Attempt || job.State is not (JobState.Provisioning or JobState.Launching or JobState.Running))
+        {
+            return;
+        }
+
+        switch (marker.Kind)
+        {
+            case MarkerKind.Preempted:
+                await steps.RecoverAsync(new StepMessage(job.Id, job.Attempt) { Cause = AttemptEnd.Preempted, Detail = $"worker {marker.Worker} got a preemption notice" }, ct);
+                break;
+            case MarkerKind.Exited:
+                await OnExitedAsync(job, marker, ct);
+                break;
+        }
+    }
+
+    private async Task OnExitedAsync(Job job, MarkerRef marker, CancellationToken ct)
+    {
+        var body = await objects.GetAsync(BucketLayout.Marker(job.Id, marker.Attempt, marker.Worker, MarkerKind.Exited), ct);
+        if (body is null)
+        {
+            return;
+        }
+
+        var exit = ExitMarker.Parse(body);
+        var notice = exit.PreemptionNotice || await AttemptWasPreemptedAsync(job, ct);
+        switch (JobLifecycle.ReadExit(marker.Worker, exit.ExitCode, notice))
+        {
+            case ExitReading.Succeeded:
+                var decision = await transitions.ApplyAsync(job.Id, j => JobLifecycle.Succeed(j, marker.Attempt, time.GetUtcNow()), ct);
+                if (decision?.Verdict is Verdict.Apply or Verdict.AlreadyApplied)
+                {
+                    await steps.FinishAsync(job.Id, marker.Attempt, ct);
+                }
+
+                break;
+            case ExitReading.Preempted:
+                await steps.RecoverAsync(new StepMessage(job.Id, marker.Attempt) { Cause = AttemptEnd.Preempted, Detail = $"worker {marker.Worker} exited {exit.ExitCode} after a preemption notice", ExitCode = exit.ExitCode }, ct);
+                break;
+            case ExitReading.Failed:
+                await steps.RecoverAsync(new StepMessage(job.Id, marker.Attempt) { Cause = AttemptEnd.Failed, Detail = $"worker {marker.Worker} exited {exit.ExitCode}", ExitCode = exit.ExitCode }, ct);
+                break;
+        }
+    }
+
+    /// <summary>
+    /// A clean exit may race with the preemption that caused it: a preempted marker of any worker,
+    /// or a queued resource that is being taken back, makes the exit a preemption.
+    /// </summary>
+    private async Task<bool> AttemptWasPreemptedAsync(Job job, CancellationToken ct)
+    {
+        var markers = await objects.ListAsync(BucketLayout.MarkersPrefix(job.Id) + $"attempt-{job.Attempt.ToString(CultureInfo.InvariantCulture)}/", ct);
+        if (markers.Any(m => BucketLayout.TryParseMarker(m.Name, out var r) && r.Kind == MarkerKind.Preempted))
+        {
+            return true;
+        }
+
+        var queued = await tpu.GetQueuedResourceAsync(job.Zone!, job.QueuedResourceId!, ct);
+        if (queued is null || QueuedResourceStates.IsLost(queued.State?.State))
+        {
+            return true;
+        }
+
+        var node = await tpu.GetNodeAsync(job.Zone!, job.QueuedResourceId!, ct);
+        return node?.State is "PREEMPTED" or "TERMINATED";
+    }
+
+    [GeneratedRegex("[0-9]+")]
+    private static partial Regex Digits();
+}

@@ -1,0 +1,94 @@
+using System.Globalization;
+using SpotJax.Core.Jobs;
+using SpotJax.Core.Lifecycle;
+using SpotJax.Core.Ports;
+using SpotJax.Core.Tpu;
+
+namespace SpotJax.Core.Steps;
+
+/// <summary>
+/// <c>provision</c>: moves the job to PROVISIONING for the attempt and creates that attempt's Spot
+/// queued resource, with a fixed id and request id so that a redelivery creates nothing new.
+/// </summary>
+public sealed class ProvisionFunction(
+    JobTransitions transitions,
+    ITpuApi tpu,
+    StepPublisher steps,
+    ControlPlaneOptions options,
+    TimeProvider time) : IPubSubFunction
+{
+    public const string JobLabel = "spotjax-job";
+    public const string AttemptLabel = "spotjax-attempt";
+
+    public async Task HandleAsync(PubSubMessage message, CancellationToken cancellationToken)
+    {
+        var step = StepMessage.Parse(message);
+        var decision = await transitions.ApplyAsync(step.JobId, job => JobLifecycle.StartProvisioning(job, step.Attempt, time.GetUtcNow()), cancellationToken);
+        switch (decision?.Verdict)
+        {
+            case null or Verdict.Ignore:
+                return;
+            case Verdict.NotYet:
+                throw new TransientException($"job {step.JobId} attempt {step.Attempt}: {decision.Reason}");
+        }
+
+        var job = decision.Job;
+        var zone = job.Zone!;
+        var id = job.QueuedResourceId!;
+        try
+        {
+            await tpu.CreateQueuedResourceAsync(zone, id, Body(job), RequestIds.For(job.Id, job.Attempt, "create"), cancellationToken);
+        }
+        catch (GoogleApiException e) when (!e.IsTransient)
+        {
+            await steps.RecoverAsync(
+                new StepMessage(job.Id, job.Attempt) { Cause = AttemptEnd.Permanent, Detail = $"the TPU API refused the queued resource: {e.Message}" },
+                cancellationToken);
+            return;
+        }
+
+        // Capacity is often there at once; otherwise the sweep notices ACTIVE later.
+        var created = await tpu.GetQueuedResourceAsync(zone, id, cancellationToken);
+        if (created?.State?.State == QueuedResourceStates.Active)
+        {
+            await steps.LaunchAsync(job.Id, job.Attempt, cancellationToken);
+        }
+    }
+
+    /// <summary>The Spot queued resource of the job's current attempt.</summary>
+    public QueuedResource Body(Job job)
+    {
+        var spec = job.Spec!;
+        var parent = $"projects/{options.Project}/locations/{job.Zone}";
+        return new QueuedResource
+        {
+            Tpu = new QueuedResourceTpu
+            {
+                NodeSpec =
+                [
+                    new NodeSpec
+                    {
+                        Parent = parent,
+                        NodeId = job.QueuedResourceId,
+                        Node = new Node
+                        {
+                            AcceleratorType = spec.Tpu.Type,
+                            RuntimeVersion = spec.Tpu.RuntimeVersion ?? TpuDefaults.RuntimeVersion(spec.Tpu.Type),
+                            NetworkConfig = new NetworkConfig { EnableExternalIps = true },
+                            Labels = new Dictionary<string, string>
+                            {
+                                [JobLabel] = job.Id,
+                                [AttemptLabel] = job.Attempt.ToString(CultureInfo.InvariantCulture),
+                            },
+                        },
+                    },
+                ],
+            },
+            Spot = new Spot(),
+            QueueingPolicy = new QueueingPolicy
+            {
+                ValidUntilDuration = string.Create(CultureInfo.InvariantCulture, $"{spec.ProvisionTimeoutMinutes * 60}s"),
+            },
+        };
+    }
+}

@@ -1,0 +1,46 @@
+using SpotJax.Core.Jobs;
+using SpotJax.Core.Lifecycle;
+using SpotJax.Core.Ports;
+
+namespace SpotJax.Core.Steps;
+
+/// <summary>
+/// <c>recover</c>: ends an attempt (spending the preemption or the failure budget), deletes its
+/// queued resource, and asks for the next attempt after the backoff, or fails the job.
+/// </summary>
+public sealed class RecoverFunction(
+    JobTransitions transitions,
+    ITpuApi tpu,
+    StepPublisher steps,
+    ControlPlaneOptions options,
+    TimeProvider time) : IPubSubFunction
+{
+    public async Task HandleAsync(PubSubMessage message, CancellationToken cancellationToken)
+    {
+        var step = StepMessage.Parse(message);
+        var cause = step.Cause ?? throw new MalformedMessageException($"recover message {message.MessageId} has no cause");
+        var decision = await transitions.ApplyAsync(
+            step.JobId,
+            job => JobLifecycle.EndAttempt(job, step.Attempt, cause, step.Detail ?? "", step.ExitCode, options.Lifecycle, time.GetUtcNow()),
+            cancellationToken);
+        if (decision?.Verdict is not (Verdict.Apply or Verdict.AlreadyApplied))
+        {
+            return;
+        }
+
+        var job = decision.Job;
+        if (job.Zone is { } zone && job.QueuedResourceId is { } id)
+        {
+            await tpu.DeleteQueuedResourceAsync(zone, id, force: true, RequestIds.For(job.Id, job.Attempt, "delete"), cancellationToken);
+        }
+
+        if (job.State == JobState.Recovering)
+        {
+            await steps.ProvisionAsync(job.Id, job.Attempt + 1, cancellationToken);
+        }
+        else if (job.State == JobState.Failed)
+        {
+            await steps.FinishAsync(job.Id, job.Attempt, cancellationToken);
+        }
+    }
+}

@@ -1,0 +1,25 @@
+using SpotJax.Core.Ports;
+
+namespace SpotJax.Core.Steps;
+
+/// <summary>Publishes the next lifecycle step.</summary>
+public sealed class StepPublisher(IMessageBus bus)
+{
+    public Task ProvisionAsync(string jobId, int attempt, CancellationToken ct) =>
+        PublishAsync(Topics.Provision, new StepMessage(jobId, attempt), ct);
+
+    public Task LaunchAsync(string jobId, int attempt, CancellationToken ct) =>
+        PublishAsync(Topics.Launch, new StepMessage(jobId, attempt), ct);
+
+    public Task RecoverAsync(StepMessage message, CancellationToken ct) =>
+        PublishAsync(Topics.Recover, message, ct);
+
+    public Task FinishAsync(string jobId, int attempt, CancellationToken ct) =>
+        PublishAsync(Topics.Finish, new StepMessage(jobId, attempt), ct);
+
+    private async Task PublishAsync(string topic, StepMessage message, CancellationToken ct)
+    {
+        var attributes = new Dictionary<string, string> { ["jobId"] = message.JobId };
+        await bus.PublishAsync(topic, new OutgoingMessage(message.ToBytes(), attributes), ct);
+    }
+}

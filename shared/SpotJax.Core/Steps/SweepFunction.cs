@@ -1,0 +1,155 @@
+using System.Globalization;
+using SpotJax.Core.Jobs;
+using SpotJax.Core.Lifecycle;
+using SpotJax.Core.Ports;
+using SpotJax.Core.Tpu;
+
+namespace SpotJax.Core.Steps;
+
+/// <summary>
+/// <c>sweep</c>, every minute: compares every active job with what the TPU API says (one
+/// <c>list</c> per zone, not one <c>get</c> per job) and publishes the step that is due: launch
+/// for a ready resource, recover for a preempted or failed one, a stall warning or restart, a
+/// provisioning timeout, a step that was lost; and deletes SpotJax queued resources that belong to
+/// no active attempt.
+/// </summary>
+public sealed class SweepFunction(
+    IJobStore store,
+    JobTransitions transitions,
+    ITpuApi tpu,
+    StepPublisher steps,
+    ControlPlaneOptions options,
+    TimeProvider time) : IScheduledFunction
+{
+    /// <summary>A queued resource younger than this is never taken for an orphan (its job may not show it yet).</summary>
+    private static readonly TimeSpan OrphanGrace = TimeSpan.FromMinutes(2);
+
+    public async Task HandleAsync(CancellationToken cancellationToken)
+    {
+        var jobs = await store.ListActiveAsync(cancellationToken);
+        var zones = jobs.Where(j => j.Zone is not null).Select(j => j.Zone!).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal);
+        var byZone = new Dictionary<string, IReadOnlyList<QueuedResource>>(StringComparer.Ordinal);
+        foreach (var zone in zones)
+        {
+            byZone[zone] = await tpu.ListQueuedResourcesAsync(zone, cancellationToken);
+        }
+
+        var now = time.GetUtcNow();
+        foreach (var job in jobs)
+        {
+            var listed = job.Zone is not null && byZone.TryGetValue(job.Zone, out var list) ? list : [];
+            var queued = listed.FirstOrDefault(q => q.Id == job.QueuedResourceId);
+            await ReconcileAsync(job, queued, now, cancellationToken);
+        }
+
+        var active = jobs.ToDictionary(j => j.Id, StringComparer.Ordinal);
+        foreach (var (zone, list) in byZone)
+        {
+            foreach (var queued in list)
+            {
+                if (await IsOrphanAsync(queued, active, now, cancellationToken))
+                {
+                    await tpu.DeleteQueuedResourceAsync(zone, queued.Id, force: true, RequestIds.For(queued.Id, 0, "orphan"), cancellationToken);
+                }
+            }
+        }
+    }
+
+    private async Task ReconcileAsync(Job job, QueuedResource? queued, DateTimeOffset now, CancellationToken ct)
+    {
+        var stuck = options.Lifecycle.StuckAfter;
+        var state = queued?.State?.State;
+        var sinceUpdate = now - job.UpdatedAt;
+        switch (job.State)
+        {
+            case JobState.Queued when sinceUpdate > stuck:
+                await steps.ProvisionAsync(job.Id, 1, ct);
+                break;
+
+            case JobState.Provisioning when queued is null:
+                if (sinceUpdate > stuck)
+                {
+                    await steps.ProvisionAsync(job.Id, job.Attempt, ct);
+                }
+
+                break;
+            case JobState.Provisioning when state == QueuedResourceStates.Active:
+                await steps.LaunchAsync(job.Id, job.Attempt, ct);
+                break;
+            case JobState.Provisioning when state == QueuedResourceStates.Failed:
+                await RecoverAsync(job, AttemptEnd.ProvisionFailed, queued!.State?.FailedData?.Error?.Message ?? "no reason given", ct);
+                break;
+            case JobState.Provisioning when QueuedResourceStates.IsLost(state):
+                await RecoverAsync(job, AttemptEnd.Preempted, $"queued resource {state} while provisioning", ct);
+                break;
+            case JobState.Provisioning when now - job.AttemptStartedAt > TimeSpan.FromMinutes(job.Spec!.ProvisionTimeoutMinutes):
+                await RecoverAsync(job, AttemptEnd.ProvisionTimeout, $"still {state} after {job.Spec.ProvisionTimeoutMinutes} min", ct);
+                break;
+
+            case JobState.Launching or JobState.Running when queued is null || QueuedResourceStates.IsLost(state) || state == QueuedResourceStates.Failed:
+                await RecoverAsync(job, AttemptEnd.Preempted, $"queued resource {state ?? "gone"}", ct);
+                break;
+            case JobState.Launching when sinceUpdate > stuck:
+                await steps.LaunchAsync(job.Id, job.Attempt, ct);
+                break;
+            case JobState.Running:
+                await CheckStallAsync(job, now, ct);
+                break;
+
+            case JobState.Recovering when queued is not null && state != QueuedResourceStates.Deleting:
+                // The teardown did not happen (or was lost): recover again; it is idempotent.
+                await RecoverAsync(job, AttemptEnd.Preempted, "teardown pending", ct);
+                break;
+            case JobState.Recovering when now > job.NextAttemptAt + stuck:
+                await steps.ProvisionAsync(job.Id, job.Attempt + 1, ct);
+                break;
+
+            case JobState.Cancelling:
+                await steps.FinishAsync(job.Id, job.Attempt, ct);
+                break;
+        }
+    }
+
+    private async Task CheckStallAsync(Job job, DateTimeOffset now, CancellationToken ct)
+    {
+        switch (JobLifecycle.CheckStall(job, now))
+        {
+            case StallCheck.Warn:
+                await transitions.ApplyAsync(job.Id, j => JobLifecycle.WarnStall(j, now), ct);
+                break;
+            case StallCheck.Restart:
+                await RecoverAsync(job, AttemptEnd.Stalled, string.Create(CultureInfo.InvariantCulture, $"no checkpoint for {job.Spec!.Stall.Minutes} min"), ct);
+                break;
+        }
+    }
+
+    private Task RecoverAsync(Job job, AttemptEnd cause, string detail, CancellationToken ct) =>
+        steps.RecoverAsync(new StepMessage(job.Id, job.Attempt) { Cause = cause, Detail = detail }, ct);
+
+    /// <summary>
+    /// A queued resource labelled by SpotJax whose job is finished or gone, or which belongs to an
+    /// attempt older than the job's current one.
+    /// </summary>
+    private async Task<bool> IsOrphanAsync(QueuedResource queued, Dictionary<string, Job> active, DateTimeOffset now, CancellationToken ct)
+    {
+        if (!queued.NodeLabels.TryGetValue(ProvisionFunction.JobLabel, out var jobId) ||
+            !queued.NodeLabels.TryGetValue(ProvisionFunction.AttemptLabel, out var attemptText) ||
+            !int.TryParse(attemptText, CultureInfo.InvariantCulture, out var attempt))
+        {
+            return false;
+        }
+
+        if (DateTimeOffset.TryParse(queued.CreateTime, CultureInfo.InvariantCulture, out var created) && now - created < OrphanGrace)
+        {
+            return false;
+        }
+
+        if (active.TryGetValue(jobId, out var job))
+        {
+            return attempt < job.Attempt;
+        }
+
+        var stored = JobId.IsValid(jobId) ? await store.GetAsync(jobId, ct) : null;
+        return stored is null || stored.State.IsTerminal();
+    }
+}
