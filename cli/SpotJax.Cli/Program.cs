@@ -1,0 +1,3 @@
+using SpotJax.Cli;
+
+return await SpotJaxCommand.Build().Parse(args).InvokeAsync();

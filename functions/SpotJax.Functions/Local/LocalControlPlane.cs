@@ -1,0 +1,203 @@
+using System.Security.Cryptography;
+using SpotJax.Core;
+using SpotJax.Core.Jobs;
+using SpotJax.Core.Ports;
+using SpotJax.Core.Steps;
+using SpotJax.Google.Tpu;
+using SpotJax.Local.Messaging;
+using SpotJax.Local.State;
+using SpotJax.Local.Storage;
+using SpotJax.Local.Workers;
+using SpotJax.TpuSimulation;
+
+namespace SpotJax.Functions.Local;
+
+/// <summary>
+/// Local mode: every function in one process over the embedded parts: the in-process bus, a
+/// SQLite job store, a folder as the control bucket, the TPU simulator (reached through the
+/// production TPU REST client) and local worker processes. The handlers are the ones that run in
+/// Cloud Run.
+/// </summary>
+public sealed class LocalControlPlane : IAsyncDisposable
+{
+    private readonly CancellationTokenSource stopping = new();
+    private readonly HttpClient http;
+    private readonly LocalControlPlaneOptions options;
+    private Task sweepLoop = Task.CompletedTask;
+
+    private LocalControlPlane(LocalControlPlaneOptions options, TpuSimulator simulator, TimeProvider time)
+    {
+        this.options = options;
+        Simulator = simulator;
+        Directory.CreateDirectory(options.Root);
+        Store = new SqliteJobStore(Path.Combine(options.Root, "jobs.db"), time);
+        Bus = new InProcessMessageBus(options.Bus, time);
+        Objects = new FolderObjectStore(Path.Combine(options.Root, "bucket"), options.Bucket, null, time);
+        http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
+        Tpu = new TpuRestClient(http, new TpuClientOptions { Project = options.Project, BaseUri = simulator.BaseUri });
+        Workers = options.Workers ?? new LocalWorkerRunner(new LocalWorkerOptions
+        {
+            NodesRoot = NodesRoot(options.Root),
+            ResolveUri = uri => Objects.TryResolve(uri, out var path) ? path : uri,
+            MetadataUrl = (zone, node) => simulator.MetadataUrl(zone, node).ToString(),
+        });
+        ControlPlane = new ControlPlaneOptions
+        {
+            Project = options.Project,
+            Bucket = options.Bucket,
+            Lifecycle = options.Lifecycle,
+            AllowLocalCode = true,
+        };
+        Functions = new SpotJaxFunctions(Store, Bus, Objects, Tpu, Workers, ControlPlane, time);
+    }
+
+    public SqliteJobStore Store { get; }
+    public InProcessMessageBus Bus { get; }
+    public FolderObjectStore Objects { get; }
+    public TpuSimulator Simulator { get; }
+    public ITpuApi Tpu { get; }
+    public IWorkerRunner Workers { get; }
+    public ControlPlaneOptions ControlPlane { get; }
+    public SpotJaxFunctions Functions { get; }
+
+    /// <summary>Starts the simulator, subscribes every function and starts the sweep.</summary>
+    public static async Task<LocalControlPlane> StartAsync(LocalControlPlaneOptions options, CancellationToken cancellationToken)
+    {
+        var time = options.Time ?? TimeProvider.System;
+        var simulator = await TpuSimulator.StartAsync(
+            new TpuSimulatorOptions
+            {
+                NodesRoot = NodesRoot(options.Root),
+                ProvisionDelay = options.ProvisionDelay,
+                PreemptionGrace = options.PreemptionGrace,
+            },
+            time,
+            cancellationToken);
+        var plane = new LocalControlPlane(options, simulator, time);
+        plane.Wire();
+        return plane;
+    }
+
+    private static string NodesRoot(string root) => Path.Combine(root, "nodes");
+
+    private void Wire()
+    {
+        foreach (var (topic, function) in Functions.ByTopic)
+        {
+            Bus.Subscribe(topic, (message, ct) => DeliverAsync(topic, message.MessageId, () => function.HandleAsync(message, ct), ct));
+        }
+
+        Objects.OnFinalize((e, ct) => DeliverAsync("bucket-events", e.Name, () => Functions.BucketEvents.HandleAsync(e, ct), ct));
+        Objects.Start();
+        sweepLoop = SweepLoopAsync(stopping.Token);
+    }
+
+    private async Task DeliverAsync(string function, string id, Func<Task> handler, CancellationToken ct)
+    {
+        var (outcome, error) = await Delivery.RunAsync(handler, ct);
+        switch (outcome)
+        {
+            case DeliveryOutcome.Rejected:
+                options.Log?.Invoke($"{function} {id}: rejected: {error}");
+                break;
+            case DeliveryOutcome.Retry:
+                options.Log?.Invoke($"{function} {id}: will retry: {error}");
+                throw new TransientException(error ?? "retry");
+        }
+    }
+
+    private async Task SweepLoopAsync(CancellationToken ct)
+    {
+        using var timer = new PeriodicTimer(options.SweepInterval);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(ct))
+            {
+                var (outcome, error) = await Delivery.RunAsync(() => Functions.Sweep.HandleAsync(ct), ct);
+                if (outcome != DeliveryOutcome.Done)
+                {
+                    options.Log?.Invoke($"sweep: {error}");
+                }
+            }
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            // Stopping.
+        }
+    }
+
+    /// <summary>Publishes a job document to <c>spotjax-jobs</c>, as <c>gcloud pubsub topics publish</c> would.</summary>
+    public async Task<string> PublishJobAsync(byte[] document, string submissionId, CancellationToken ct)
+    {
+        var attributes = new Dictionary<string, string> { [SubmitFunction.SubmissionIdAttribute] = submissionId };
+        return await Bus.PublishAsync(Topics.Jobs, new OutgoingMessage(document, attributes), ct);
+    }
+
+    /// <summary>Submits a parsed job and returns its id (derived from the submission id, as <c>submit</c> does).</summary>
+    public async Task<string> SubmitAsync(JobSpec spec, string submissionId, CancellationToken ct)
+    {
+        var code = await UploadCodeAsync(spec.Code, ct);
+        var document = System.Text.Encoding.UTF8.GetBytes(JobDocument.ToJson(spec with { Code = code }));
+        await PublishJobAsync(document, submissionId, ct);
+        return JobId.From(spec.Name, $"client:{submissionId}");
+    }
+
+    public Task CancelAsync(string jobId, CancellationToken ct) =>
+        Bus.PublishAsync(Topics.Jobs, OutgoingMessage.FromText(System.Text.Json.JsonSerializer.Serialize(new { cancel = jobId })), ct);
+
+    /// <summary>
+    /// Puts a local code folder (or tarball) into the bucket as <c>code/&lt;sha256&gt;.tar.gz</c> and
+    /// returns its <c>gs://</c> URI; a <c>gs://</c> value is returned unchanged.
+    /// </summary>
+    public async Task<string> UploadCodeAsync(string code, CancellationToken ct)
+    {
+        if (code.StartsWith("gs://", StringComparison.Ordinal))
+        {
+            return code;
+        }
+
+        byte[] bundle;
+        if (Directory.Exists(code))
+        {
+            bundle = await CodeBundle.PackAsync(code, ct);
+        }
+        else if (File.Exists(code))
+        {
+            bundle = await File.ReadAllBytesAsync(code, ct);
+        }
+        else
+        {
+            throw new DirectoryNotFoundException($"code folder {code} does not exist");
+        }
+
+        var name = $"{BucketLayout.CodePrefix}{Convert.ToHexStringLower(SHA256.HashData(bundle))}.tar.gz";
+        await Objects.PutAsync(name, bundle, ct);
+        return BucketLayout.GsUri(options.Bucket, name);
+    }
+
+    /// <summary>Injects a Spot preemption of the job's current attempt.</summary>
+    public async Task PreemptAsync(string jobId, CancellationToken ct)
+    {
+        var job = await Store.GetAsync(jobId, ct) ?? throw new InvalidOperationException($"no job {jobId}");
+        await Simulator.PreemptAsync(job.Zone!, job.QueuedResourceId!);
+    }
+
+    /// <summary>The local file of a worker's log for one attempt.</summary>
+    public string LogPath(Job job, int attempt, int worker)
+    {
+        var uri = BucketLayout.LogObject(JobPaths.LogDir(job, options.Bucket), attempt, worker);
+        return Objects.TryResolve(uri, out var path) ? path : uri;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await stopping.CancelAsync();
+        await sweepLoop;
+        await Bus.DisposeAsync();
+        await Objects.DisposeAsync();
+        await Simulator.DisposeAsync();
+        Store.Dispose();
+        http.Dispose();
+        stopping.Dispose();
+    }
+}

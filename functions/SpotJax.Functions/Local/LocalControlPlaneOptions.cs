@@ -1,0 +1,41 @@
+using SpotJax.Core.Lifecycle;
+using SpotJax.Core.Ports;
+using SpotJax.Local.Messaging;
+
+namespace SpotJax.Functions.Local;
+
+public sealed record LocalControlPlaneOptions
+{
+    /// <summary>The state folder: <c>jobs.db</c>, <c>bucket/</c>, <c>nodes/</c>.</summary>
+    public required string Root { get; init; }
+
+    public string Project { get; init; } = "spotjax-local";
+    public string Bucket { get; init; } = "spotjax-local";
+
+    /// <summary>How long the simulator takes from create to ACTIVE.</summary>
+    public TimeSpan ProvisionDelay { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Time between SIGTERM and SIGKILL on a preemption.</summary>
+    public TimeSpan PreemptionGrace { get; init; } = TimeSpan.FromSeconds(5);
+
+    public TimeSpan SweepInterval { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Local runs retry after a second rather than Google Cloud's 30 s.</summary>
+    public LifecycleOptions Lifecycle { get; init; } = new()
+    {
+        BackoffBase = TimeSpan.FromSeconds(1),
+        BackoffMax = TimeSpan.FromSeconds(10),
+        StuckAfter = TimeSpan.FromSeconds(30),
+    };
+
+    /// <summary>Delivery behaviour of the in-process bus (duplicates and reordering for tests).</summary>
+    public InProcessBusOptions? Bus { get; init; }
+
+    /// <summary>Another worker runner (SSH workers); local processes by default.</summary>
+    public IWorkerRunner? Workers { get; init; }
+
+    public TimeProvider? Time { get; init; }
+
+    /// <summary>Where the control plane's own problems are reported (retries, rejected input).</summary>
+    public Action<string>? Log { get; init; }
+}

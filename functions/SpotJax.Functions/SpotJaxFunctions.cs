@@ -1,0 +1,51 @@
+using SpotJax.Core;
+using SpotJax.Core.Ports;
+using SpotJax.Core.Steps;
+
+namespace SpotJax.Functions;
+
+/// <summary>
+/// The seven step functions built over one set of adapters. Every host (Cloud Run, local mode,
+/// tests) builds them here, so they all run the same handlers.
+/// </summary>
+public sealed class SpotJaxFunctions
+{
+    public SpotJaxFunctions(
+        IJobStore store,
+        IMessageBus bus,
+        IObjectStore objects,
+        ITpuApi tpu,
+        IWorkerRunner workers,
+        ControlPlaneOptions options,
+        TimeProvider time)
+    {
+        var transitions = new JobTransitions(store);
+        var steps = new StepPublisher(bus);
+        var submitter = new JobSubmitter(store, steps, options, time);
+        Submit = new SubmitFunction(submitter, transitions, steps, time);
+        BucketEvents = new BucketEventsFunction(submitter, transitions, store, objects, tpu, steps, options, time);
+        Provision = new ProvisionFunction(transitions, tpu, steps, options, time);
+        Launch = new LaunchFunction(transitions, store, tpu, workers, steps, options, time);
+        Recover = new RecoverFunction(transitions, tpu, steps, options, time);
+        Finish = new FinishFunction(store, transitions, tpu, time);
+        Sweep = new SweepFunction(store, transitions, tpu, steps, options, time);
+    }
+
+    public SubmitFunction Submit { get; }
+    public BucketEventsFunction BucketEvents { get; }
+    public ProvisionFunction Provision { get; }
+    public LaunchFunction Launch { get; }
+    public RecoverFunction Recover { get; }
+    public FinishFunction Finish { get; }
+    public SweepFunction Sweep { get; }
+
+    /// <summary>The function subscribed to each topic (one push subscription per function).</summary>
+    public IReadOnlyDictionary<string, IPubSubFunction> ByTopic => new Dictionary<string, IPubSubFunction>
+    {
+        [Topics.Jobs] = Submit,
+        [Topics.Provision] = Provision,
+        [Topics.Launch] = Launch,
+        [Topics.Recover] = Recover,
+        [Topics.Finish] = Finish,
+    };
+}

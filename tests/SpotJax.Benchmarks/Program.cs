@@ -1,0 +1,3 @@
+using SpotJax.Benchmarks;
+
+return await RecoveryLatency.RunAsync(args);

@@ -1,0 +1,84 @@
+using System.Diagnostics;
+using SpotJax.Tests.EndToEnd;
+
+namespace SpotJax.Tests.Cli;
+
+/// <summary>The README's first command, run as a user runs it: the spotjax program in its own process.</summary>
+public sealed class RunCommandTests
+{
+    private static async Task<(int ExitCode, string Output)> SpotJaxAsync(params string[] args)
+    {
+        var start = new ProcessStartInfo("dotnet")
+        {
+            WorkingDirectory = Repository.Root,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "spotjax.dll"));
+        foreach (var arg in args)
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        start.Environment["NO_COLOR"] = "1";
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        await process.WaitForExitAsync(timeout.Token);
+        return (process.ExitCode, await stdout + await stderr);
+    }
+
+    [Fact]
+    public async Task RunLocal_QuickstartWithOnePreemption_ShowsTwoAttemptsAndExitsZero()
+    {
+        var state = Directory.CreateTempSubdirectory("spotjax-cli-").FullName;
+
+        var (exit, output) = await SpotJaxAsync("run", "--local", "examples/quickstart/job.yaml", "--preempt-after", "2s", "--state-dir", state);
+
+        Assert.True(exit == 0, output);
+        Assert.Contains("injecting a Spot preemption into attempt 1", output, StringComparison.Ordinal);
+        Assert.Contains("RECOVERING", output, StringComparison.Ordinal);
+        Assert.Contains("resumed from checkpoint step", output, StringComparison.Ordinal);
+        Assert.Contains("SUCCEEDED", output, StringComparison.Ordinal);
+        Assert.Contains("after 2 attempt(s): 1 preemption(s), 0 failure(s)", output, StringComparison.Ordinal);
+        Assert.Contains("Queued resources of all 2 attempt(s) deleted.", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task RunLocal_InvalidJobFile_ExitsTwoNamingTheField()
+    {
+        var dir = Directory.CreateTempSubdirectory("spotjax-cli-").FullName;
+        var file = Path.Combine(dir, "job.yaml");
+        await File.WriteAllTextAsync(file, "name: x\ntpu: {type: v4-8, zone: us-central2-b}\ncode: .\nscript: ../outside.py\nmaxRetries: many\n");
+
+        var (exit, output) = await SpotJaxAsync("run", "--local", file);
+
+        Assert.Equal(2, exit);
+        Assert.Contains("script", output, StringComparison.Ordinal);
+        Assert.Contains("maxRetries", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Run_WithoutLocal_ExplainsWhatToDoAndExitsTwo()
+    {
+        var (exit, output) = await SpotJaxAsync("run", "examples/quickstart/job.yaml");
+
+        Assert.Equal(2, exit);
+        Assert.Contains("--local", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task RunLocal_FailingJob_ExitsOne()
+    {
+        var dir = Directory.CreateTempSubdirectory("spotjax-cli-").FullName;
+        await File.WriteAllTextAsync(Path.Combine(dir, "train.py"), "raise SystemExit(4)\n");
+        await File.WriteAllTextAsync(Path.Combine(dir, "job.yaml"), "name: failing\ntpu: {type: v4-8, zone: us-central2-b}\ncode: .\nscript: train.py\nmaxRetries: 0\n");
+
+        var (exit, output) = await SpotJaxAsync("run", "--local", Path.Combine(dir, "job.yaml"), "--provision-delay", "0s");
+
+        Assert.Equal(1, exit);
+        Assert.Contains("FAILED", output, StringComparison.Ordinal);
+        Assert.Contains("exited 4", output, StringComparison.Ordinal);
+    }
+}
