@@ -24,12 +24,36 @@ public sealed partial class LocalWorkerRunner : IWorkerRunner
 
     private readonly LocalWorkerOptions options;
     private readonly Lazy<byte[]> agentSource = new(NodeAgent.Source);
+    private readonly Lazy<string> interpreter;
 
     /// <summary>Creates a runner that lays workers out as <paramref name="options"/> says.</summary>
     public LocalWorkerRunner(LocalWorkerOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
         this.options = options;
+        interpreter = new(() => ResolveInterpreter(options.Python));
+    }
+
+    /// <summary>
+    /// The interpreter's real path, asked once: <c>python3</c> is often a version manager's shim that
+    /// costs a shell and a lookup on every start, and a launch starts one per worker.
+    /// </summary>
+    private static string ResolveInterpreter(string python)
+    {
+        try
+        {
+            var start = new ProcessStartInfo(python) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+            start.ArgumentList.Add("-c");
+            start.ArgumentList.Add("import sys; print(sys.executable)");
+            using var process = Process.Start(start)!;
+            var path = process.StandardOutput.ReadToEnd().Trim();
+            process.WaitForExit();
+            return process.ExitCode == 0 && File.Exists(path) ? path : python;
+        }
+        catch (Win32Exception)
+        {
+            return python;
+        }
     }
 
     /// <summary>The home folder of one worker: <c>{NodesRoot}/{zone}/{nodeId}/worker-{index}</c>.</summary>
@@ -72,7 +96,7 @@ public sealed partial class LocalWorkerRunner : IWorkerRunner
         var config = BuildConfig(plan, zone, nodeId, index);
         await WriteAtomicAsync(Path.Combine(home, configName), JsonSerializer.SerializeToUtf8Bytes(config, SpotJaxJson.Options), cancellationToken);
 
-        var start = new ProcessStartInfo(options.Python)
+        var start = new ProcessStartInfo(interpreter.Value)
         {
             WorkingDirectory = home,
             UseShellExecute = false,

@@ -127,6 +127,22 @@ public sealed class LocalWorkerRunnerTests
     }
 
     [Fact]
+    public async Task LaunchAsync_EnvValueInTheLocalBucket_ReachesTheScriptAsTheFolderPath()
+    {
+        using var sandbox = new WorkerSandbox();
+        sandbox.WriteWorkScript();
+        var runner = new LocalWorkerRunner(sandbox.Options());
+        var env = new Dictionary<string, string> { ["SPOT_CHECKPOINT_DIR"] = "gs://bkt/job/ckpt", ["ELSEWHERE"] = "gs://another-bucket/x" };
+
+        var results = await runner.LaunchAsync(sandbox.Plan(workers: 1, env: env), CancellationToken.None);
+
+        Assert.True(results[0].Succeeded, results[0].StderrTail);
+        var result = await sandbox.WaitForResultAsync(1, 0);
+        Assert.Equal(Path.Combine(sandbox.Bucket, "job/ckpt"), result.GetProperty("checkpoint").GetString());
+        Assert.Equal("gs://another-bucket/x", result.GetProperty("elsewhere").GetString());
+    }
+
+    [Fact]
     public async Task LaunchAsync_NodeNameNotATpuNode_Throws()
     {
         using var sandbox = new WorkerSandbox();

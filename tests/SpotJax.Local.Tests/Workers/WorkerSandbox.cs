@@ -92,6 +92,8 @@ internal sealed class WorkerSandbox : IDisposable
                 "worker": os.environ.get("SPOT_WORKER_ID"),
                 "workers": os.environ.get("SPOT_NUM_WORKERS"),
                 "hostile": os.environ.get("HOSTILE"),
+                "checkpoint": os.environ.get("SPOT_CHECKPOINT_DIR"),
+                "elsewhere": os.environ.get("ELSEWHERE"),
             }))
             mode = os.environ.get("MODE", "exit")
             if mode == "import":
