@@ -1,4 +1,5 @@
 using SpotJax.Core.Tpu;
+using SpotJax.Google.Http;
 using SpotJax.Google.Tpu;
 using SpotJax.TpuSimulation;
 
@@ -14,7 +15,7 @@ internal sealed class SimulatorHarness : IAsyncDisposable
         Simulator = simulator;
         Root = root;
         Http = new HttpClient();
-        Client = new TpuRestClient(Http, new TpuClientOptions { Project = Project, BaseUri = simulator.BaseUri, ListPageSize = pageSize });
+        Client = new TpuRestClient(new GoogleApiTransport(Http, FixedTokenSource.None), new TpuClientOptions { Project = Project, BaseUri = simulator.BaseUri, ListPageSize = pageSize });
     }
 
     public TpuSimulator Simulator { get; }

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using SpotJax.Core.Ports;
+using SpotJax.Google.Http;
 using SpotJax.Google.Tpu;
 
 namespace SpotJax.Tpu.Tests;
@@ -161,13 +162,16 @@ public sealed class TpuRestClientErrorTests
         var port = ((IPEndPoint)listener.LocalEndpoint).Port;
         listener.Stop();
         using var http = new HttpClient();
-        var client = new TpuRestClient(http, new TpuClientOptions { Project = "p", BaseUri = new Uri($"http://127.0.0.1:{port}/") });
+        var client = new TpuRestClient(new GoogleApiTransport(http, FixedTokenSource.None, QuickRetries), new TpuClientOptions { Project = "p", BaseUri = new Uri($"http://127.0.0.1:{port}/") });
 
         var error = await Assert.ThrowsAsync<GoogleApiException>(() => client.GetQueuedResourceAsync(Zone, "job-1", CancellationToken.None));
 
         Assert.Equal("UNAVAILABLE", error.Status);
         Assert.True(error.IsTransient);
     }
+
+    /// <summary>The production retry policy with millisecond backoffs, so transient fixtures stay fast.</summary>
+    private static readonly GoogleApiOptions QuickRetries = new() { BaseDelay = TimeSpan.FromMilliseconds(1), MaxDelay = TimeSpan.FromMilliseconds(5) };
 
     private static string Fixture(string name) => File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "Fixtures", name));
 
@@ -176,9 +180,8 @@ public sealed class TpuRestClientErrorTests
     {
         var handler = new CannedHandler(status, body, mediaType);
         var client = new TpuRestClient(
-            new HttpClient(handler),
-            new TpuClientOptions { Project = SimulatorHarness.Project },
-            _ => Task.FromResult(token));
+            new GoogleApiTransport(new HttpClient(handler), new FixedTokenSource(token), QuickRetries),
+            new TpuClientOptions { Project = SimulatorHarness.Project });
         return (client, handler);
     }
 

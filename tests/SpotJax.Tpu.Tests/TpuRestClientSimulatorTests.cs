@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using SpotJax.Core.Ports;
+using SpotJax.Google.Http;
 using SpotJax.Google.Tpu;
 
 namespace SpotJax.Tpu.Tests;
@@ -152,7 +153,7 @@ public sealed class TpuRestClientSimulatorTests : IAsyncLifetime
 
         var other = await _harness.CreateAsync(SimulatorHarness.NewZone());
         using var pagedClient = new HttpClient();
-        var client = new TpuRestClient(pagedClient, new TpuClientOptions
+        var client = new TpuRestClient(new GoogleApiTransport(pagedClient, FixedTokenSource.None), new TpuClientOptions
         {
             Project = SimulatorHarness.Project,
             BaseUri = _harness.Simulator.BaseUri,

@@ -3,6 +3,7 @@ using SpotJax.Core;
 using SpotJax.Core.Jobs;
 using SpotJax.Core.Ports;
 using SpotJax.Core.Steps;
+using SpotJax.Google.Http;
 using SpotJax.Google.Tpu;
 using SpotJax.Local.Messaging;
 using SpotJax.Local.State;
@@ -34,7 +35,7 @@ public sealed class LocalControlPlane : IAsyncDisposable
         Bus = new InProcessMessageBus(options.Bus, time);
         Objects = new FolderObjectStore(Path.Combine(options.Root, "bucket"), options.Bucket, null, time);
         http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
-        Tpu = new TpuRestClient(http, new TpuClientOptions { Project = options.Project, BaseUri = simulator.BaseUri });
+        Tpu = new TpuRestClient(new GoogleApiTransport(http, FixedTokenSource.None), new TpuClientOptions { Project = options.Project, BaseUri = simulator.BaseUri });
         Workers = options.Workers ?? new LocalWorkerRunner(new LocalWorkerOptions
         {
             NodesRoot = NodesRoot(options.Root),

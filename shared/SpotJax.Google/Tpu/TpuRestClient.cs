@@ -1,46 +1,30 @@
-using System.Net;
-using System.Net.Http.Headers;
-using System.Net.Http.Json;
-using System.Text.Json;
 using SpotJax.Core.Ports;
 using SpotJax.Core.Tpu;
+using SpotJax.Google.Http;
 
 namespace SpotJax.Google.Tpu;
 
 /// <summary>
 /// The Cloud TPU v2 REST client (<c>https://tpu.googleapis.com/v2</c>); pointed at the TPU simulator it
-/// runs unchanged. It makes exactly one HTTP call per method call (one per page when listing): retrying
-/// is the caller's policy.
+/// runs unchanged. Every call is idempotent (fixed ids and request ids on create and delete), so the
+/// transport retries transient failures; every failure is a <see cref="GoogleApiException"/>.
 /// </summary>
-/// <remarks>
-/// Every failure is a <see cref="GoogleApiException"/> classified by the envelope's <c>error.status</c>.
-/// A failure with no HTTP answer becomes UNAVAILABLE (no connection) or DEADLINE_EXCEEDED (timeout),
-/// the names gRPC clients give them, so that callers need to look at one exception type only.
-/// </remarks>
 public sealed class TpuRestClient : ITpuApi
 {
-    private const int MaxErrorBodyChars = 500;
-
-    private readonly HttpClient _http;
+    private readonly GoogleApiTransport _transport;
     private readonly TpuClientOptions _options;
-    private readonly Func<CancellationToken, Task<string?>>? _accessToken;
     private readonly Uri _baseUri;
 
     /// <summary>A client for one project; it sends nothing until called.</summary>
-    /// <param name="http">The transport; its <c>BaseAddress</c> is not used.</param>
+    /// <param name="transport">Authentication, deadlines and retries.</param>
     /// <param name="options">Project and API root.</param>
-    /// <param name="accessToken">
-    /// OAuth access token source (scope <c>cloud-platform</c>); no <c>Authorization</c> header is sent when it
-    /// is absent or returns null, as against the simulator.
-    /// </param>
-    public TpuRestClient(HttpClient http, TpuClientOptions options, Func<CancellationToken, Task<string?>>? accessToken = null)
+    public TpuRestClient(GoogleApiTransport transport, TpuClientOptions options)
     {
-        ArgumentNullException.ThrowIfNull(http);
+        ArgumentNullException.ThrowIfNull(transport);
         ArgumentNullException.ThrowIfNull(options);
         ArgumentOutOfRangeException.ThrowIfLessThan(options.ListPageSize, 1, nameof(options));
-        _http = http;
+        _transport = transport;
         _options = options;
-        _accessToken = accessToken;
         var root = options.BaseUri.AbsoluteUri;
         // Without the trailing slash a relative "v2/..." would replace the root's last segment.
         _baseUri = new Uri(root.EndsWith('/') ? root : root + "/");
@@ -148,47 +132,6 @@ public sealed class TpuRestClient : ITpuApi
         return SendAsync<Operation>(HttpMethod.Get, uri, null, cancellationToken);
     }
 
-    /// <summary>
-    /// Maps a failed HTTP answer to a <see cref="GoogleApiException"/>: the envelope's <c>status</c> when the
-    /// body is an envelope, otherwise a name derived from the HTTP code.
-    /// </summary>
-    private static GoogleApiException ToException(HttpStatusCode httpStatus, string body)
-    {
-        ErrorBody? error = null;
-        try
-        {
-            error = JsonSerializer.Deserialize<ErrorEnvelope>(body, TpuJson.Options)?.Error;
-        }
-        catch (JsonException)
-        {
-            // Proxies and load balancers answer with HTML or plain text; the HTTP code is all there is.
-        }
-
-        var status = string.IsNullOrEmpty(error?.Status) ? StatusFromHttp(httpStatus) : error.Status;
-        var message = string.IsNullOrEmpty(error?.Message) ? Truncate(body) : error.Message;
-        return new GoogleApiException(httpStatus, status, message);
-    }
-
-    private static string StatusFromHttp(HttpStatusCode code) => code switch
-    {
-        HttpStatusCode.BadRequest => "INVALID_ARGUMENT",
-        HttpStatusCode.Unauthorized => "UNAUTHENTICATED",
-        HttpStatusCode.Forbidden => "PERMISSION_DENIED",
-        HttpStatusCode.NotFound => "NOT_FOUND",
-        HttpStatusCode.Conflict => "ABORTED",
-        HttpStatusCode.TooManyRequests => "RESOURCE_EXHAUSTED",
-        HttpStatusCode.InternalServerError => "INTERNAL",
-        HttpStatusCode.ServiceUnavailable => "UNAVAILABLE",
-        HttpStatusCode.GatewayTimeout => "DEADLINE_EXCEEDED",
-        _ => "UNKNOWN",
-    };
-
-    private static string Truncate(string body)
-    {
-        var text = body.Trim();
-        return text.Length <= MaxErrorBodyChars ? text : text[..MaxErrorBodyChars] + "...";
-    }
-
     /// <summary>Escapes one URL path segment, refusing values that would change the path's shape.</summary>
     private static string Segment(string value, string paramName)
     {
@@ -206,50 +149,6 @@ public sealed class TpuRestClient : ITpuApi
 
     private string QueuedResourcesPath(string zone) => $"{LocationPath(zone)}/queuedResources";
 
-    private async Task<T> SendAsync<T>(HttpMethod method, string relativeUri, object? body, CancellationToken cancellationToken)
-    {
-        using var request = new HttpRequestMessage(method, new Uri(_baseUri, relativeUri));
-        if (body is not null)
-        {
-            request.Content = JsonContent.Create(body, body.GetType(), options: TpuJson.Options);
-        }
-
-        if (_accessToken is not null && await _accessToken(cancellationToken) is { Length: > 0 } token)
-        {
-            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
-        }
-
-        HttpResponseMessage response;
-        try
-        {
-            response = await _http.SendAsync(request, cancellationToken);
-        }
-        catch (HttpRequestException e)
-        {
-            throw new GoogleApiException(HttpStatusCode.ServiceUnavailable, "UNAVAILABLE", $"{method} {request.RequestUri}: {e.Message}");
-        }
-        catch (TaskCanceledException) when (!cancellationToken.IsCancellationRequested)
-        {
-            throw new GoogleApiException(HttpStatusCode.GatewayTimeout, "DEADLINE_EXCEEDED", $"{method} {request.RequestUri}: no answer within {_http.Timeout}");
-        }
-
-        using (response)
-        {
-            var text = await response.Content.ReadAsStringAsync(cancellationToken);
-            if (!response.IsSuccessStatusCode)
-            {
-                throw ToException(response.StatusCode, text);
-            }
-
-            try
-            {
-                return JsonSerializer.Deserialize<T>(text, TpuJson.Options)
-                    ?? throw new GoogleApiException(response.StatusCode, "UNKNOWN", $"{method} {request.RequestUri}: empty answer");
-            }
-            catch (JsonException e)
-            {
-                throw new GoogleApiException(response.StatusCode, "UNKNOWN", $"{method} {request.RequestUri}: unreadable answer: {e.Message}");
-            }
-        }
-    }
+    private Task<T> SendAsync<T>(HttpMethod method, string relativeUri, object? body, CancellationToken cancellationToken) =>
+        _transport.SendJsonAsync<T>(method, new Uri(_baseUri, relativeUri), body, idempotent: true, cancellationToken);
 }

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Globalization;
 using Microsoft.Extensions.Time.Testing;
+using SpotJax.Contracts;
 using SpotJax.Core.Ports;
 using SpotJax.Local.Messaging;
 

@@ -1,4 +1,5 @@
 using Microsoft.Data.Sqlite;
+using SpotJax.Contracts;
 using SpotJax.Core.Jobs;
 using SpotJax.Core.Ports;
 using SpotJax.Local.State;

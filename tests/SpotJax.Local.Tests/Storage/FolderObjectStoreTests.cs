@@ -1,4 +1,5 @@
 using System.Text;
+using SpotJax.Contracts;
 using SpotJax.Core.Ports;
 using SpotJax.Local.Storage;
 

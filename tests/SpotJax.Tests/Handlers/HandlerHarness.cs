@@ -7,6 +7,7 @@ using SpotJax.Core.Lifecycle;
 using SpotJax.Core.Ports;
 using SpotJax.Core.Steps;
 using SpotJax.Functions;
+using SpotJax.Google.Http;
 using SpotJax.Google.Tpu;
 using SpotJax.Local.Messaging;
 using SpotJax.Local.State;
@@ -46,7 +47,7 @@ public sealed class HandlerHarness : IAsyncDisposable
         }
 
         Objects = new FolderObjectStore(Path.Combine(root, "bucket"), Bucket, null, time);
-        Tpu = new TpuRestClient(http, new TpuClientOptions { Project = "test-project", BaseUri = simulator.BaseUri });
+        Tpu = new TpuRestClient(new GoogleApiTransport(http, FixedTokenSource.None), new TpuClientOptions { Project = "test-project", BaseUri = simulator.BaseUri });
         Options = new ControlPlaneOptions { Project = "test-project", Bucket = Bucket, AllowLocalCode = true };
         Workers = new LocalWorkerRunner(new LocalWorkerOptions
         {

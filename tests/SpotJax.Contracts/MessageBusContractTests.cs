@@ -2,7 +2,7 @@ using System.Collections.Concurrent;
 using System.Text;
 using SpotJax.Core.Ports;
 
-namespace SpotJax.Local.Tests.Messaging;
+namespace SpotJax.Contracts;
 
 /// <summary>
 /// What every <see cref="IMessageBus"/> with its subscriptions must do. Each implementation (the

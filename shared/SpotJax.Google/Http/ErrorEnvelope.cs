@@ -1,14 +1,6 @@
 using System.Text.Json.Serialization;
-using SpotJax.Core.Tpu;
 
-namespace SpotJax.Google.Tpu;
-
-/// <summary>One page of <c>queuedResources.list</c>.</summary>
-internal sealed record QueuedResourcePage
-{
-    [JsonPropertyName("queuedResources")] public IReadOnlyList<QueuedResource>? QueuedResources { get; init; }
-    [JsonPropertyName("nextPageToken")] public string? NextPageToken { get; init; }
-}
+namespace SpotJax.Google.Http;
 
 /// <summary>The REST error envelope, <c>{"error":{"code","message","status"}}</c>.</summary>
 internal sealed record ErrorEnvelope

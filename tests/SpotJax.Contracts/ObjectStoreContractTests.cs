@@ -1,7 +1,7 @@
 using System.Text;
 using SpotJax.Core.Ports;
 
-namespace SpotJax.Local.Tests.Storage;
+namespace SpotJax.Contracts;
 
 /// <summary>
 /// What every <see cref="IObjectStore"/> with its finalize events must do. Each implementation

@@ -1,9 +1,9 @@
 using SpotJax.Core.Jobs;
 
-namespace SpotJax.Local.Tests.State;
+namespace SpotJax.Contracts;
 
 /// <summary>Fully populated job documents, so that a round trip through a store checks every field.</summary>
-internal static class TestJobs
+public static class TestJobs
 {
     public static readonly DateTimeOffset Epoch = new(2025, 3, 14, 9, 26, 53, TimeSpan.FromHours(2));
 

@@ -3,7 +3,7 @@ using SpotJax.Core;
 using SpotJax.Core.Jobs;
 using SpotJax.Core.Ports;
 
-namespace SpotJax.Local.Tests.State;
+namespace SpotJax.Contracts;
 
 /// <summary>
 /// What every <see cref="IJobStore"/> must do. Each implementation (SQLite, Firestore) runs these

@@ -1,14 +1,12 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
-namespace SpotJax.Google.Tpu;
+namespace SpotJax.Google.Http;
 
 /// <summary>proto3 JSON as the Google REST APIs speak it.</summary>
-internal static class TpuJson
+public static class GoogleJson
 {
-    /// <summary>
-    /// Nulls omitted on write; numbers accepted as strings on read because int64 fields arrive as strings.
-    /// </summary>
+    /// <summary>camelCase, nulls omitted on write, numbers also read from strings (int64 fields arrive as strings).</summary>
     public static JsonSerializerOptions Options { get; } = new(JsonSerializerDefaults.Web)
     {
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,

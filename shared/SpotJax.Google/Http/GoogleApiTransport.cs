@@ -1,0 +1,166 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Polly;
+using Polly.Retry;
+using Polly.Timeout;
+using SpotJax.Core.Ports;
+
+namespace SpotJax.Google.Http;
+
+/// <summary>
+/// The one HTTP path of every Google REST client here: the bearer token, a deadline on every call,
+/// retries with exponential backoff and jitter for idempotent calls on UNAVAILABLE,
+/// RESOURCE_EXHAUSTED, DEADLINE_EXCEEDED and INTERNAL (never on INVALID_ARGUMENT, PERMISSION_DENIED,
+/// FAILED_PRECONDITION and the like), one retry with a fresh token after a 401, and every failure
+/// turned into a <see cref="GoogleApiException"/> classified by the envelope's <c>error.status</c>.
+/// </summary>
+public sealed class GoogleApiTransport
+{
+    private const int MaxErrorBodyChars = 500;
+
+    private readonly HttpClient http;
+    private readonly IAccessTokenSource tokens;
+    private readonly ResiliencePipeline retrying;
+    private readonly ResiliencePipeline once;
+
+    public GoogleApiTransport(HttpClient http, IAccessTokenSource tokens, GoogleApiOptions? options = null, TimeProvider? time = null)
+    {
+        this.http = http;
+        this.tokens = tokens;
+        Options = options ?? new GoogleApiOptions();
+        var clock = time ?? TimeProvider.System;
+        retrying = new ResiliencePipelineBuilder { TimeProvider = clock }
+            .AddTimeout(Options.Deadline)
+            .AddRetry(new RetryStrategyOptions
+            {
+                ShouldHandle = new PredicateBuilder().Handle<GoogleApiException>(e => IsRetryable(e.Status)),
+                BackoffType = DelayBackoffType.Exponential,
+                UseJitter = true,
+                Delay = Options.BaseDelay,
+                MaxDelay = Options.MaxDelay,
+                MaxRetryAttempts = Options.MaxRetries,
+            })
+            .Build();
+        once = new ResiliencePipelineBuilder { TimeProvider = clock }.AddTimeout(Options.Deadline).Build();
+    }
+
+    public GoogleApiOptions Options { get; }
+
+    /// <summary>The codes worth sending the same idempotent call again for.</summary>
+    public static bool IsRetryable(string status) =>
+        status is "UNAVAILABLE" or "RESOURCE_EXHAUSTED" or "DEADLINE_EXCEEDED" or "INTERNAL";
+
+    /// <summary>Sends a call and reads its JSON answer.</summary>
+    /// <param name="idempotent">Whether the call may be sent again after a transient failure.</param>
+    public async Task<T> SendJsonAsync<T>(HttpMethod method, Uri uri, object? body, bool idempotent, CancellationToken cancellationToken)
+    {
+        var text = await SendAsync(method, uri, body, idempotent, cancellationToken);
+        try
+        {
+            return JsonSerializer.Deserialize<T>(text, GoogleJson.Options)
+                ?? throw new GoogleApiException(HttpStatusCode.OK, "UNKNOWN", $"{method} {uri}: empty answer");
+        }
+        catch (JsonException e)
+        {
+            throw new GoogleApiException(HttpStatusCode.OK, "UNKNOWN", $"{method} {uri}: unreadable answer: {e.Message}");
+        }
+    }
+
+    /// <summary>Sends a call and returns the body of its successful answer.</summary>
+    public async Task<string> SendAsync(HttpMethod method, Uri uri, object? body, bool idempotent, CancellationToken cancellationToken)
+    {
+        var pipeline = idempotent ? retrying : once;
+        try
+        {
+            return await pipeline.ExecuteAsync(async ct => await AttemptAsync(method, uri, body, ct), cancellationToken);
+        }
+        catch (TimeoutRejectedException)
+        {
+            throw new GoogleApiException(HttpStatusCode.GatewayTimeout, "DEADLINE_EXCEEDED", $"{method} {uri}: no answer within {Options.Deadline}");
+        }
+    }
+
+    private async Task<string> AttemptAsync(HttpMethod method, Uri uri, object? body, CancellationToken cancellationToken)
+    {
+        using var attempt = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        attempt.CancelAfter(Options.AttemptTimeout);
+        try
+        {
+            var (status, text) = await ExchangeAsync(method, uri, body, refresh: false, attempt.Token);
+            if (status == HttpStatusCode.Unauthorized)
+            {
+                (status, text) = await ExchangeAsync(method, uri, body, refresh: true, attempt.Token);
+            }
+
+            return (int)status is >= 200 and < 300 ? text : throw ToException(status, text);
+        }
+        catch (HttpRequestException e)
+        {
+            throw new GoogleApiException(HttpStatusCode.ServiceUnavailable, "UNAVAILABLE", $"{method} {uri}: {e.Message}");
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new GoogleApiException(HttpStatusCode.GatewayTimeout, "DEADLINE_EXCEEDED", $"{method} {uri}: no answer within {Options.AttemptTimeout}");
+        }
+    }
+
+    private async Task<(HttpStatusCode Status, string Body)> ExchangeAsync(HttpMethod method, Uri uri, object? body, bool refresh, CancellationToken cancellationToken)
+    {
+        using var request = new HttpRequestMessage(method, uri);
+        if (body is not null)
+        {
+            request.Content = JsonContent.Create(body, body.GetType(), options: GoogleJson.Options);
+        }
+
+        if (await tokens.GetAccessTokenAsync(refresh, cancellationToken) is { Length: > 0 } token)
+        {
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        }
+
+        using var response = await http.SendAsync(request, cancellationToken);
+        return (response.StatusCode, await response.Content.ReadAsStringAsync(cancellationToken));
+    }
+
+    /// <summary>
+    /// A failed answer as a <see cref="GoogleApiException"/>: the envelope's <c>status</c> when the body
+    /// is an envelope, otherwise a name derived from the HTTP code.
+    /// </summary>
+    public static GoogleApiException ToException(HttpStatusCode httpStatus, string body)
+    {
+        ErrorBody? error = null;
+        try
+        {
+            error = JsonSerializer.Deserialize<ErrorEnvelope>(body, GoogleJson.Options)?.Error;
+        }
+        catch (JsonException)
+        {
+            // Proxies and load balancers answer with HTML or plain text; the HTTP code is all there is.
+        }
+
+        var status = string.IsNullOrEmpty(error?.Status) ? StatusFromHttp(httpStatus) : error.Status;
+        var message = string.IsNullOrEmpty(error?.Message) ? Truncate(body) : error.Message;
+        return new GoogleApiException(httpStatus, status, message);
+    }
+
+    private static string StatusFromHttp(HttpStatusCode code) => code switch
+    {
+        HttpStatusCode.BadRequest => "INVALID_ARGUMENT",
+        HttpStatusCode.Unauthorized => "UNAUTHENTICATED",
+        HttpStatusCode.Forbidden => "PERMISSION_DENIED",
+        HttpStatusCode.NotFound => "NOT_FOUND",
+        HttpStatusCode.Conflict => "ABORTED",
+        HttpStatusCode.TooManyRequests => "RESOURCE_EXHAUSTED",
+        HttpStatusCode.InternalServerError => "INTERNAL",
+        HttpStatusCode.ServiceUnavailable => "UNAVAILABLE",
+        HttpStatusCode.GatewayTimeout => "DEADLINE_EXCEEDED",
+        _ => "UNKNOWN",
+    };
+
+    private static string Truncate(string body)
+    {
+        var text = body.Trim();
+        return text.Length <= MaxErrorBodyChars ? text : text[..MaxErrorBodyChars] + "...";
+    }
+}
