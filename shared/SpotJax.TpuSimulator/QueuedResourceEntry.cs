@@ -114,7 +114,11 @@ internal sealed class QueuedResourceEntry
             Name = NodeName,
             State = state,
             Health = state == "READY" ? "HEALTHY" : null,
-            NetworkEndpoints = Endpoints,
+            // The API reports an external address per worker only when the node asked for one; the
+            // simulator's workers have one address, used for both.
+            NetworkEndpoints = Request.Tpu.NodeSpec[0].Node.NetworkConfig?.EnableExternalIps == true
+                ? [.. Endpoints.Select(e => e with { AccessConfig = new AccessConfig { ExternalIp = e.IpAddress } })]
+                : Endpoints,
         };
         var json = Serialize(node);
         json["createTime"] = SimulatorJson.Timestamp(ActiveAt!.Value);
@@ -132,12 +136,29 @@ internal sealed class QueuedResourceEntry
             : FailAt <= settled ? (true, DeadlineExceeded())
             : DeleteRequestedAt is not null ? (true, new RpcStatus { Code = 1, Message = $"Queued resource {Name} was deleted before it was provisioned." })
             : (false, null);
-        return OperationToJson(CreateOperation, "create", result.Done, result.Error);
+        var json = OperationToJson(CreateOperation, "create", result.Done, result.Error);
+        if (result is (true, null))
+        {
+            var response = ToJson(now);
+            response.Insert(0, "@type", "type.googleapis.com/google.cloud.tpu.v2.QueuedResource");
+            json["response"] = response;
+        }
+
+        return json;
     }
 
     /// <summary>The delete operation: done once the queued resource is gone.</summary>
-    public JsonObject DeleteOperationToJson(DateTimeOffset now) =>
-        OperationToJson(DeleteOperation!, "delete", RemoveAt <= now, null);
+    public JsonObject DeleteOperationToJson(DateTimeOffset now)
+    {
+        var done = RemoveAt <= now;
+        var json = OperationToJson(DeleteOperation!, "delete", done, null);
+        if (done)
+        {
+            json["response"] = new JsonObject { ["@type"] = "type.googleapis.com/google.protobuf.Empty" };
+        }
+
+        return json;
+    }
 
     private JsonObject OperationToJson(string name, string verb, bool done, RpcStatus? error)
     {

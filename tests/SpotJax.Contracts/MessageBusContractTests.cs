@@ -45,6 +45,24 @@ public abstract class MessageBusContractTests
     }
 
     [Fact]
+    public async Task PublishAsync_BinaryData_ArrivesByteForByte()
+    {
+        var topic = NewTopic();
+        var received = new TaskCompletionSource<PubSubMessage>(TaskCreationOptions.RunContinuationsAsynchronously);
+        await SubscribeAsync(topic, (message, _) =>
+        {
+            received.TrySetResult(message);
+            return Task.CompletedTask;
+        });
+        // Every byte value, so an encoding that is not binary-safe (base64 alphabets, UTF-8) shows.
+        var data = Enumerable.Range(0, 256).Select(i => (byte)i).Concat(new byte[] { 0xfb, 0xff, 0xfe }).ToArray();
+
+        await Bus.PublishAsync(topic, new OutgoingMessage(data, new Dictionary<string, string>()), None);
+
+        Assert.Equal(data, (await received.Task.WaitAsync(Patience)).Data);
+    }
+
+    [Fact]
     public async Task PublishAsync_SeveralMessages_AssignsDistinctIds()
     {
         var topic = NewTopic();

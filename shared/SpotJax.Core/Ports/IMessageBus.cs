@@ -18,4 +18,11 @@ public sealed record PubSubMessage(
     string MessageId,
     byte[] Data,
     IReadOnlyDictionary<string, string> Attributes,
-    DateTimeOffset PublishTime);
+    DateTimeOffset PublishTime)
+{
+    /// <summary>
+    /// Which delivery of the message this is, counting from 1; Pub/Sub reports it only for a
+    /// subscription with a dead-letter policy, so null means unknown, not first.
+    /// </summary>
+    public int? DeliveryAttempt { get; init; }
+}

@@ -1,3 +1,4 @@
+using System.Text.Json;
 using System.Text.Json.Serialization;
 
 namespace SpotJax.Core.Tpu;
@@ -84,6 +85,14 @@ public sealed record Node
 
     /// <summary>One entry per worker; entry 0 is worker 0.</summary>
     [JsonPropertyName("networkEndpoints")] public IReadOnlyList<NetworkEndpoint>? NetworkEndpoints { get; init; }
+
+    /// <summary>Why <see cref="Health"/> is what it is, in words (output only).</summary>
+    [JsonPropertyName("healthDescription")] public string? HealthDescription { get; init; }
+
+    /// <summary>The queued resource that created the node, <c>projects/P/locations/Z/queuedResources/ID</c> (output only).</summary>
+    [JsonPropertyName("queuedResource")] public string? QueuedResource { get; init; }
+
+    [JsonPropertyName("createTime")] public string? CreateTime { get; init; }
 }
 
 public sealed record NetworkConfig
@@ -102,6 +111,15 @@ public sealed record NetworkEndpoint
 {
     [JsonPropertyName("ipAddress")] public string? IpAddress { get; init; }
     [JsonPropertyName("port")] public int Port { get; init; }
+
+    /// <summary>The worker's external address; present only with <c>networkConfig.enableExternalIps</c>.</summary>
+    [JsonPropertyName("accessConfig")] public AccessConfig? AccessConfig { get; init; }
+}
+
+/// <summary>A worker's external address (<c>networkEndpoints[].accessConfig</c>).</summary>
+public sealed record AccessConfig
+{
+    [JsonPropertyName("externalIp")] public string? ExternalIp { get; init; }
 }
 
 /// <summary>A long-running operation (google.longrunning.Operation).</summary>
@@ -109,5 +127,34 @@ public sealed record Operation
 {
     [JsonPropertyName("name")] public string? Name { get; init; }
     [JsonPropertyName("done")] public bool Done { get; init; }
+
+    /// <summary>Set when the operation ended in failure (numeric gRPC code); checked before <see cref="Response"/>.</summary>
     [JsonPropertyName("error")] public RpcStatus? Error { get; init; }
+
+    /// <summary>
+    /// Set when the operation succeeded: the resource with its <c>@type</c> (a QueuedResource for a create,
+    /// <c>google.protobuf.Empty</c> for a delete).
+    /// </summary>
+    [JsonPropertyName("response")] public JsonElement? Response { get; init; }
+
+    [JsonPropertyName("metadata")] public OperationMetadata? Metadata { get; init; }
+
+    /// <summary>Done without an error.</summary>
+    [JsonIgnore] public bool Succeeded => Done && Error is null;
+}
+
+/// <summary>google.cloud.tpu.v2.OperationMetadata: what the operation acts on and how far it got.</summary>
+public sealed record OperationMetadata
+{
+    [JsonPropertyName("createTime")] public string? CreateTime { get; init; }
+    [JsonPropertyName("endTime")] public string? EndTime { get; init; }
+
+    /// <summary>The resource acted on, such as <c>projects/P/locations/Z/queuedResources/ID</c>.</summary>
+    [JsonPropertyName("target")] public string? Target { get; init; }
+
+    /// <summary><c>create</c>, <c>delete</c>, ...</summary>
+    [JsonPropertyName("verb")] public string? Verb { get; init; }
+
+    [JsonPropertyName("statusDetail")] public string? StatusDetail { get; init; }
+    [JsonPropertyName("cancelRequested")] public bool CancelRequested { get; init; }
 }

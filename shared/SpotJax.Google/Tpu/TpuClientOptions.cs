@@ -11,4 +11,16 @@ public sealed record TpuClientOptions
 
     /// <summary><c>pageSize</c> sent with every list call; the client follows <c>nextPageToken</c> over all pages.</summary>
     public int ListPageSize { get; init; } = 100;
+
+    /// <summary>
+    /// The most pages one list call follows before it gives up: a guard against a server that keeps
+    /// answering with a next page token.
+    /// </summary>
+    public int MaxListPages { get; init; } = 1000;
+
+    /// <summary>The first pause between two <c>operations.get</c> polls; it doubles up to <see cref="OperationPollMaxDelay"/>.</summary>
+    public TimeSpan OperationPollInitialDelay { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>The longest pause between two <c>operations.get</c> polls.</summary>
+    public TimeSpan OperationPollMaxDelay { get; init; } = TimeSpan.FromSeconds(30);
 }

@@ -31,7 +31,8 @@ public sealed class FolderObjectStoreTests : ObjectStoreContractTests, IAsyncLif
 
     protected override IObjectStore Store => _store;
 
-    protected override IReadOnlyList<StorageObjectEvent> Events
+    /// <summary>Finalize events received so far, in arrival order.</summary>
+    private IReadOnlyList<StorageObjectEvent> Events
     {
         get
         {
@@ -68,7 +69,38 @@ public sealed class FolderObjectStoreTests : ObjectStoreContractTests, IAsyncLif
         Directory.Delete(_root, recursive: true);
     }
 
-    protected override Task FlushEventsAsync() => _store.ScanAsync(None);
+    /// <summary>Returns once every event due for the writes made so far has been delivered.</summary>
+    private Task FlushEventsAsync() => _store.ScanAsync(None);
+
+    [Fact]
+    public async Task PutAsync_NewObject_RaisesExactlyOneFinalizeEvent()
+    {
+        await _store.PutAsync("jobs/train.yaml", Encoding.UTF8.GetBytes("name: llama"), None);
+        await FlushEventsAsync();
+        await FlushEventsAsync();
+
+        var finalized = Assert.Single(Events);
+        Assert.Equal(_store.Bucket, finalized.Bucket);
+        Assert.Equal("jobs/train.yaml", finalized.Name);
+        Assert.Equal(11, finalized.Size);
+        Assert.True(finalized.Generation > 0);
+    }
+
+    [Fact]
+    public async Task PutAsync_Overwrite_RaisesAnEventPerGenerationMatchingTheListing()
+    {
+        await _store.PutAsync("job-a/ckpt/state", [1, 2, 3], None);
+        await FlushEventsAsync();
+        await _store.PutAsync("job-a/ckpt/state", [4, 5], None);
+        await FlushEventsAsync();
+
+        var events = Events;
+        Assert.Equal(2, events.Count);
+        Assert.True(events[1].Generation > events[0].Generation);
+        Assert.Equal((3L, 2L), (events[0].Size, events[1].Size));
+        var listed = Assert.Single(await _store.ListAsync("job-a/", None));
+        Assert.Equal(events[1].Generation, listed.Generation);
+    }
 
     [Fact]
     public async Task ScanAsync_ExternalWrite_RaisesExactlyOneEventOnceSettled()

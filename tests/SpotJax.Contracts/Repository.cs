@@ -1,6 +1,6 @@
 using System.Reflection;
 
-namespace SpotJax.Tests;
+namespace SpotJax.Contracts;
 
 /// <summary>Where the repository is, recorded at build time (the test binaries may be built elsewhere).</summary>
 public static class Repository

@@ -1,0 +1,192 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using SpotJax.Google.Firestore;
+using SpotJax.Google.Http;
+
+namespace SpotJax.Google.Tests.Emulators;
+
+/// <summary>
+/// One Firestore emulator (the Java process from the Google Cloud SDK, started directly because
+/// killing the <c>gcloud</c> wrapper leaves Java listening) on free loopback ports, shared by every
+/// test of <see cref="FirestoreEmulatorCollection"/>. Tests keep apart by project id: the emulator
+/// keeps each project's documents separately.
+/// </summary>
+public sealed class FirestoreEmulator : IAsyncLifetime
+{
+    private const string MainClass = "com.google.cloud.datastore.emulator.firestore.CloudFirestore";
+    private const int MaxOutputLines = 200;
+    private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);
+
+    private readonly List<string> _output = [];
+    private Process? _process;
+
+    /// <summary>The REST root, <c>http://127.0.0.1:PORT/</c>.</summary>
+    public Uri BaseUri { get; private set; } = null!;
+
+    /// <summary>Plain HTTP to the emulator, with the client-side timeout the transport's deadlines sit under.</summary>
+    public HttpClient Http { get; } = new() { Timeout = TimeSpan.FromSeconds(30) };
+
+    /// <summary>A transport as production builds it, with the emulator's administrator token.</summary>
+    public GoogleApiTransport Transport => new(Http, new FixedTokenSource(GoogleEndpoints.FirestoreEmulatorToken));
+
+    /// <summary>A project id no other test uses.</summary>
+    public static string NewProject() => $"test-{Guid.NewGuid():N}"[..20];
+
+    /// <summary>A store over <paramref name="project"/> in this emulator.</summary>
+    public FirestoreJobStore CreateStore(string project, int pageSize = 300) =>
+        new(Transport, new FirestoreJobStoreOptions { Project = project, BaseUri = BaseUri, PageSize = pageSize });
+
+    /// <summary>The document URL of <paramref name="path"/> (<c>jobs/ID</c>) in <paramref name="project"/>, for raw REST reads.</summary>
+    public Uri DocumentUri(string project, string path) => new(BaseUri, $"v1/projects/{project}/databases/(default)/documents/{path}");
+
+    /// <summary>Deletes every document of <paramref name="project"/> (the emulator's own reset call).</summary>
+    public async Task WipeAsync(string project)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Delete, new Uri(BaseUri, $"emulator/v1/projects/{project}/databases/(default)/documents"));
+        using var response = await Http.SendAsync(request);
+        response.EnsureSuccessStatusCode();
+    }
+
+    public async Task InitializeAsync()
+    {
+        var jar = Path.Combine(await SdkRootAsync(), "platform", "cloud-firestore-emulator", "cloud-firestore-emulator.jar");
+        if (!File.Exists(jar))
+        {
+            throw new InvalidOperationException($"the Firestore emulator is not installed: {jar} is missing (gcloud components install cloud-firestore-emulator)");
+        }
+
+        var (port, websocketPort) = FreePorts();
+        BaseUri = new Uri($"http://127.0.0.1:{port}/");
+        var start = new ProcessStartInfo(JavaCommand())
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var argument in new[]
+        {
+            "-cp", jar, MainClass, "start", "--host=127.0.0.1", $"--port={port}",
+            "--database-mode=firestore-native", $"--websocket_port={websocketPort}",
+        })
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        _process = Process.Start(start) ?? throw new InvalidOperationException("java did not start");
+        _process.OutputDataReceived += (_, e) => Record(e.Data);
+        _process.ErrorDataReceived += (_, e) => Record(e.Data);
+        _process.BeginOutputReadLine();
+        _process.BeginErrorReadLine();
+        await WaitUntilReadyAsync(_process);
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (_process is { } process)
+        {
+            if (!process.HasExited)
+            {
+                process.Kill(entireProcessTree: true);
+            }
+
+            await process.WaitForExitAsync();
+            process.Dispose();
+        }
+
+        Http.Dispose();
+    }
+
+    private async Task WaitUntilReadyAsync(Process process)
+    {
+        var deadline = DateTime.UtcNow + StartTimeout;
+        while (DateTime.UtcNow < deadline)
+        {
+            if (process.HasExited)
+            {
+                throw new InvalidOperationException($"the Firestore emulator exited with {process.ExitCode}:\n{Output()}");
+            }
+
+            try
+            {
+                // The emulator answers "Ok" on its root once it accepts API calls.
+                if (await Http.GetStringAsync(BaseUri) is var body && body.Trim() == "Ok")
+                {
+                    return;
+                }
+            }
+            catch (HttpRequestException)
+            {
+                // Not listening yet.
+            }
+
+            await Task.Delay(100);
+        }
+
+        throw new TimeoutException($"the Firestore emulator was not ready within {StartTimeout}:\n{Output()}");
+    }
+
+    private void Record(string? line)
+    {
+        if (line is null)
+        {
+            return;
+        }
+
+        lock (_output)
+        {
+            if (_output.Count == MaxOutputLines)
+            {
+                _output.RemoveAt(0);
+            }
+
+            _output.Add(line);
+        }
+    }
+
+    private string Output()
+    {
+        lock (_output)
+        {
+            return string.Join('\n', _output);
+        }
+    }
+
+    /// <summary>Two distinct free loopback ports (both held open while chosen, so they differ).</summary>
+    private static (int First, int Second) FreePorts()
+    {
+        using var first = new TcpListener(IPAddress.Loopback, 0);
+        using var second = new TcpListener(IPAddress.Loopback, 0);
+        first.Start();
+        second.Start();
+        return (((IPEndPoint)first.LocalEndpoint).Port, ((IPEndPoint)second.LocalEndpoint).Port);
+    }
+
+    private static string JavaCommand() =>
+        Environment.GetEnvironmentVariable("JAVA_HOME") is { Length: > 0 } home && File.Exists(Path.Combine(home, "bin", "java"))
+            ? Path.Combine(home, "bin", "java")
+            : "java";
+
+    /// <summary>The Debian package's location, else whatever <c>gcloud</c> reports.</summary>
+    private static async Task<string> SdkRootAsync()
+    {
+        const string packaged = "/usr/lib/google-cloud-sdk";
+        if (Directory.Exists(Path.Combine(packaged, "platform", "cloud-firestore-emulator")))
+        {
+            return packaged;
+        }
+
+        var info = new ProcessStartInfo("gcloud") { RedirectStandardOutput = true, UseShellExecute = false };
+        foreach (var argument in new[] { "info", "--format=value(installation.sdk_root)" })
+        {
+            info.ArgumentList.Add(argument);
+        }
+
+        using var gcloud = Process.Start(info) ?? throw new InvalidOperationException("gcloud did not start");
+        var root = await gcloud.StandardOutput.ReadToEndAsync();
+        await gcloud.WaitForExitAsync();
+        return gcloud.ExitCode == 0 && root.Trim() is { Length: > 0 } found
+            ? found
+            : throw new InvalidOperationException("gcloud did not report its SDK root");
+    }
+}

@@ -1,0 +1,100 @@
+using System.Net;
+using System.Text.Json.Nodes;
+using SpotJax.Core.Jobs;
+using SpotJax.Core.Steps;
+
+namespace SpotJax.Tpu.Tests;
+
+/// <summary>
+/// The Spot queued resource that <c>provision</c> asks for, as the client puts it on the wire, against the
+/// documented create body (Fixtures/create-body-spot.json, after gcp-contracts.md §1.2) and the simulator.
+/// </summary>
+public sealed class ProvisionBodyTests
+{
+    private const string QueuedResourceId = "llama-tiny-4f2a-3";
+    private static readonly CancellationToken None = CancellationToken.None;
+
+    [Fact]
+    public async Task CreateQueuedResourceAsync_ProvisionBody_SendsTheDocumentedSpotCreateBody()
+    {
+        await using var server = await FixtureServer.StartAsync(HttpStatusCode.OK, Payloads.Read("operation-create-running.json"));
+
+        var operation = await server.Client().CreateQueuedResourceAsync(Payloads.Zone, QueuedResourceId, Provision(Payloads.Project).Body(Job()), "create-7d3c2b1a", None);
+
+        Assert.False(operation?.Done);
+        var request = Assert.Single(server.Requests);
+        Assert.Equal(
+            ("POST", $"/v2/projects/{Payloads.Project}/locations/{Payloads.Zone}/queuedResources?queuedResourceId={QueuedResourceId}&requestId=create-7d3c2b1a"),
+            (request.Method, request.PathAndQuery));
+        var documented = JsonNode.Parse(Payloads.Read("create-body-spot.json"));
+        var sent = JsonNode.Parse(request.Body);
+        Assert.True(JsonNode.DeepEquals(documented, sent), $"sent:\n{sent}\ndocumented:\n{documented}");
+    }
+
+    [Theory]
+    [InlineData("v4-32", null, "tpu-ubuntu2204-base")]
+    [InlineData("v5litepod-16", null, "v2-alpha-tpuv5-lite")]
+    [InlineData("v5p-8", null, "v2-alpha-tpuv5")]
+    [InlineData("v6e-8", null, "v2-alpha-tpuv6e")]
+    [InlineData("v4-8", "tpu-vm-v4-pt-2.0", "tpu-vm-v4-pt-2.0")]
+    public void Body_TpuTypeAndRuntime_AcceleratorTypeAndRuntimeVersion(string type, string? runtimeVersion, string expected)
+    {
+        var node = Provision(Payloads.Project).Body(Job(type, runtimeVersion)).Tpu!.NodeSpec[0].Node;
+
+        Assert.Equal((type, expected), (node.AcceleratorType, node.RuntimeVersion));
+    }
+
+    [Theory]
+    [InlineData(30, "1800s")]
+    [InlineData(120, "7200s")]
+    [InlineData(1440, "86400s")]
+    public void Body_ProvisionTimeout_IsTheValidUntilDurationOfTheQueueingPolicy(int minutes, string duration)
+    {
+        var body = Provision(Payloads.Project).Body(Job(provisionTimeoutMinutes: minutes));
+
+        Assert.Equal(duration, body.QueueingPolicy?.ValidUntilDuration);
+        Assert.NotNull(body.Spot);
+    }
+
+    [Fact]
+    public async Task CreateQueuedResourceAsync_ProvisionBodyOnTheSimulator_NodeHasTheLabelsAndAnExternalIpPerWorker()
+    {
+        await using var harness = await SimulatorHarness.StartAsync();
+        var zone = SimulatorHarness.NewZone();
+        var job = Job() with { Zone = zone };
+
+        await harness.Client.CreateQueuedResourceAsync(zone, QueuedResourceId, Provision(SimulatorHarness.Project).Body(job), "create-1", None);
+        var node = await harness.Client.GetNodeAsync(zone, QueuedResourceId, None);
+
+        Assert.NotNull(node);
+        Assert.Equal(new Dictionary<string, string> { [ProvisionFunction.JobLabel] = job.Id, [ProvisionFunction.AttemptLabel] = "3" }, node.Labels);
+        Assert.Equal(4, node.NetworkEndpoints?.Count);
+        Assert.All(node.NetworkEndpoints!, e => Assert.Equal(e.IpAddress, e.AccessConfig?.ExternalIp));
+        Assert.Equal($"projects/{SimulatorHarness.Project}/locations/{zone}/queuedResources/{QueuedResourceId}", node.QueuedResource);
+    }
+
+    /// <summary>The attempt-3 job of the fixtures: a v4-32 in us-central2-b.</summary>
+    private static Job Job(string type = "v4-32", string? runtimeVersion = null, int provisionTimeoutMinutes = 120) => new()
+    {
+        Id = "llama-tiny-4f2a",
+        Submission = "pubsub:13582934759",
+        Spec = new JobSpec
+        {
+            Name = "llama-tiny",
+            Tpu = new TpuSpec { Type = type, Zones = [Payloads.Zone], RuntimeVersion = runtimeVersion },
+            Code = "gs://spotjax-control/code/llama.tar.gz",
+            Script = "train.py",
+            ProvisionTimeoutMinutes = provisionTimeoutMinutes,
+        },
+        State = JobState.Provisioning,
+        Attempt = 3,
+        Zone = Payloads.Zone,
+        QueuedResourceId = QueuedResourceId,
+        SubmittedAt = new DateTimeOffset(2024, 11, 28, 13, 0, 0, TimeSpan.Zero),
+        UpdatedAt = new DateTimeOffset(2024, 11, 28, 13, 20, 41, TimeSpan.Zero),
+    };
+
+    // Body reads only the options; the handler's other parts take no part in building it.
+    private static ProvisionFunction Provision(string project) =>
+        new(null!, null!, null!, new ControlPlaneOptions { Project = project, Bucket = "spotjax-control" }, TimeProvider.System);
+}
