@@ -27,6 +27,7 @@ public sealed class LocalRun(IAnsiConsole console, LocalRunSettings settings)
             {
                 Root = settings.Root,
                 ProvisionDelay = settings.ProvisionDelay,
+                SshWorkers = settings.SshWorkers,
                 Log = settings.Verbose ? message => console.MarkupLineInterpolated($"[grey]{Stamp()}  control plane: {message}[/]") : null,
             },
             ct);
@@ -34,6 +35,10 @@ public sealed class LocalRun(IAnsiConsole console, LocalRunSettings settings)
         var jobId = await plane.SubmitAsync(spec, Guid.NewGuid().ToString("N"), ct);
         console.MarkupLineInterpolated($"[bold]spotjax[/] local run of [bold]{spec.Name}[/] as job [bold]{jobId}[/]");
         console.MarkupLineInterpolated($"[grey]state, bucket and worker folders: {settings.Root}[/]");
+        if (settings.SshWorkers)
+        {
+            console.MarkupLineInterpolated($"[grey]workers: private sshd daemons on 127.0.0.1, reached over SSH (keys and logs in {Path.Combine(settings.Root, "sshd")})[/]");
+        }
 
         using var limit = CancellationTokenSource.CreateLinkedTokenSource(ct);
         limit.CancelAfter(settings.Timeout);

@@ -5,4 +5,5 @@ namespace SpotJax.Cli;
 /// <param name="ProvisionDelay">The simulator's time from create to ACTIVE.</param>
 /// <param name="Timeout">The longest the run may take.</param>
 /// <param name="Verbose">Show the control plane's retries and rejected messages.</param>
-public sealed record LocalRunSettings(string Root, IReadOnlyList<TimeSpan> PreemptAfter, TimeSpan ProvisionDelay, TimeSpan Timeout, bool Verbose);
+/// <param name="SshWorkers">Reach the workers over SSH, each a private sshd on the loopback.</param>
+public sealed record LocalRunSettings(string Root, IReadOnlyList<TimeSpan> PreemptAfter, TimeSpan ProvisionDelay, TimeSpan Timeout, bool Verbose, bool SshWorkers = false);

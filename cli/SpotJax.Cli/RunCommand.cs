@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Spectre.Console;
 using SpotJax.Core.Jobs;
+using SpotJax.Ssh;
 
 namespace SpotJax.Cli;
 
@@ -20,10 +21,14 @@ public static class RunCommand
         var provisionDelay = new Option<string>("--provision-delay") { Description = "How long the simulated TPU takes to become ACTIVE.", DefaultValueFactory = _ => "1s" };
         var timeout = new Option<string>("--timeout") { Description = "Give up (and cancel the job) after this long.", DefaultValueFactory = _ => "10m" };
         var verbose = new Option<bool>("--verbose") { Description = "Also show the control plane's retries and rejected messages." };
+        var sshWorkers = new Option<bool>("--ssh-workers")
+        {
+            Description = "Reach the workers over SSH, as on Google Cloud: each worker is a private sshd on 127.0.0.1 (needs /usr/sbin/sshd: apt-get install -y openssh-server).",
+        };
 
         var command = new Command("run", "Run a job and follow it until it ends. Exits 0 only when the job SUCCEEDED.\n\nExample:\n  spotjax run --local examples/quickstart/job.yaml --preempt-after 2s")
         {
-            job, local, preemptAfter, stateDir, provisionDelay, timeout, verbose,
+            job, local, preemptAfter, stateDir, provisionDelay, timeout, verbose, sshWorkers,
         };
         command.SetAction(async (parse, ct) =>
         {
@@ -70,8 +75,14 @@ public static class RunCommand
                 return ExitCodes.Usage;
             }
 
+            if (parse.GetValue(sshWorkers) && SshDaemon.Unavailable() is { } missing)
+            {
+                console.MarkupLineInterpolated($"[red]error:[/] --ssh-workers needs sshd: {missing}");
+                return ExitCodes.Usage;
+            }
+
             var root = parse.GetValue(stateDir)?.FullName ?? Directory.CreateTempSubdirectory("spotjax-local-").FullName;
-            var run = new LocalRun(console, new LocalRunSettings(root, preemptions, delay[0], limit[0], parse.GetValue(verbose)));
+            var run = new LocalRun(console, new LocalRunSettings(root, preemptions, delay[0], limit[0], parse.GetValue(verbose), parse.GetValue(sshWorkers)));
             return await run.RunAsync(spec, ct);
         });
         return command;

@@ -1,3 +1,5 @@
 using SpotJax.Benchmarks;
 
-return await RecoveryLatency.RunAsync(args);
+return args is ["ssh-launch", .. var rest]
+    ? await SshLaunch.RunAsync(rest)
+    : await RecoveryLatency.RunAsync(args);

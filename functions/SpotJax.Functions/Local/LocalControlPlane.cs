@@ -9,6 +9,7 @@ using SpotJax.Local.Messaging;
 using SpotJax.Local.State;
 using SpotJax.Local.Storage;
 using SpotJax.Local.Workers;
+using SpotJax.Ssh;
 using SpotJax.TpuSimulation;
 
 namespace SpotJax.Functions.Local;
@@ -16,32 +17,42 @@ namespace SpotJax.Functions.Local;
 /// <summary>
 /// Local mode: every function in one process over the embedded parts: the in-process bus, a
 /// SQLite job store, a folder as the control bucket, the TPU simulator (reached through the
-/// production TPU REST client) and local worker processes. The handlers are the ones that run in
-/// Cloud Run.
+/// production TPU REST client) and local worker processes, or private sshd workers reached by the
+/// production SSH runner. The handlers are the ones that run in Cloud Run.
 /// </summary>
 public sealed class LocalControlPlane : IAsyncDisposable
 {
     private readonly CancellationTokenSource stopping = new();
     private readonly HttpClient http;
     private readonly LocalControlPlaneOptions options;
+    private readonly SqliteJobStore? ownedStore;
+    private readonly LocalSshWorkers? sshWorkers;
     private Task sweepLoop = Task.CompletedTask;
 
-    private LocalControlPlane(LocalControlPlaneOptions options, TpuSimulator simulator, TimeProvider time)
+    private LocalControlPlane(LocalControlPlaneOptions options, TpuSimulator simulator, LocalSshWorkers? sshWorkers, TimeProvider time)
     {
         this.options = options;
+        this.sshWorkers = sshWorkers;
         Simulator = simulator;
         Directory.CreateDirectory(options.Root);
-        Store = new SqliteJobStore(Path.Combine(options.Root, "jobs.db"), time);
+        if (options.Store is null)
+        {
+            ownedStore = new SqliteJobStore(Path.Combine(options.Root, "jobs.db"), time);
+        }
+
+        Store = options.Store ?? ownedStore!;
         Bus = new InProcessMessageBus(options.Bus, time);
         Objects = new FolderObjectStore(Path.Combine(options.Root, "bucket"), options.Bucket, null, time);
         http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
         Tpu = new TpuRestClient(new GoogleApiTransport(http, FixedTokenSource.None), new TpuClientOptions { Project = options.Project, BaseUri = simulator.BaseUri });
-        Workers = options.Workers ?? new LocalWorkerRunner(new LocalWorkerOptions
-        {
-            NodesRoot = NodesRoot(options.Root),
-            ResolveUri = uri => Objects.TryResolve(uri, out var path) ? path : uri,
-            MetadataUrl = (zone, node) => simulator.MetadataUrl(zone, node).ToString(),
-        });
+        Workers = options.Workers ?? (sshWorkers is null
+            ? new LocalWorkerRunner(new LocalWorkerOptions
+            {
+                NodesRoot = NodesRoot(options.Root),
+                ResolveUri = uri => Objects.TryResolve(uri, out var path) ? path : uri,
+                MetadataUrl = (zone, node) => simulator.MetadataUrl(zone, node).ToString(),
+            })
+            : new SshWorkerRunner(SshOptions(sshWorkers, simulator, time), Objects));
         ControlPlane = new ControlPlaneOptions
         {
             Project = options.Project,
@@ -52,7 +63,8 @@ public sealed class LocalControlPlane : IAsyncDisposable
         Functions = new SpotJaxFunctions(Store, Bus, Objects, Tpu, Workers, ControlPlane, time);
     }
 
-    public SqliteJobStore Store { get; }
+    /// <summary>The job store: <see cref="LocalControlPlaneOptions.Store"/>, or the SQLite file in the state folder.</summary>
+    public IJobStore Store { get; }
     public InProcessMessageBus Bus { get; }
     public FolderObjectStore Objects { get; }
     public TpuSimulator Simulator { get; }
@@ -65,19 +77,48 @@ public sealed class LocalControlPlane : IAsyncDisposable
     public static async Task<LocalControlPlane> StartAsync(LocalControlPlaneOptions options, CancellationToken cancellationToken)
     {
         var time = options.Time ?? TimeProvider.System;
+        var sshWorkers = options.SshWorkers && options.Workers is null
+            ? await LocalSshWorkers.CreateAsync(Path.Combine(options.Root, "sshd"), cancellationToken)
+            : null;
         var simulator = await TpuSimulator.StartAsync(
             new TpuSimulatorOptions
             {
                 NodesRoot = NodesRoot(options.Root),
                 ProvisionDelay = options.ProvisionDelay,
                 PreemptionGrace = options.PreemptionGrace,
+                // Worker i of a node is reached at sshd daemon i, as a TPU VM is at its internal address.
+                Endpoint = sshWorkers is null ? null : (_, worker) => sshWorkers.Endpoint(worker),
             },
             time,
             cancellationToken);
-        var plane = new LocalControlPlane(options, simulator, time);
+        var plane = new LocalControlPlane(options, simulator, sshWorkers, time);
         plane.Wire();
         return plane;
     }
+
+    /// <summary>
+    /// The SSH runner over the local daemons: every worker's remote root is its simulator folder, so
+    /// that a preemption finds the agent's process groups there, as with local processes.
+    /// </summary>
+    private SshRunnerOptions SshOptions(LocalSshWorkers workers, TpuSimulator simulator, TimeProvider time) => new()
+    {
+        User = Environment.UserName,
+        KeySource = new FileSshKeySource(workers.ClientKey.PrivateKeyPath),
+        RemoteRoot = (plan, worker) =>
+        {
+            var node = TpuNodeName.Parse(plan.NodeName);
+            return LocalWorkerRunner.WorkerHome(NodesRoot(options.Root), node.Zone, node.NodeId, worker.Index);
+        },
+        ResolveUri = uri => Objects.TryResolve(uri, out var path) ? path : uri,
+        MetadataUrl = plan =>
+        {
+            var node = TpuNodeName.Parse(plan.NodeName);
+            return simulator.MetadataUrl(node.Zone, node.NodeId).ToString();
+        },
+        ConnectRetryWindow = TimeSpan.FromSeconds(30),
+        StepTimeout = TimeSpan.FromMinutes(5),
+        TimeProvider = time,
+    };
 
     private static string NodesRoot(string root) => Path.Combine(root, "nodes");
 
@@ -197,7 +238,12 @@ public sealed class LocalControlPlane : IAsyncDisposable
         await Bus.DisposeAsync();
         await Objects.DisposeAsync();
         await Simulator.DisposeAsync();
-        Store.Dispose();
+        if (sshWorkers is not null)
+        {
+            await sshWorkers.DisposeAsync();
+        }
+
+        ownedStore?.Dispose();
         http.Dispose();
         stopping.Dispose();
     }

@@ -31,8 +31,21 @@ public sealed record LocalControlPlaneOptions
     /// <summary>Delivery behaviour of the in-process bus (duplicates and reordering for tests).</summary>
     public InProcessBusOptions? Bus { get; init; }
 
+    /// <summary>
+    /// Another job store (Firestore, or its emulator); by default a SQLite file in
+    /// <see cref="Root"/>. The caller keeps ownership of a store given here.
+    /// </summary>
+    public IJobStore? Store { get; init; }
+
     /// <summary>Another worker runner (SSH workers); local processes by default.</summary>
     public IWorkerRunner? Workers { get; init; }
+
+    /// <summary>
+    /// Without <see cref="Workers"/>: reach the workers with the SSH runner, each worker index being a
+    /// private sshd on the loopback (started on first use, under <c>{Root}/sshd</c>). Needs
+    /// <c>/usr/sbin/sshd</c> (<c>apt-get install -y openssh-server</c>).
+    /// </summary>
+    public bool SshWorkers { get; init; }
 
     public TimeProvider? Time { get; init; }
 

@@ -31,4 +31,11 @@ public sealed record AgentConfig
 
     /// <summary>Seconds the agent waits for the script after SIGTERM before writing the exit marker anyway.</summary>
     [JsonPropertyName("graceSeconds")] public int GraceSeconds { get; init; } = 25;
+
+    /// <summary>
+    /// Folder (<c>gs://BUCKET/cache/pip/</c>, or a local folder in local mode) of wheel archives named
+    /// after the hash of <c>requirements.txt</c>: the agent installs from a matching archive without the
+    /// package index, and stores one after an install that had none. Null: no cache.
+    /// </summary>
+    [JsonPropertyName("requirementsCacheUri")] public string? RequirementsCacheUri { get; init; }
 }

@@ -9,8 +9,10 @@ and environment variables, never through a shell.
 import argparse
 import fcntl
 import hashlib
+import io
 import json
 import os
+import platform
 import shutil
 import signal
 import socket
@@ -30,9 +32,10 @@ usage: spotjax_agent.py launch CONFIG.json
        spotjax_agent.py run CONFIG.json
 
 launch  (cwd = the worker's home) fetch the code into code/, run spotjax_setup.sh (or
-        spotax_setup.sh) once, install requirements.txt into venv/ once per content, then
-        start 'run' detached in a new session and return once it has written attempt-N.pgid
-        (or the attempt was already started).
+        spotax_setup.sh) once, install requirements.txt into venv/ once per content (from the
+        wheel archive in requirementsCacheUri when there is one for this requirements.txt,
+        storing one there otherwise), then start 'run' detached in a new session and return
+        once it has written attempt-N.pgid (or the attempt was already started).
 run     start the script of one attempt (at most once per attempt: attempt-N.lock), stream its
         output to logUri, write the booted / preempted / exited markers under markersUri, and
         turn SIGTERM or a metadata-server preemption or maintenance notice into SIGTERM to
@@ -105,6 +108,9 @@ class Config:
         self.log_uri = _field(raw, "logUri", str)
         self.metadata_url = _field(raw, "metadataUrl", str)
         self.grace_seconds = raw.get("graceSeconds", 25)
+        self.requirements_cache_uri = raw.get("requirementsCacheUri")
+        if self.requirements_cache_uri is not None and not isinstance(self.requirements_cache_uri, str):
+            raise StepError("config", "requirementsCacheUri must be a string")
         if not all(isinstance(a, str) for a in self.args):
             raise StepError("config", "args must be strings")
         if not all(isinstance(k, str) and isinstance(v, str) for k, v in self.env.items()):
@@ -200,6 +206,19 @@ def split_gs(uri):
     if not bucket:
         raise ValueError("no bucket in " + uri)
     return bucket, name
+
+
+def fetch_object(cloud, bucket, name, target):
+    """Downloads an object to target; False when it does not exist (a 404 is an answer, not a failure)."""
+    def attempt():
+        try:
+            cloud.download(bucket, name, target)
+            return True
+        except urllib.error.HTTPError as e:
+            if e.code == 404:
+                return False
+            raise
+    return with_retries(attempt)
 
 
 def with_retries(action, attempts=5):
@@ -336,8 +355,118 @@ def run_step(step, command, cwd, env, output_path):
             f.seek(start)
             lines = [line for line in f.read().decode("utf-8", "replace").splitlines() if line.strip()]
         last = lines[-1].strip() if lines else "no output"
+        shown = command[:4] if len(command) > 2 and command[1] == "-m" else command[:2]
         raise StepError(step, "'{}' exited with code {} ({}; see prepare.log)".format(
-            " ".join(command[:2]), code, last[:300]))
+            " ".join(shown), code, last[:300]))
+
+
+class RequirementsCache:
+    """Wheel archives keyed by the hash of requirements.txt, in a gs:// folder or a local one.
+
+    The key also names the interpreter and machine: wheels built by one Python may not install on
+    another, and two jobs on different TPU runtimes can share a cache folder.
+    """
+
+    def __init__(self, uri, cloud, requirements_key):
+        implementation = "cp" if sys.implementation.name == "cpython" else sys.implementation.name
+        self.name = "{}-{}{}{}-{}.tar.gz".format(
+            requirements_key, implementation, sys.version_info[0], sys.version_info[1], platform.machine() or "unknown")
+        self.uri = uri.rstrip("/") + "/" + self.name
+        self.cloud = cloud
+
+    def fetch(self, wheels):
+        """Unpacks the archive into wheels; False when the cache has none."""
+        if self.uri.startswith("gs://"):
+            bucket, name = split_gs(self.uri)
+            handle, archive = tempfile.mkstemp(prefix=".wheels-", suffix=".tar.gz", dir=os.path.dirname(wheels))
+            os.close(handle)
+            try:
+                if not fetch_object(self.cloud, bucket, name, archive):
+                    return False
+                os.makedirs(wheels)
+                extract_tarball(archive, wheels)
+            finally:
+                os.remove(archive)
+            return True
+        if not os.path.isfile(self.uri):
+            return False
+        os.makedirs(wheels)
+        extract_tarball(self.uri, wheels)
+        return True
+
+    def store(self, wheels):
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+            for name in sorted(os.listdir(wheels)):
+                tar.add(os.path.join(wheels, name), arcname=name, recursive=False)
+        data = buffer.getvalue()
+        if self.uri.startswith("gs://"):
+            bucket, name = split_gs(self.uri)
+            with_retries(lambda: self.cloud.upload(bucket, name, data, "application/gzip"))
+        else:
+            write_atomic(self.uri, data)
+
+
+def create_venv(venv, home, prepare_log):
+    """A venv that sees the interpreter's packages (jax and libtpu on a TPU VM image).
+
+    When the interpreter has pip, the venv uses it (through --system-site-packages) instead of
+    getting its own copy: ensurepip writes and compiles a thousand files per venv, which is most of
+    a worker's preparation time. bin/pip then runs that pip for the venv.
+    """
+    has_pip = subprocess.call([sys.executable, "-c", "import pip"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) == 0
+    command = [sys.executable, "-m", "venv", "--system-site-packages"] + (["--without-pip"] if has_pip else []) + [venv]
+    run_step("requirements", command, home, None, prepare_log)
+    if has_pip:
+        pip = os.path.join(venv, "bin", "pip")
+        write_atomic(pip, b'#!/bin/sh\nexec "$(dirname "$0")/python" -m pip "$@"\n')
+        os.chmod(pip, 0o755)
+
+
+def install_requirements(config, cloud, home, code, path, requirements_key, prepare_log):
+    """pip install -r requirements.txt into venv/, through the wheel cache when one is configured."""
+    pip = [os.path.join(home, "venv", "bin", "python"), "-m", "pip"]
+    extra = os.environ.get("SPOTJAX_PIP_ARGS", "").split()
+    pip_env = dict(os.environ, PIP_NO_INPUT="1", PIP_DISABLE_PIP_VERSION_CHECK="1")
+    if not config.requirements_cache_uri:
+        run_step("requirements", pip + ["install", "-r", path] + extra, code, pip_env, prepare_log)
+        return "the package index"
+
+    cache = RequirementsCache(config.requirements_cache_uri, cloud, requirements_key)
+    wheels = os.path.join(home, "wheels.partial")
+    offline = pip + ["install", "--no-index", "--find-links", wheels, "-r", path]
+    shutil.rmtree(wheels, ignore_errors=True)
+    try:
+        try:
+            cached = cache.fetch(wheels)
+        except (OSError, urllib.error.URLError, tarfile.TarError, ValueError, KeyError, StepError) as e:
+            # A cache that cannot be read costs a download, never the launch.
+            log("cannot read the requirements cache {}: {}".format(cache.uri, e))
+            cached = False
+        if cached:
+            try:
+                run_step("requirements", offline, code, pip_env, prepare_log)
+                return cache.uri
+            except StepError as e:
+                log("the cached wheels did not install ({}); using the package index".format(e))
+            shutil.rmtree(wheels, ignore_errors=True)
+
+        # Wheels first, then an install from them: everything is downloaded once and cached as installed.
+        try:
+            run_step("requirements", pip + ["wheel", "-r", path, "-w", wheels] + extra, code, pip_env, prepare_log)
+        except StepError as e:
+            log("cannot build wheels for the cache ({}); installing without it".format(e))
+            run_step("requirements", pip + ["install", "-r", path] + extra, code, pip_env, prepare_log)
+            return "the package index"
+        run_step("requirements", offline, code, pip_env, prepare_log)
+        try:
+            cache.store(wheels)
+            log("stored the wheels of requirements.txt in " + cache.uri)
+        except (OSError, urllib.error.URLError, tarfile.TarError, ValueError, KeyError, StepError) as e:
+            log("cannot store the requirements cache {}: {}".format(cache.uri, e))
+        return "the package index"
+    finally:
+        shutil.rmtree(wheels, ignore_errors=True)
 
 
 def prepare(config, home):
@@ -384,12 +513,10 @@ def prepare(config, home):
         venv = os.path.join(home, "venv")
         if not os.path.isfile(os.path.join(venv, "bin", "pip")):
             shutil.rmtree(venv, ignore_errors=True)
-            run_step("requirements", [sys.executable, "-m", "venv", "--system-site-packages", venv], home, None, prepare_log)
-        extra = os.environ.get("SPOTJAX_PIP_ARGS", "").split()
-        pip_env = dict(os.environ, PIP_NO_INPUT="1", PIP_DISABLE_PIP_VERSION_CHECK="1")
-        run_step("requirements", [os.path.join(venv, "bin", "pip"), "install", "-r", path] + extra, code, pip_env, prepare_log)
+            create_venv(venv, home, prepare_log)
+        source = install_requirements(config, cloud, home, code, path, requirements_key, prepare_log)
         write_atomic(venv_stamp, requirements_key.encode("utf-8"))
-        log("installed requirements.txt")
+        log("installed requirements.txt from " + source)
 
     steps = (("code", fetch), ("script", lambda: script_command(config, home)), ("setup", setup), ("requirements", requirements))
     for step, action in steps:

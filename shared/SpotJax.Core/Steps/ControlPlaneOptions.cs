@@ -18,4 +18,13 @@ public sealed record ControlPlaneOptions
 
     /// <summary>The port of the JAX coordinator on worker 0 of a multi-host slice.</summary>
     public int CoordinatorPort { get; init; } = 8476;
+
+    /// <summary>The user <c>launch</c> logs in as on the TPU VMs; with <see cref="SshPublicKey"/>, provisioning authorizes it.</summary>
+    public string? SshUser { get; init; }
+
+    /// <summary>
+    /// The public half of the key <c>launch</c> uses (<c>ssh-ed25519 AAAA...</c>), put into each node's
+    /// <c>ssh-keys</c> metadata so that no manual step is needed on a new TPU VM.
+    /// </summary>
+    public string? SshPublicKey { get; init; }
 }

@@ -55,6 +55,23 @@ public sealed class ProvisionFunction(
         }
     }
 
+    /// <summary>
+    /// <c>ssh-keys</c> in the format of the VM's guest agent, <c>USER:KEY_TYPE KEY COMMENT</c>, so that
+    /// <c>launch</c> can log in to every worker of the new node; null when no key is configured.
+    /// </summary>
+    private Dictionary<string, string>? SshKeysMetadata()
+    {
+        if (string.IsNullOrWhiteSpace(options.SshUser) || string.IsNullOrWhiteSpace(options.SshPublicKey))
+        {
+            return null;
+        }
+
+        var key = options.SshPublicKey.Trim().Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        // The comment names the user, as gcloud writes it; the key's own comment is dropped.
+        var typeAndKey = string.Join(' ', key.Take(2));
+        return new Dictionary<string, string> { ["ssh-keys"] = $"{options.SshUser}:{typeAndKey} {options.SshUser}" };
+    }
+
     /// <summary>The Spot queued resource of the job's current attempt.</summary>
     public QueuedResource Body(Job job)
     {
@@ -80,6 +97,7 @@ public sealed class ProvisionFunction(
                                 [JobLabel] = job.Id,
                                 [AttemptLabel] = job.Attempt.ToString(CultureInfo.InvariantCulture),
                             },
+                            Metadata = SshKeysMetadata(),
                         },
                     },
                 ],

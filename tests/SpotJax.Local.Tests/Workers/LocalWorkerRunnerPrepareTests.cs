@@ -114,7 +114,7 @@ public sealed class LocalWorkerRunnerPrepareTests
     }
 
     /// <summary>A minimal pure-Python wheel: a wheel is a zip of the package and its dist-info.</summary>
-    private static void WriteWheel(string folder)
+    internal static void WriteWheel(string folder)
     {
         Directory.CreateDirectory(folder);
         var files = new Dictionary<string, string>

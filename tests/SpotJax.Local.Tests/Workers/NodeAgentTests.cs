@@ -73,6 +73,46 @@ public sealed class NodeAgentTests
         Assert.Equal(0, google.RequestsWithoutFlavorHeader);
     }
 
+    [Fact]
+    public async Task Launch_SameRequirementsInASecondJob_InstallsFromTheGsCacheWithoutThePackageIndex()
+    {
+        using var sandbox = new WorkerSandbox();
+        await using var google = FakeGoogleServer.Start();
+        File.WriteAllText(Path.Combine(sandbox.Code, "work.py"), "import spotjaxdemo\nprint('IMPORTED', spotjaxdemo.VALUE)\n");
+        File.WriteAllText(Path.Combine(sandbox.Code, "requirements.txt"), "spotjaxdemo==0.1\n");
+        var wheels = Path.Combine(sandbox.Root, "wheels");
+        LocalWorkerRunnerPrepareTests.WriteWheel(wheels);
+        AgentConfig Job(string name) =>
+            Config(sandbox.Code, "work.py", Path.Combine(sandbox.Bucket, name, "markers"), Path.Combine(sandbox.Bucket, name, "worker-0.log"), google.MetadataUrl)
+                with { JobId = name, RequirementsCacheUri = "gs://ctl/cache/pip/" };
+        var firstHome = Path.Combine(sandbox.Nodes, "first");
+        var secondHome = Path.Combine(sandbox.Nodes, "second");
+
+        var first = await LaunchAsync(firstHome, Job("first"), new Dictionary<string, string>
+        {
+            ["SPOTJAX_STORAGE_BASE"] = google.Root,
+            ["SPOTJAX_PIP_ARGS"] = $"--no-index --find-links {wheels}",
+        });
+        var cached = google.Objects.Keys.Where(k => k.StartsWith("ctl/cache/pip/", StringComparison.Ordinal)).ToList();
+        Directory.Delete(wheels, recursive: true);
+        var second = await LaunchAsync(secondHome, Job("second"), new Dictionary<string, string>
+        {
+            ["SPOTJAX_STORAGE_BASE"] = google.Root,
+            // Nothing answers there: an install that needs the index fails.
+            ["SPOTJAX_PIP_ARGS"] = $"--index-url http://127.0.0.1:9/simple --find-links {wheels}",
+        });
+
+        Assert.True(first.ExitCode == 0, first.Stderr);
+        Assert.True(second.ExitCode == 0, second.Stderr);
+        var archive = Assert.Single(cached);
+        Assert.Matches("^ctl/cache/pip/[0-9a-f]{64}-[a-z]+[0-9]+-[^/]+\\.tar\\.gz$", archive);
+        await WorkerSandbox.WaitForFileAsync(Path.Combine(sandbox.Bucket, "second", "worker-0.log"), text => text.Contains("IMPORTED 42", StringComparison.Ordinal));
+        var secondPrepare = await File.ReadAllTextAsync(Path.Combine(secondHome, "prepare.log"));
+        Assert.Contains("--no-index --find-links", secondPrepare, StringComparison.Ordinal);
+        Assert.DoesNotContain("pip wheel", secondPrepare, StringComparison.Ordinal);
+        Assert.Contains("pip wheel", await File.ReadAllTextAsync(Path.Combine(firstHome, "prepare.log")), StringComparison.Ordinal);
+    }
+
     private static AgentConfig Config(string codeUri, string script, string markersUri, string logUri, string metadataUrl) => new()
     {
         JobId = "job",

@@ -1,9 +1,10 @@
 using System.Text;
-using SpotJax.Core;
+using SpotJax.Contracts;
 using SpotJax.Core.Jobs;
 using SpotJax.Core.Lifecycle;
 using SpotJax.Core.Ports;
 using SpotJax.Core.Steps;
+using SpotJax.Core;
 
 namespace SpotJax.Tests.Handlers;
 
@@ -79,6 +80,20 @@ public sealed class StepHandlerTests : IAsyncLifetime
         Assert.Equal(job.Id, queued.NodeLabels[ProvisionFunction.JobLabel]);
         Assert.Single(await h.HistoryAsync(job.Id), e => e.To == JobState.Provisioning);
         Assert.NotEmpty(await h.TakeAsync(Topics.Launch));
+    }
+
+    [Fact]
+    public async Task ProvisionBody_WithSshUserAndKey_AuthorizesTheKeyInNodeMetadata()
+    {
+        var job = await h.SubmitAsync(HandlerHarness.JobYaml(h.Code(Forever)));
+        await h.Functions.Provision.HandleAsync(h.Step(job.Id, 1), CancellationToken.None);
+        job = await h.JobAsync(job.Id);
+        var options = h.Options with { SshUser = "spotjax", SshPublicKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGx9 someone@laptop\n" };
+
+        var body = new ProvisionFunction(null!, h.Tpu, null!, options, TimeProvider.System).Body(job);
+
+        Assert.Equal("spotjax:ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGx9 spotjax", body.Tpu!.NodeSpec[0].Node.Metadata!["ssh-keys"]);
+        Assert.Null(h.Functions.Provision.Body(job).Tpu!.NodeSpec[0].Node.Metadata);
     }
 
     [Fact]

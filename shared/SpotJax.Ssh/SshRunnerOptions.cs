@@ -1,0 +1,69 @@
+using SpotJax.Core.Ports;
+
+namespace SpotJax.Ssh;
+
+/// <summary>How <see cref="SshWorkerRunner"/> reaches and prepares the workers of a TPU node.</summary>
+public sealed record SshRunnerOptions
+{
+    /// <summary>The metadata server of a TPU VM, as the node agent sees it.</summary>
+    public const string GoogleMetadataUrl = "http://metadata.google.internal/computeMetadata/v1/";
+
+    /// <summary>The login user; provisioning puts its public key into the node's <c>ssh-keys</c> metadata.</summary>
+    public required string User { get; init; }
+
+    /// <summary>The private key of <see cref="User"/>.</summary>
+    public required ISshKeySource KeySource { get; init; }
+
+    /// <summary>Most workers prepared at the same time; the others wait for a slot.</summary>
+    public int MaxConcurrency { get; init; } = 32;
+
+    /// <summary>Longest one connection attempt (TCP, key exchange, login) may take.</summary>
+    public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>Wait after the first failed connection attempt; doubled after each further one up to <see cref="ConnectRetryMaxDelay"/>.</summary>
+    public TimeSpan ConnectRetryDelay { get; init; } = TimeSpan.FromMilliseconds(500);
+
+    public TimeSpan ConnectRetryMaxDelay { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// How long failed connections are retried, counted from the first attempt: a fresh TPU VM starts
+    /// its sshd, and installs the keys from its metadata, a while after the node turns READY.
+    /// </summary>
+    public TimeSpan ConnectRetryWindow { get; init; } = TimeSpan.FromMinutes(3);
+
+    /// <summary>Longest any other step may take: each SFTP upload, and the agent's <c>launch</c> (code, setup script, requirements, start).</summary>
+    public TimeSpan StepTimeout { get; init; } = TimeSpan.FromMinutes(15);
+
+    /// <summary>
+    /// The worker's folder for the agent, its configuration and the code; relative paths are under the
+    /// login user's home. Default <c>.spotjax</c>.
+    /// </summary>
+    public Func<LaunchPlan, WorkerEndpoint, string> RemoteRoot { get; init; } = (_, _) => ".spotjax";
+
+    /// <summary>The Python 3.8+ command on the workers that runs the node agent.</summary>
+    public string Python { get; init; } = "python3";
+
+    /// <summary>
+    /// Maps a URI of the plan (code, markers, logs, environment values) to what the worker uses;
+    /// identity by default. A result that is a local file or folder for the code is uploaded over SFTP.
+    /// </summary>
+    public Func<string, string> ResolveUri { get; init; } = uri => uri;
+
+    /// <summary>The metadata server base (ending in <c>/computeMetadata/v1/</c>) the agent of a node watches; empty for none.</summary>
+    public Func<LaunchPlan, string> MetadataUrl { get; init; } = _ => GoogleMetadataUrl;
+
+    /// <summary>
+    /// The agent's wheel cache (<c>gs://BUCKET/cache/pip/</c>), passed through <see cref="ResolveUri"/>;
+    /// null installs requirements from the package index every time.
+    /// </summary>
+    public string? RequirementsCacheUri { get; init; }
+
+    /// <summary>
+    /// Variables set for the agent itself (not the job), such as <c>SPOTJAX_PIP_ARGS</c> or
+    /// <c>SPOTJAX_STORAGE_BASE</c>; names must be <c>[A-Za-z_][A-Za-z0-9_]*</c>.
+    /// </summary>
+    public IReadOnlyDictionary<string, string>? AgentEnvironment { get; init; }
+
+    /// <summary>Clock for retries, timeouts and durations.</summary>
+    public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
+}

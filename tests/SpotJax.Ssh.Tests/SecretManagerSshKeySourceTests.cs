@@ -1,0 +1,80 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using SpotJax.Core.Ports;
+
+namespace SpotJax.Ssh.Tests;
+
+/// <summary><see cref="SecretManagerSshKeySource"/> against a loopback stand-in answering as the real API does.</summary>
+public sealed class SecretManagerSshKeySourceTests : IDisposable
+{
+    private const string Key = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n";
+    private readonly HttpListener listener = new();
+    private readonly HttpClient http = new();
+    private readonly Uri root;
+
+    public SecretManagerSshKeySourceTests()
+    {
+        using var probe = new TcpListener(IPAddress.Loopback, 0);
+        probe.Start();
+        root = new Uri($"http://127.0.0.1:{((IPEndPoint)probe.LocalEndpoint).Port}/");
+        probe.Stop();
+        listener.Prefixes.Add(root.ToString());
+        listener.Start();
+    }
+
+    [Fact]
+    public async Task GetPrivateKeyAsync_LatestVersion_DecodesPayloadAndSendsTheToken()
+    {
+        var source = new SecretManagerSshKeySource(http, "my-project", "spotjax-ssh", _ => Task.FromResult<string?>("ya29.token"), root);
+        var body = $$$"""{"name": "projects/123456789/secrets/spotjax-ssh/versions/3", "payload": {"data": "{{{Convert.ToBase64String(Encoding.UTF8.GetBytes(Key))}}}", "dataCrc32c": "2807574201"}}""";
+
+        var (key, request) = await ServeAsync(source, 200, body);
+
+        Assert.Equal(Key, Encoding.UTF8.GetString(key!));
+        Assert.Equal("/v1/projects/my-project/secrets/spotjax-ssh/versions/latest:access", request.Path);
+        Assert.Equal("Bearer ya29.token", request.Authorization);
+    }
+
+    [Fact]
+    public async Task GetPrivateKeyAsync_NoSuchSecret_FailsForGoodWithTheApiMessage()
+    {
+        var source = new SecretManagerSshKeySource(http, "my-project", "missing", _ => Task.FromResult<string?>(null), root);
+        const string body = """{"error": {"code": 404, "message": "Secret [projects/123456789/secrets/missing] not found or has no versions.", "status": "NOT_FOUND"}}""";
+
+        var error = await Assert.ThrowsAsync<GoogleApiException>(() => ServeAsync(source, 404, body));
+
+        Assert.Equal("NOT_FOUND", error.Status);
+        Assert.False(error.IsTransient);
+        Assert.Contains("not found or has no versions", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task GetPrivateKeyAsync_ServiceUnavailable_IsTransient()
+    {
+        var source = new SecretManagerSshKeySource(http, "my-project", "spotjax-ssh", _ => Task.FromResult<string?>("t"), root);
+        const string body = """{"error": {"code": 503, "message": "The service is currently unavailable.", "status": "UNAVAILABLE"}}""";
+
+        var error = await Assert.ThrowsAsync<TransientException>(() => ServeAsync(source, 503, body));
+
+        Assert.Contains("currently unavailable", error.Message, StringComparison.Ordinal);
+    }
+
+    public void Dispose()
+    {
+        listener.Close();
+        http.Dispose();
+    }
+
+    private async Task<(byte[]? Key, (string Path, string? Authorization) Request)> ServeAsync(SecretManagerSshKeySource source, int status, string body)
+    {
+        var calling = source.GetPrivateKeyAsync(CancellationToken.None);
+        var context = await listener.GetContextAsync();
+        var request = (context.Request.Url!.AbsolutePath, context.Request.Headers["Authorization"]);
+        context.Response.StatusCode = status;
+        context.Response.ContentType = "application/json; charset=UTF-8";
+        await context.Response.OutputStream.WriteAsync(Encoding.UTF8.GetBytes(body));
+        context.Response.Close();
+        return (await calling, request);
+    }
+}
