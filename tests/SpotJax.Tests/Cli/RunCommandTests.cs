@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using SpotJax.Contracts;
 using SpotJax.Tests.EndToEnd;
 
 namespace SpotJax.Tests.Cli;
@@ -43,6 +44,22 @@ public sealed class RunCommandTests
         Assert.Contains("SUCCEEDED", output, StringComparison.Ordinal);
         Assert.Contains("after 2 attempt(s): 1 preemption(s), 0 failure(s)", output, StringComparison.Ordinal);
         Assert.Contains("Queued resources of all 2 attempt(s) deleted.", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task RunLocal_SshWorkers_StartsTheScriptOverSshAndExitsZero()
+    {
+        var dir = Directory.CreateTempSubdirectory("spotjax-cli-").FullName;
+        await File.WriteAllTextAsync(Path.Combine(dir, "train.py"), "import os\nprint('over ssh from', os.environ['SSH_CONNECTION'].split()[0], 'worker', os.environ['SPOT_WORKER_ID'])\n");
+        await File.WriteAllTextAsync(Path.Combine(dir, "job.yaml"), "name: ssh\ntpu: {type: v4-8, zone: us-central2-b}\ncode: .\nscript: train.py\n");
+
+        var (exit, output) = await SpotJaxAsync("run", "--local", Path.Combine(dir, "job.yaml"), "--ssh-workers", "--provision-delay", "0s", "--state-dir", Path.Combine(dir, "state"));
+        Directory.Delete(dir, recursive: true);
+
+        Assert.True(exit == 0, output);
+        Assert.Contains("workers: private sshd daemons on 127.0.0.1", output, StringComparison.Ordinal);
+        Assert.Contains("over ssh from 127.0.0.1 worker 0", output, StringComparison.Ordinal);
+        Assert.Contains("SUCCEEDED", output, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -1,7 +1,8 @@
-using System.Text;
 using System.Text.Json;
-using SpotJax.Core;
+using System.Text;
+using SpotJax.Contracts;
 using SpotJax.Core.Jobs;
+using SpotJax.Core;
 using SpotJax.Functions.Local;
 using SpotJax.Local.Messaging;
 

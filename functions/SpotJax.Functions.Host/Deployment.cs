@@ -1,0 +1,180 @@
+using System.Collections;
+using SpotJax.Core.Ports;
+using SpotJax.Core.Steps;
+using SpotJax.Google;
+using SpotJax.Google.Firestore;
+using SpotJax.Google.PubSub;
+using SpotJax.Google.Storage;
+using SpotJax.Google.Tpu;
+using SpotJax.Local.State;
+using SpotJax.Local.Storage;
+using SpotJax.Local.Workers;
+using SpotJax.Ssh;
+
+namespace SpotJax.Functions.Host;
+
+/// <summary>
+/// The adapters one function container talks to, chosen by its environment: Firestore, Pub/Sub,
+/// Cloud Storage, the Cloud TPU API and SSH on Google Cloud; emulators and local stand-ins where a
+/// variable points at them. Every name read here is a constant, so infra/ can be checked against it.
+/// </summary>
+public sealed class Deployment : IAsyncDisposable
+{
+    public const string ProjectVariable = "GOOGLE_CLOUD_PROJECT";
+    public const string BucketVariable = "SPOTJAX_BUCKET";
+
+    /// <summary>A folder that stands in for the control bucket (local and test deployments).</summary>
+    public const string BucketDirVariable = "SPOTJAX_BUCKET_DIR";
+
+    /// <summary>A Cloud Storage JSON API root other than Google's (a local storage server).</summary>
+    public const string StorageApiVariable = "SPOTJAX_STORAGE_API";
+
+    /// <summary>A SQLite file that stands in for Firestore (local and test deployments).</summary>
+    public const string StateDbVariable = "SPOTJAX_STATE_DB";
+
+    /// <summary><c>ssh</c> (Google Cloud, the default) or <c>local</c> (worker processes beside the TPU simulator).</summary>
+    public const string WorkersVariable = "SPOTJAX_WORKERS";
+
+    /// <summary>Where local worker processes live (local deployments, with the TPU simulator).</summary>
+    public const string NodesRootVariable = "SPOTJAX_NODES_ROOT";
+
+    public const string SshUserVariable = "SPOTJAX_SSH_USER";
+
+    /// <summary>The public half of the launch key; provisioning puts it into the nodes' <c>ssh-keys</c>.</summary>
+    public const string SshPublicKeyVariable = "SPOTJAX_SSH_PUBLIC_KEY";
+
+    /// <summary>The Secret Manager secret (in the project) holding the private launch key.</summary>
+    public const string SshKeySecretVariable = "SPOTJAX_SSH_KEY_SECRET";
+
+    /// <summary>A file holding the private launch key (instead of the secret).</summary>
+    public const string SshKeyFileVariable = "SPOTJAX_SSH_KEY_FILE";
+
+    public const string DefaultSshUser = "spotjax";
+
+    private readonly List<IAsyncDisposable> owned = [];
+    private readonly List<IDisposable> ownedSync = [];
+    private readonly HttpClient http = new() { Timeout = TimeSpan.FromMinutes(2) };
+
+    private Deployment()
+    {
+    }
+
+    public SpotJaxFunctions Functions { get; private set; } = null!;
+
+    public static async Task<Deployment> CreateAsync(IDictionary environment, TimeProvider time, CancellationToken ct)
+    {
+        string? Get(string name) => environment[name] as string is { Length: > 0 } value ? value : null;
+        string Require(string name) => Get(name) ?? throw new HostConfigurationException($"{name} is not set");
+
+        var deployment = new Deployment();
+        var project = Require(ProjectVariable);
+        var bucket = Require(BucketVariable);
+        GoogleEndpoints endpoints;
+        try
+        {
+            endpoints = new GoogleEndpoints(Get);
+            _ = (endpoints.PubSub, endpoints.Firestore, endpoints.Tpu);
+        }
+        catch (ArgumentException e)
+        {
+            throw new HostConfigurationException(e.Message);
+        }
+
+        var bus = new PubSubPublisher(endpoints.PubSub.CreateTransport(deployment.http, time: time), new PubSubClientOptions { Project = project, BaseUri = endpoints.PubSub.BaseUri });
+        var tpu = new TpuRestClient(endpoints.Tpu.CreateTransport(deployment.http, time: time), new TpuClientOptions { Project = project, BaseUri = endpoints.Tpu.BaseUri }, time);
+        var store = deployment.Store(Get(StateDbVariable), project, endpoints, time);
+        var objects = await deployment.ObjectsAsync(Get(BucketDirVariable), Get(StorageApiVariable), bucket, time, ct);
+        var sshUser = Get(SshUserVariable) ?? DefaultSshUser;
+        var options = new ControlPlaneOptions
+        {
+            Project = project,
+            Bucket = bucket,
+            SshUser = sshUser,
+            SshPublicKey = Get(SshPublicKeyVariable),
+        };
+
+        IWorkerRunner workers = (Get(WorkersVariable) ?? "ssh") switch
+        {
+            "local" => new LocalWorkerRunner(new LocalWorkerOptions
+            {
+                NodesRoot = Require(NodesRootVariable),
+                ResolveUri = uri => objects is FolderObjectStore folder && folder.TryResolve(uri, out var path) ? path : uri,
+                MetadataUrl = (zone, node) => new Uri(endpoints.Tpu.BaseUri, $"metadata/{zone}/{node}/computeMetadata/v1/").ToString(),
+            }),
+            "ssh" => new SshWorkerRunner(
+                new SshRunnerOptions
+                {
+                    User = sshUser,
+                    KeySource = deployment.KeySource(Get(SshKeyFileVariable), Get(SshKeySecretVariable), project, endpoints),
+                    RequirementsCacheUri = $"gs://{bucket}/cache/pip/",
+                    TimeProvider = time,
+                },
+                objects),
+            var other => throw new HostConfigurationException($"{WorkersVariable}={other}: expected ssh or local"),
+        };
+
+        deployment.Functions = new SpotJaxFunctions(store, bus, objects, tpu, workers, options, time);
+        return deployment;
+    }
+
+    private IJobStore Store(string? sqlite, string project, GoogleEndpoints endpoints, TimeProvider time)
+    {
+        if (sqlite is not null)
+        {
+            var local = new SqliteJobStore(sqlite, time);
+            ownedSync.Add(local);
+            return local;
+        }
+
+        return new FirestoreJobStore(
+            endpoints.Firestore.CreateTransport(http, time: time),
+            new FirestoreJobStoreOptions { Project = project, BaseUri = endpoints.Firestore.BaseUri },
+            time);
+    }
+
+    private async Task<IObjectStore> ObjectsAsync(string? folder, string? storageApi, string bucket, TimeProvider time, CancellationToken ct)
+    {
+        if (folder is not null)
+        {
+            var local = new FolderObjectStore(folder, bucket, null, time);
+            owned.Add(local);
+            return local;
+        }
+
+        var gcs = await GcsObjectStore.CreateAsync(new GcsObjectStoreOptions { Bucket = bucket, BaseUri = storageApi is null ? null : new Uri(storageApi) }, ct);
+        ownedSync.Add(gcs);
+        return gcs;
+    }
+
+    private ISshKeySource KeySource(string? file, string? secret, string project, GoogleEndpoints endpoints)
+    {
+        if (file is not null)
+        {
+            return new FileSshKeySource(file);
+        }
+
+        if (secret is null)
+        {
+            throw new HostConfigurationException($"set {SshKeySecretVariable} (or {SshKeyFileVariable}) for the SSH launch key");
+        }
+
+        // Secret Manager takes the same credentials as the TPU API (none when that is a local simulator).
+        var tokens = endpoints.Tpu.Tokens;
+        return new SecretManagerSshKeySource(http, project, secret, ct => tokens.GetAccessTokenAsync(false, ct));
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var item in owned)
+        {
+            await item.DisposeAsync();
+        }
+
+        foreach (var item in ownedSync)
+        {
+            item.Dispose();
+        }
+
+        http.Dispose();
+    }
+}

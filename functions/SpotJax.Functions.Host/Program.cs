@@ -1,0 +1,3 @@
+using SpotJax.Functions.Host;
+
+return await HostProgram.RunAsync(Environment.GetEnvironmentVariables());
