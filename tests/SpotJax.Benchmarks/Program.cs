@@ -1,5 +1,8 @@
 using SpotJax.Benchmarks;
 
-return args is ["ssh-launch", .. var rest]
-    ? await SshLaunch.RunAsync(rest)
-    : await RecoveryLatency.RunAsync(args);
+return args switch
+{
+    ["ssh-launch", .. var rest] => await SshLaunch.RunAsync(rest),
+    ["cold-start", .. var rest] => await ColdStart.RunAsync(rest),
+    _ => await RecoveryLatency.RunAsync(args),
+};

@@ -1,0 +1,42 @@
+using System.Diagnostics;
+
+namespace SpotJax.Tests.Host;
+
+/// <summary>The container's program, started as Cloud Run starts it, with a wrong environment.</summary>
+public sealed class HostProgramTests
+{
+    private static async Task<(int ExitCode, string Error)> RunAsync(params (string Name, string Value)[] environment)
+    {
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "spotjax-functions.dll"));
+        start.Environment.Remove("FUNCTION_TARGET");
+        foreach (var (name, value) in environment)
+        {
+            start.Environment[name] = value;
+        }
+
+        using var process = Process.Start(start)!;
+        var error = process.StandardError.ReadToEndAsync();
+        using var patience = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await process.WaitForExitAsync(patience.Token);
+        return (process.ExitCode, await error);
+    }
+
+    [Fact]
+    public async Task Start_UnknownFunctionTarget_ExitsTwoListingTheFunctions()
+    {
+        var (exit, error) = await RunAsync(("FUNCTION_TARGET", "provisioner"), ("PORT", "0"));
+
+        Assert.Equal(2, exit);
+        Assert.Contains("FUNCTION_TARGET=provisioner is not a SpotJax function; expected one of: submit, bucket-events, provision, launch, recover, finish, sweep", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Start_WithoutProjectOrBucket_ExitsTwoNamingTheVariable()
+    {
+        var (exit, error) = await RunAsync(("FUNCTION_TARGET", "submit"), ("PORT", "0"), ("GOOGLE_CLOUD_PROJECT", "p"));
+
+        Assert.Equal(2, exit);
+        Assert.Contains("SPOTJAX_BUCKET is not set", error, StringComparison.Ordinal);
+    }
+}
