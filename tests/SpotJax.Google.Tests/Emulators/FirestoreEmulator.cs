@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 using SpotJax.Google.Firestore;
 using SpotJax.Google.Http;
 
@@ -15,11 +13,9 @@ namespace SpotJax.Google.Tests.Emulators;
 public sealed class FirestoreEmulator : IAsyncLifetime
 {
     private const string MainClass = "com.google.cloud.datastore.emulator.firestore.CloudFirestore";
-    private const int MaxOutputLines = 200;
     private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);
 
-    private readonly List<string> _output = [];
-    private Process? _process;
+    private ServerProcess? _process;
 
     /// <summary>The REST root, <c>http://127.0.0.1:PORT/</c>.</summary>
     public Uri BaseUri { get; private set; } = null!;
@@ -56,14 +52,10 @@ public sealed class FirestoreEmulator : IAsyncLifetime
             throw new InvalidOperationException($"the Firestore emulator is not installed: {jar} is missing (gcloud components install cloud-firestore-emulator)");
         }
 
-        var (port, websocketPort) = FreePorts();
+        var ports = ServerProcess.FreePorts(2);
+        var (port, websocketPort) = (ports[0], ports[1]);
         BaseUri = new Uri($"http://127.0.0.1:{port}/");
-        var start = new ProcessStartInfo(JavaCommand())
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
+        var start = new ProcessStartInfo(JavaCommand());
         foreach (var argument in new[]
         {
             "-cp", jar, MainClass, "start", "--host=127.0.0.1", $"--port={port}",
@@ -73,93 +65,18 @@ public sealed class FirestoreEmulator : IAsyncLifetime
             start.ArgumentList.Add(argument);
         }
 
-        _process = Process.Start(start) ?? throw new InvalidOperationException("java did not start");
-        _process.OutputDataReceived += (_, e) => Record(e.Data);
-        _process.ErrorDataReceived += (_, e) => Record(e.Data);
-        _process.BeginOutputReadLine();
-        _process.BeginErrorReadLine();
-        await WaitUntilReadyAsync(_process);
+        _process = ServerProcess.Start(start);
+        await _process.WaitForOkAsync(Http, BaseUri, "Firestore emulator", StartTimeout);
     }
 
     public async Task DisposeAsync()
     {
         if (_process is { } process)
         {
-            if (!process.HasExited)
-            {
-                process.Kill(entireProcessTree: true);
-            }
-
-            await process.WaitForExitAsync();
-            process.Dispose();
+            await process.DisposeAsync();
         }
 
         Http.Dispose();
-    }
-
-    private async Task WaitUntilReadyAsync(Process process)
-    {
-        var deadline = DateTime.UtcNow + StartTimeout;
-        while (DateTime.UtcNow < deadline)
-        {
-            if (process.HasExited)
-            {
-                throw new InvalidOperationException($"the Firestore emulator exited with {process.ExitCode}:\n{Output()}");
-            }
-
-            try
-            {
-                // The emulator answers "Ok" on its root once it accepts API calls.
-                if (await Http.GetStringAsync(BaseUri) is var body && body.Trim() == "Ok")
-                {
-                    return;
-                }
-            }
-            catch (HttpRequestException)
-            {
-                // Not listening yet.
-            }
-
-            await Task.Delay(100);
-        }
-
-        throw new TimeoutException($"the Firestore emulator was not ready within {StartTimeout}:\n{Output()}");
-    }
-
-    private void Record(string? line)
-    {
-        if (line is null)
-        {
-            return;
-        }
-
-        lock (_output)
-        {
-            if (_output.Count == MaxOutputLines)
-            {
-                _output.RemoveAt(0);
-            }
-
-            _output.Add(line);
-        }
-    }
-
-    private string Output()
-    {
-        lock (_output)
-        {
-            return string.Join('\n', _output);
-        }
-    }
-
-    /// <summary>Two distinct free loopback ports (both held open while chosen, so they differ).</summary>
-    private static (int First, int Second) FreePorts()
-    {
-        using var first = new TcpListener(IPAddress.Loopback, 0);
-        using var second = new TcpListener(IPAddress.Loopback, 0);
-        first.Start();
-        second.Start();
-        return (((IPEndPoint)first.LocalEndpoint).Port, ((IPEndPoint)second.LocalEndpoint).Port);
     }
 
     private static string JavaCommand() =>

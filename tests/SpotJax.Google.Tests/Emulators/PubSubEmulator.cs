@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 using SpotJax.Google.Http;
 using SpotJax.Google.PubSub;
 
@@ -13,10 +11,8 @@ namespace SpotJax.Google.Tests.Emulators;
 /// </summary>
 public sealed class PubSubEmulator : IAsyncLifetime
 {
-    private const int OutputLinesKept = 200;
     private static readonly TimeSpan StartPatience = TimeSpan.FromSeconds(60);
-    private readonly Queue<string> _output = new();
-    private Process? _process;
+    private ServerProcess? _process;
 
     /// <summary>What <c>PUBSUB_EMULATOR_HOST</c> would hold: <c>127.0.0.1:PORT</c>.</summary>
     public string HostPort { get; private set; } = "";
@@ -37,73 +33,32 @@ public sealed class PubSubEmulator : IAsyncLifetime
     public async Task InitializeAsync()
     {
         var jar = await FindJarAsync();
-        var port = FreePort();
+        var port = ServerProcess.FreePorts(1)[0];
         HostPort = $"127.0.0.1:{port}";
-        var start = new ProcessStartInfo("java")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
+        var start = new ProcessStartInfo("java");
         foreach (var argument in new[] { "-jar", jar, "--host=127.0.0.1", $"--port={port}" })
         {
             start.ArgumentList.Add(argument);
         }
 
-        _process = Process.Start(start) ?? throw new InvalidOperationException("java did not start");
-        _process.OutputDataReceived += (_, e) => Note(e.Data);
-        _process.ErrorDataReceived += (_, e) => Note(e.Data);
-        _process.BeginOutputReadLine();
-        _process.BeginErrorReadLine();
+        _process = ServerProcess.Start(start);
         Transport = Endpoint.CreateTransport(Http, new GoogleApiOptions
         {
             BaseDelay = TimeSpan.FromMilliseconds(5),
             MaxDelay = TimeSpan.FromMilliseconds(50),
             Deadline = TimeSpan.FromSeconds(30),
         });
-        await WaitUntilReadyAsync();
+        await _process.WaitForOkAsync(Http, BaseUri, "Pub/Sub emulator", StartPatience);
     }
 
     public async Task DisposeAsync()
     {
-        if (_process is { HasExited: false })
+        if (_process is { } process)
         {
-            _process.Kill(entireProcessTree: true);
-            await _process.WaitForExitAsync();
+            await process.DisposeAsync();
         }
 
-        _process?.Dispose();
         Http.Dispose();
-    }
-
-    private async Task WaitUntilReadyAsync()
-    {
-        using var patience = new CancellationTokenSource(StartPatience);
-        while (true)
-        {
-            if (_process!.HasExited)
-            {
-                throw new InvalidOperationException($"the Pub/Sub emulator exited with {_process.ExitCode}: {Output()}");
-            }
-
-            try
-            {
-                if ((await Http.GetStringAsync(BaseUri, patience.Token)).Trim() == "Ok")
-                {
-                    return;
-                }
-            }
-            catch (HttpRequestException)
-            {
-                // Not listening yet.
-            }
-            catch (OperationCanceledException)
-            {
-                throw new TimeoutException($"the Pub/Sub emulator did not answer within {StartPatience}: {Output()}");
-            }
-
-            await Task.Delay(50, CancellationToken.None);
-        }
     }
 
     /// <summary>The emulator jar under the Cloud SDK's root, as <c>gcloud info</c> reports it.</summary>
@@ -123,37 +78,5 @@ public sealed class PubSubEmulator : IAsyncLifetime
         return jars.Length > 0
             ? jars.Order(StringComparer.Ordinal).Last()
             : throw new InvalidOperationException($"no Pub/Sub emulator jar in '{lib}'; install the pubsub-emulator gcloud component");
-    }
-
-    private void Note(string? line)
-    {
-        if (line is not null)
-        {
-            lock (_output)
-            {
-                // The emulator logs every request; only the latest lines help explain a failure.
-                if (_output.Count == OutputLinesKept)
-                {
-                    _output.Dequeue();
-                }
-
-                _output.Enqueue(line);
-            }
-        }
-    }
-
-    private string Output()
-    {
-        lock (_output)
-        {
-            return string.Join('\n', _output);
-        }
-    }
-
-    private static int FreePort()
-    {
-        using var socket = new TcpListener(IPAddress.Loopback, 0);
-        socket.Start();
-        return ((IPEndPoint)socket.LocalEndpoint).Port;
     }
 }

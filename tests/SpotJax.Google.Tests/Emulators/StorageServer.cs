@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 using SpotJax.Google.Storage;
 
 namespace SpotJax.Google.Tests.Emulators;
@@ -14,13 +12,11 @@ namespace SpotJax.Google.Tests.Emulators;
 public sealed class StorageServer : IAsyncLifetime
 {
     private const string InstallScript = "tests/SpotJax.Google.Tests/Storage/storage-server/install.sh";
-    private const int MaxOutputLines = 200;
     private const int StartAttempts = 3;
     private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);
 
-    private readonly List<string> _output = [];
     private readonly string _dataDirectory = Directory.CreateTempSubdirectory("spotjax-storage-").FullName;
-    private Process? _process;
+    private ServerProcess? _process;
 
     /// <summary>The JSON API root, <c>http://127.0.0.1:PORT/storage/v1/</c>.</summary>
     public Uri BaseUri { get; private set; } = null!;
@@ -69,7 +65,7 @@ public sealed class StorageServer : IAsyncLifetime
         // Another process may take the free port between choosing and listening: choose again.
         for (var attempt = 1; ; attempt++)
         {
-            var port = FreePort();
+            var port = ServerProcess.FreePorts(1)[0];
             BaseUri = new Uri($"http://127.0.0.1:{port}/storage/v1/");
             var start = new ProcessStartInfo("node")
             {
@@ -77,23 +73,15 @@ public sealed class StorageServer : IAsyncLifetime
                 Environment = { ["NODE_PATH"] = modules },
                 // The server exits when its stdin closes, so it dies with a test host that crashed.
                 RedirectStandardInput = true,
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-                UseShellExecute = false,
             };
-            var process = Process.Start(start) ?? throw new InvalidOperationException("node did not start");
             var ready = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            process.OutputDataReceived += (_, e) =>
+            var process = ServerProcess.Start(start, line =>
             {
-                Record(e.Data);
-                if (e.Data?.StartsWith("ready ", StringComparison.Ordinal) == true)
+                if (line.StartsWith("ready ", StringComparison.Ordinal))
                 {
                     ready.TrySetResult();
                 }
-            };
-            process.ErrorDataReceived += (_, e) => Record(e.Data);
-            process.BeginOutputReadLine();
-            process.BeginErrorReadLine();
+            });
             _process = process;
 
             var finished = await Task.WhenAny(ready.Task, process.WaitForExitAsync(), Task.Delay(StartTimeout));
@@ -103,11 +91,12 @@ public sealed class StorageServer : IAsyncLifetime
             }
 
             var exited = process.HasExited;
+            var output = process.Output();
             await StopAsync();
-            if (!exited || attempt == StartAttempts || !Output().Contains("EADDRINUSE", StringComparison.Ordinal))
+            if (!exited || attempt == StartAttempts || !output.Contains("EADDRINUSE", StringComparison.Ordinal))
             {
                 throw new InvalidOperationException(
-                    $"the storage server {(exited ? "exited" : $"was not ready within {StartTimeout}")}:\n{Output()}");
+                    $"the storage server {(exited ? "exited" : $"was not ready within {StartTimeout}")}:\n{output}");
             }
         }
     }
@@ -128,45 +117,6 @@ public sealed class StorageServer : IAsyncLifetime
         }
 
         _process = null;
-        if (!process.HasExited)
-        {
-            process.Kill();
-        }
-
-        await process.WaitForExitAsync();
-        process.Dispose();
-    }
-
-    private void Record(string? line)
-    {
-        if (line is null)
-        {
-            return;
-        }
-
-        lock (_output)
-        {
-            if (_output.Count == MaxOutputLines)
-            {
-                _output.RemoveAt(0);
-            }
-
-            _output.Add(line);
-        }
-    }
-
-    private string Output()
-    {
-        lock (_output)
-        {
-            return string.Join('\n', _output);
-        }
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
+        await process.DisposeAsync();
     }
 }

@@ -12,6 +12,7 @@ using SpotJax.Core.Ports;
 using SpotJax.Functions;
 using SpotJax.Functions.Local;
 using SpotJax.Google.PubSub;
+using SpotJax.Google.Tests.PubSub;
 using SpotJax.Google.Tests.Emulators;
 using SpotJax.Google.Tests.Http;
 using SpotJax.Local.Storage;
@@ -83,7 +84,7 @@ public sealed class PushLifecycleTests(PubSubEmulator pubsub, FirestoreEmulator 
         var code = $"gs://{Bucket}/code/quickstart.tar.gz";
         var job = $$"""{"name": "quickstart", "tpu": {"type": "v4-8", "zone": "{{Zone}}"}, "code": "{{code}}", "script": "train.py", "args": ["--steps", "30", "--step-seconds", "0.1"]}""";
 
-        var messageId = await GcloudPublishAsync(job);
+        var messageId = await Gcloud.PublishAsync(pubsub.BaseUri, project, Path.Combine(root, "gcloud"), Topics.Jobs, job);
         var jobId = JobId.From("quickstart", "pubsub:" + messageId);
         var store = firestore.CreateStore(project);
 
@@ -258,30 +259,6 @@ public sealed class PushLifecycleTests(PubSubEmulator pubsub, FirestoreEmulator 
             return $"--- {h.Key}:\n{(text.Length > 3000 ? text[^3000..] : text)}";
         }
     }));
-
-    private async Task<string> GcloudPublishAsync(string message)
-    {
-        var start = new ProcessStartInfo("gcloud") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var argument in new[] { "pubsub", "topics", "publish", Topics.Jobs, $"--message={message}", $"--project={project}", "--format=json" })
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        start.Environment["CLOUDSDK_API_ENDPOINT_OVERRIDES_PUBSUB"] = pubsub.BaseUri.AbsoluteUri;
-        start.Environment["CLOUDSDK_AUTH_DISABLE_CREDENTIALS"] = "true";
-        start.Environment["CLOUDSDK_CORE_PROJECT"] = project;
-        start.Environment["CLOUDSDK_CONFIG"] = Directory.CreateDirectory(Path.Combine(root, "gcloud")).FullName;
-        start.Environment["CLOUDSDK_CORE_DISABLE_PROMPTS"] = "1";
-        start.Environment["CLOUDSDK_COMPONENT_MANAGER_DISABLE_UPDATE_CHECK"] = "true";
-        start.Environment["CLOUDSDK_CORE_CHECK_GCE_METADATA"] = "false";
-        using var gcloud = Process.Start(start) ?? throw new InvalidOperationException("gcloud did not start");
-        var stdout = gcloud.StandardOutput.ReadToEndAsync();
-        var stderr = gcloud.StandardError.ReadToEndAsync();
-        using var patience = new CancellationTokenSource(Patience);
-        await gcloud.WaitForExitAsync(patience.Token);
-        Assert.True(gcloud.ExitCode == 0, $"gcloud exited {gcloud.ExitCode}: {await stderr}");
-        return Assert.Single(JsonNode.Parse(await stdout)!["messageIds"]!.AsArray())!.GetValue<string>();
-    }
 
     private static int FreePort()
     {

@@ -1,6 +1,4 @@
 using System.Collections.Concurrent;
-using System.Diagnostics;
-using System.Text.Json.Nodes;
 using SpotJax.Contracts;
 using SpotJax.Core.Jobs;
 using SpotJax.Core.Ports;
@@ -27,7 +25,6 @@ namespace SpotJax.Google.Tests.PubSub;
 public sealed class GcloudPublishTests(PubSubEmulator pubsub, FirestoreEmulator firestore) : IClassFixture<FirestoreEmulator>, IAsyncLifetime
 {
     private const string JobName = "gcloud smoke";
-    private static readonly TimeSpan GcloudPatience = TimeSpan.FromSeconds(60);
     private static readonly CancellationToken None = CancellationToken.None;
     private readonly string _project = $"gcloud-{Guid.NewGuid():N}"[..20];
     private readonly string _root = Directory.CreateTempSubdirectory("spotjax-gcloud-").FullName;
@@ -75,7 +72,7 @@ public sealed class GcloudPublishTests(PubSubEmulator pubsub, FirestoreEmulator 
         });
         var job = $$"""{"name": "{{JobName}}", "tpu": {"type": "v4-8", "zone": "us-central2-b"}, "code": "gs://spotjax-test/code/smoke.tar.gz", "script": "train.py"}""";
 
-        var messageId = await GcloudPublishAsync(Topics.Jobs, job);
+        var messageId = await Gcloud.PublishAsync(pubsub.BaseUri, _project, Path.Combine(_root, "gcloud"), Topics.Jobs, job);
 
         var delivered = await acknowledged.Task.WaitAsync(Eventually.Patience);
         var jobId = JobId.From(JobName, "pubsub:" + messageId);
@@ -127,51 +124,5 @@ public sealed class GcloudPublishTests(PubSubEmulator pubsub, FirestoreEmulator 
         var puller = new PubSubPuller(pubsub.Transport, pubsub.Client(_project), subscription, handler, PubSubTesting.QuickPulls);
         _disposables.Add(puller);
         puller.Start();
-    }
-
-    /// <summary>
-    /// Runs <c>gcloud pubsub topics publish</c> against the emulator and returns the message id it
-    /// printed. gcloud needs the endpoint override, and credentials switched off: without them it
-    /// refuses to call any API ("You do not currently have an active account selected").
-    /// </summary>
-    private async Task<string> GcloudPublishAsync(string topic, string message)
-    {
-        var start = new ProcessStartInfo("gcloud")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var argument in new[] { "pubsub", "topics", "publish", topic, $"--message={message}", $"--project={_project}", "--format=json" })
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        start.Environment["CLOUDSDK_API_ENDPOINT_OVERRIDES_PUBSUB"] = pubsub.BaseUri.AbsoluteUri;
-        start.Environment["CLOUDSDK_AUTH_DISABLE_CREDENTIALS"] = "true";
-        start.Environment["CLOUDSDK_CORE_PROJECT"] = _project;
-        // A private configuration folder: nothing from (or into) the user's gcloud settings.
-        start.Environment["CLOUDSDK_CONFIG"] = Directory.CreateDirectory(Path.Combine(_root, "gcloud")).FullName;
-        start.Environment["CLOUDSDK_CORE_DISABLE_PROMPTS"] = "1";
-        start.Environment["CLOUDSDK_COMPONENT_MANAGER_DISABLE_UPDATE_CHECK"] = "true";
-        start.Environment["CLOUDSDK_CORE_CHECK_GCE_METADATA"] = "false";
-
-        using var gcloud = Process.Start(start) ?? throw new InvalidOperationException("gcloud did not start");
-        using var patience = new CancellationTokenSource(GcloudPatience);
-        var stdout = gcloud.StandardOutput.ReadToEndAsync(patience.Token);
-        var stderr = gcloud.StandardError.ReadToEndAsync(patience.Token);
-        try
-        {
-            await gcloud.WaitForExitAsync(patience.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            gcloud.Kill(entireProcessTree: true);
-            throw;
-        }
-
-        Assert.True(gcloud.ExitCode == 0, $"gcloud exited with {gcloud.ExitCode}: {await stderr}");
-        var ids = JsonNode.Parse(await stdout)!["messageIds"]!.AsArray();
-        return Assert.Single(ids)!.GetValue<string>();
     }
 }
