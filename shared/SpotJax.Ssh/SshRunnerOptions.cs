@@ -8,6 +8,13 @@ public sealed record SshRunnerOptions
     /// <summary>The metadata server of a TPU VM, as the node agent sees it.</summary>
     public const string GoogleMetadataUrl = "http://metadata.google.internal/computeMetadata/v1/";
 
+    /// <summary>
+    /// The port of the workers' sshd. The TPU API's <c>networkEndpoints[].port</c> is the TPU runtime's
+    /// (8470), not SSH's; null takes each endpoint's port, for local mode, where the TPU simulator
+    /// reports every worker's own daemon there.
+    /// </summary>
+    public int? Port { get; init; } = 22;
+
     /// <summary>The login user; provisioning puts its public key into the node's <c>ssh-keys</c> metadata.</summary>
     public required string User { get; init; }
 

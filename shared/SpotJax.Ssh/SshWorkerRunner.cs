@@ -64,7 +64,8 @@ public sealed partial class SshWorkerRunner : IWorkerRunner
             : null;
 
         using var slots = new SemaphoreSlim(options.MaxConcurrency);
-        return await Task.WhenAll(plan.Workers.Select(async worker =>
+        var workers = plan.Workers.Select(w => options.Port is { } port ? w with { Port = port } : w);
+        return await Task.WhenAll(workers.Select(async worker =>
         {
             await slots.WaitAsync(cancellationToken);
             var started = options.TimeProvider.GetTimestamp();

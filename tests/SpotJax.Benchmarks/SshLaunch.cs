@@ -53,6 +53,7 @@ public static class SshLaunch
                 {
                     User = Environment.UserName,
                     KeySource = new FileSshKeySource(workers.ClientKey.PrivateKeyPath),
+                    Port = null,
                     MaxConcurrency = Sizes[^1],
                     RemoteRoot = (plan, worker) => Path.Combine(root, "runs", plan.JobId, string.Create(CultureInfo.InvariantCulture, $"worker-{worker.Index}")),
                     MetadataUrl = _ => "",

@@ -43,6 +43,7 @@ internal sealed class SshSandbox : IDisposable
     {
         User = Environment.UserName,
         KeySource = new FileSshKeySource(sshd.Workers.ClientKey.PrivateKeyPath),
+        Port = null,
         RemoteRoot = remoteRoot ?? ((_, worker) => Home(worker.Index)),
         ResolveUri = uri => uri.StartsWith("gs://bkt/", StringComparison.Ordinal) ? Path.Combine(Bucket, uri["gs://bkt/".Length..]) : uri,
         MetadataUrl = _ => "",

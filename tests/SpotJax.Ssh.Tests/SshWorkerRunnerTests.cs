@@ -89,6 +89,29 @@ public sealed class SshWorkerRunnerTests(SshWorkersFixture sshd)
     }
 
     [Fact]
+    public void Options_ByDefault_UseTheSshPortNotTheTpuRuntimePort()
+    {
+        var options = new SshRunnerOptions { User = "spotjax", KeySource = new FileSshKeySource("key") };
+
+        Assert.Equal(22, options.Port);
+    }
+
+    [Fact]
+    public async Task LaunchAsync_FixedPort_ConnectsThereWhateverTheEndpointsPortSays()
+    {
+        using var sandbox = new SshSandbox();
+        sandbox.WriteWorkScript();
+        // What the TPU API reports for every worker: the TPU runtime's port, 8470.
+        var plan = sandbox.Plan([8470]);
+        var runner = new SshWorkerRunner(sandbox.Options(sshd) with { Port = sshd.Daemons[0].Port }, sandbox.Objects);
+
+        var results = await runner.LaunchAsync(plan, CancellationToken.None);
+
+        Assert.True(results[0].Succeeded, results[0].StderrTail);
+        await sandbox.WaitForResultAsync(1, 0);
+    }
+
+    [Fact]
     public async Task LaunchAsync_OneWorkersSshdStopped_FailsNamingThatWorkerWithinTheRetryWindow()
     {
         using var sandbox = new SshSandbox();
