@@ -5,7 +5,7 @@ public static class ExitCodes
 {
     public const int Succeeded = 0;
 
-    /// <summary>The job ended FAILED, CANCELLED or REJECTED.</summary>
+    /// <summary>The job ended FAILED, CANCELLED or REJECTED (<c>run</c>, <c>submit --follow</c>).</summary>
     public const int JobDidNotSucceed = 1;
 
     /// <summary>Bad command line or invalid job file.</summary>
@@ -14,6 +14,15 @@ public static class ExitCodes
     /// <summary>The job did not finish within <c>--timeout</c> (it was cancelled).</summary>
     public const int TimedOut = 3;
 
-    /// <summary>Interrupted (Ctrl+C); the job was cancelled.</summary>
+    /// <summary>No job with that id.</summary>
+    public const int NotFound = 4;
+
+    /// <summary>No deployment to talk to: none configured, the local plane not running, or Google Cloud refused or did not answer.</summary>
+    public const int Unavailable = 5;
+
+    /// <summary><c>spotjax setup</c> found a missing prerequisite.</summary>
+    public const int PrerequisitesMissing = 6;
+
+    /// <summary>Interrupted (Ctrl+C); with <c>run</c>, the job was cancelled.</summary>
     public const int Interrupted = 130;
 }

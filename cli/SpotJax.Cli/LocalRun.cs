@@ -97,15 +97,7 @@ public sealed class LocalRun(IAnsiConsole console, LocalRunSettings settings)
         var history = await plane.Store.GetHistoryAsync(job.Id, CancellationToken.None);
         foreach (var entry in history.Skip(historyShown))
         {
-            var colour = entry.To switch
-            {
-                JobState.Succeeded => "green",
-                JobState.Failed or JobState.Rejected => "red",
-                JobState.Recovering or JobState.Cancelling or JobState.Cancelled => "yellow",
-                _ => "blue",
-            };
-            var attempt = entry.Attempt > 0 ? $"attempt {entry.Attempt} · " : "";
-            console.MarkupLineInterpolated($"{Stamp()}  [{colour}]{entry.To.ToWire(),-13}[/] {attempt}{entry.Cause}");
+            console.MarkupLineInterpolated($"{Stamp()}  [{TimelineFormat.Colour(entry.To)}]{entry.To.ToWire(),-13}[/] {TimelineFormat.Attempt(entry)}{entry.Cause}");
         }
 
         historyShown = history.Count;

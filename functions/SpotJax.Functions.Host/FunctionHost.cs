@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using SpotJax.Functions.Host.Events;
+using SpotJax.Functions.Status;
 
 namespace SpotJax.Functions.Host;
 
@@ -25,27 +26,11 @@ public static class FunctionHost
         Action<WebApplicationBuilder>? configure = null)
     {
         var clock = time ?? TimeProvider.System;
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.WebHost.ConfigureKestrel(kestrel =>
-        {
-            if (options.LoopbackOnly)
-            {
-                kestrel.Listen(IPAddress.Loopback, options.Port);
-            }
-            else
-            {
-                kestrel.ListenAnyIP(options.Port);
-            }
-        });
-        configure?.Invoke(builder);
-
-        var app = builder.Build();
+        var app = Create(options, configure);
         var log = new StructuredLog(logOutput ?? Console.Out, options.Target, clock);
         var invoker = new FunctionInvoker(options.Target, functions, log);
         var auth = options.Auth is null ? null : new PushAuthenticator(options.Auth);
 
-        app.MapGet("/healthz", () => Results.Ok(new { status = "ok", function = options.Target }));
         app.MapPost("/", async (HttpContext http) =>
         {
             if (auth is not null && await auth.CheckAsync(http.Request) is { } denied)
@@ -65,6 +50,52 @@ public static class FunctionHost
             return Results.StatusCode(status);
         });
         log.Info($"listening on {(options.LoopbackOnly ? "127.0.0.1" : "*")}:{options.Port}");
+        return app;
+    }
+
+    /// <summary>
+    /// The container of the <c>status</c> function, an HTTP function rather than an event one: the
+    /// status page on <c>GET /</c> and <c>GET /jobs/{id}</c>. Push verification does not apply (its
+    /// callers are people): the Cloud Run service admits only principals with <c>run.invoker</c>.
+    /// </summary>
+    /// <param name="options">The port and interface; the target is <see cref="FunctionNames.Status"/>.</param>
+    /// <param name="page">The page over this deployment's job store and bucket.</param>
+    /// <param name="logOutput">Where the JSON log lines go (stdout in a container).</param>
+    /// <param name="configure">A last say over the web host (tests swap in the test server).</param>
+    public static WebApplication BuildStatus(
+        FunctionHostOptions options,
+        StatusPage page,
+        TextWriter? logOutput = null,
+        TimeProvider? time = null,
+        Action<WebApplicationBuilder>? configure = null)
+    {
+        var app = Create(options, configure);
+        var log = new StructuredLog(logOutput ?? Console.Out, options.Target, time ?? TimeProvider.System);
+        StatusEndpoints.Map(app, page);
+        log.Info($"status page on {(options.LoopbackOnly ? "127.0.0.1" : "*")}:{options.Port}");
+        return app;
+    }
+
+    /// <summary>The web host every function shares: Kestrel on the port, and <c>/healthz</c> for probes.</summary>
+    private static WebApplication Create(FunctionHostOptions options, Action<WebApplicationBuilder>? configure)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            if (options.LoopbackOnly)
+            {
+                kestrel.Listen(IPAddress.Loopback, options.Port);
+            }
+            else
+            {
+                kestrel.ListenAnyIP(options.Port);
+            }
+        });
+        configure?.Invoke(builder);
+
+        var app = builder.Build();
+        app.MapGet("/healthz", () => Results.Ok(new { status = "ok", function = options.Target }));
         return app;
     }
 }

@@ -12,7 +12,7 @@ public static class HostProgram
         try
         {
             options = FunctionHostOptions.FromEnvironment(environment);
-            deployment = await Deployment.CreateAsync(environment, TimeProvider.System, CancellationToken.None);
+            deployment = await Deployment.CreateAsync(environment, TimeProvider.System, CancellationToken.None, stepsWanted: options.Target != FunctionNames.Status);
         }
         catch (HostConfigurationException e)
         {
@@ -22,7 +22,9 @@ public static class HostProgram
 
         await using (deployment)
         {
-            var app = FunctionHost.Build(options, deployment.Functions);
+            var app = options.Target == FunctionNames.Status
+                ? FunctionHost.BuildStatus(options, deployment.Status)
+                : FunctionHost.Build(options, deployment.Functions);
             await app.RunAsync();
         }
 

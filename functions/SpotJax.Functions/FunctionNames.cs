@@ -11,5 +11,11 @@ public static class FunctionNames
     public const string Finish = "finish";
     public const string Sweep = "sweep";
 
-    public static IReadOnlyList<string> All { get; } = [Submit, BucketEvents, Provision, Launch, Recover, Finish, Sweep];
+    /// <summary>
+    /// The status page: an HTTP function (<c>GET /</c>, <c>GET /jobs/{id}</c>), not an event
+    /// function; its Cloud Run service admits only callers with <c>run.invoker</c> (Cloud Run IAM).
+    /// </summary>
+    public const string Status = "status";
+
+    public static IReadOnlyList<string> All { get; } = [Submit, BucketEvents, Provision, Launch, Recover, Finish, Sweep, Status];
 }

@@ -117,6 +117,24 @@ public sealed class TpuSimulator : IAsyncDisposable
     /// <summary>How many metadata reads of the node are held open by <c>wait_for_change</c>; lets tests act only once a read hangs.</summary>
     internal int MetadataWaiters(string zone, string nodeId) => _state.FindMetadata(zone, nodeId)?.Waiters ?? 0;
 
+    /// <summary>
+    /// SIGKILLs the process groups registered under every node folder of <paramref name="nodesRoot"/>:
+    /// the clean-up <see cref="DisposeAsync"/> does, for a simulator whose process was killed before
+    /// it could dispose (its worker processes run in their own sessions and outlive it).
+    /// </summary>
+    public static void KillRegisteredProcesses(string nodesRoot)
+    {
+        if (!Directory.Exists(nodesRoot))
+        {
+            return;
+        }
+
+        foreach (var node in Directory.EnumerateDirectories(nodesRoot).SelectMany(Directory.EnumerateDirectories))
+        {
+            ProcessGroups.Kill(node);
+        }
+    }
+
     /// <summary>Stops the server and SIGKILLs every process group of every node, so no process outlives the simulator.</summary>
     public async ValueTask DisposeAsync()
     {

@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using SpotJax.Core;
 using SpotJax.Core.Jobs;
 using SpotJax.Core.Ports;
@@ -104,6 +103,9 @@ public sealed class LocalControlPlane : IAsyncDisposable
     {
         User = Environment.UserName,
         KeySource = new FileSshKeySource(workers.ClientKey.PrivateKeyPath),
+
+        // Each worker's own daemon, as the simulator reports it.
+        Port = null,
         RemoteRoot = (plan, worker) =>
         {
             var node = TpuNodeName.Parse(plan.NodeName);
@@ -121,6 +123,12 @@ public sealed class LocalControlPlane : IAsyncDisposable
     };
 
     private static string NodesRoot(string root) => Path.Combine(root, "nodes");
+
+    /// <summary>
+    /// Kills the worker processes a plane over <paramref name="root"/> left behind when its process
+    /// was killed before it could dispose (they run in sessions of their own and outlive it).
+    /// </summary>
+    public static void KillLeftoverWorkers(string root) => TpuSimulator.KillRegisteredProcesses(NodesRoot(root));
 
     private void Wire()
     {
@@ -191,31 +199,7 @@ public sealed class LocalControlPlane : IAsyncDisposable
     /// Puts a local code folder (or tarball) into the bucket as <c>code/&lt;sha256&gt;.tar.gz</c> and
     /// returns its <c>gs://</c> URI; a <c>gs://</c> value is returned unchanged.
     /// </summary>
-    public async Task<string> UploadCodeAsync(string code, CancellationToken ct)
-    {
-        if (code.StartsWith("gs://", StringComparison.Ordinal))
-        {
-            return code;
-        }
-
-        byte[] bundle;
-        if (Directory.Exists(code))
-        {
-            bundle = await CodeBundle.PackAsync(code, ct);
-        }
-        else if (File.Exists(code))
-        {
-            bundle = await File.ReadAllBytesAsync(code, ct);
-        }
-        else
-        {
-            throw new DirectoryNotFoundException($"code folder {code} does not exist");
-        }
-
-        var name = $"{BucketLayout.CodePrefix}{Convert.ToHexStringLower(SHA256.HashData(bundle))}.tar.gz";
-        await Objects.PutAsync(name, bundle, ct);
-        return BucketLayout.GsUri(options.Bucket, name);
-    }
+    public Task<string> UploadCodeAsync(string code, CancellationToken ct) => CodeBundle.UploadAsync(Objects, code, ct);
 
     /// <summary>Injects a Spot preemption of the job's current attempt.</summary>
     public async Task PreemptAsync(string jobId, CancellationToken ct)

@@ -69,29 +69,29 @@ public sealed partial class BucketEventsFunction(
         }
 
         var checkpointDir = JobPaths.CheckpointDir(job, options.Bucket) + "/";
-        if (!BucketLayout.GsUri(options.Bucket, storageEvent.Name).StartsWith(checkpointDir, StringComparison.Ordinal))
+        var uri = BucketLayout.GsUri(options.Bucket, storageEvent.Name);
+        if (!uri.StartsWith(checkpointDir, StringComparison.Ordinal))
         {
             return;
         }
 
-        var step = StepOf(storageEvent.Name);
+        var step = StepOf(uri[checkpointDir.Length..]);
         await transitions.ApplyAsync(jobId, j => JobLifecycle.RecordCheckpoint(j, step, storageEvent.Updated), ct);
     }
 
-    /// <summary>The step number in a checkpoint object's name: the last run of digits (<c>step_00000120.json</c> -> 120).</summary>
-    public static long? StepOf(string objectName)
+    /// <summary>
+    /// The step of a checkpoint object, from its name below the checkpoint folder: the last run of
+    /// digits in the first part of that name. That reads a file per step (<c>step_00000120.json</c>
+    /// -> 120) and a folder per step, as Orbax writes (<c>120/state/d/9f3a...</c> -> 120,
+    /// <c>checkpoint_120/...</c> -> 120), without mistaking the digits of a file deeper down (a hash,
+    /// <c>ocdbt.process_0</c>) for a step. Null when that part has no digits (<c>final.json</c>).
+    /// </summary>
+    public static long? StepOf(string nameInCheckpointDir)
     {
-        var file = objectName[(objectName.LastIndexOf('/') + 1)..];
-        var digits = Digits().Matches(file);
-        if (digits.Count == 0)
-        {
-            // Orbax writes folders per step: ckpt/120/... .
-            var parts = objectName.Split('/');
-            var folder = parts.Reverse().Skip(1).FirstOrDefault(p => Digits().IsMatch(p) && Digits().Match(p).Length == p.Length);
-            return folder is null ? null : long.TryParse(folder, CultureInfo.InvariantCulture, out var n) ? n : null;
-        }
-
-        return long.TryParse(digits[^1].Value, CultureInfo.InvariantCulture, out var step) ? step : null;
+        ArgumentNullException.ThrowIfNull(nameInCheckpointDir);
+        var first = nameInCheckpointDir.TrimStart('/').Split('/')[0];
+        var digits = Digits().Matches(first);
+        return digits.Count > 0 && long.TryParse(digits[^1].Value, CultureInfo.InvariantCulture, out var step) ? step : null;
     }
 
     private async Task OnMarkerAsync(MarkerRef marker, CancellationToken ct)

@@ -101,10 +101,19 @@ public sealed class LocalLifecycleTests
     public async Task MultiHostSlice_EveryWorkerSeesItsOwnIdAndTheSameCoordinator()
     {
         var code = Directory.CreateTempSubdirectory("code-").FullName;
+        // Like a real multi-host job, worker 0 ends only after every worker has started (a barrier in
+        // the shared checkpoint folder): its exit ends the job, and the node's other processes with it.
         await File.WriteAllTextAsync(Path.Combine(code, "env.py"), """
-            import json, os
+            import json, os, time
             keys = ["SPOT_WORKER_ID", "SPOT_NUM_WORKERS", "JAX_COORDINATOR_ADDRESS", "SPOT_JOB_ID", "SPOT_ATTEMPT", "SPOT_IS_RESTART", "SPOT_CHECKPOINT_DIR"]
-            print(json.dumps({k: os.environ.get(k) for k in keys}))
+            seen = {k: os.environ.get(k) for k in keys}
+            print(json.dumps(seen), flush=True)
+            folder = os.path.join(os.environ["SPOT_CHECKPOINT_DIR"], "started")
+            os.makedirs(folder, exist_ok=True)
+            open(os.path.join(folder, seen["SPOT_WORKER_ID"]), "w").close()
+            deadline = time.time() + 60
+            while seen["SPOT_WORKER_ID"] == "0" and len(os.listdir(folder)) < int(seen["SPOT_NUM_WORKERS"]) and time.time() < deadline:
+                time.sleep(0.05)
             """);
         await using var plane = await StartAsync();
         var jobId = await plane.SubmitAsync(Spec(code, script: "env.py", type: "v4-32"), "multi-1", CancellationToken.None);

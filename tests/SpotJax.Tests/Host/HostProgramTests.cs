@@ -28,7 +28,7 @@ public sealed class HostProgramTests
         var (exit, error) = await RunAsync(("FUNCTION_TARGET", "provisioner"), ("PORT", "0"));
 
         Assert.Equal(2, exit);
-        Assert.Contains("FUNCTION_TARGET=provisioner is not a SpotJax function; expected one of: submit, bucket-events, provision, launch, recover, finish, sweep", error, StringComparison.Ordinal);
+        Assert.Contains("FUNCTION_TARGET=provisioner is not a SpotJax function; expected one of: submit, bucket-events, provision, launch, recover, finish, sweep, status", error, StringComparison.Ordinal);
     }
 
     [Fact]

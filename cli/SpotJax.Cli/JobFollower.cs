@@ -1,0 +1,118 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using Spectre.Console;
+using SpotJax.Core;
+using SpotJax.Core.Jobs;
+using SpotJax.Core.Steps;
+
+namespace SpotJax.Cli;
+
+/// <summary>
+/// Follows a submitted job through any deployment until it ends: every transition, the checkpoint
+/// step, and worker 0's output, read from the job store and the bucket as they change.
+/// </summary>
+public sealed class JobFollower(IAnsiConsole console, Target target, TimeSpan poll)
+{
+    /// <summary>How long a submitted job may take to appear in the store before following gives up.</summary>
+    public static readonly TimeSpan CreationPatience = TimeSpan.FromMinutes(2);
+
+    private readonly Stopwatch clock = Stopwatch.StartNew();
+    private readonly Dictionary<int, long> logOffsets = [];
+    private int historyShown;
+    private long? checkpointShown;
+
+    /// <summary>Follows until the job ends; the exit code says whether it succeeded.</summary>
+    public async Task<int> FollowAsync(string jobId, CancellationToken ct)
+    {
+        var appeared = Stopwatch.StartNew();
+        while (true)
+        {
+            var job = await target.Store.GetAsync(jobId, ct);
+            if (job is null)
+            {
+                if (appeared.Elapsed > CreationPatience)
+                {
+                    throw new CliException(ExitCodes.Unavailable, $"job {jobId} was not created within {CreationPatience.TotalMinutes:0} min: is the submit function deployed and subscribed to spotjax-jobs?");
+                }
+            }
+            else
+            {
+                await ShowAsync(job, ct);
+                if (job.State.IsTerminal())
+                {
+                    await ShowLogsAsync(job, ct);
+                    var colour = job.State == JobState.Succeeded ? "green" : "red";
+                    var step = job.LastCheckpointStep is { } s ? string.Create(CultureInfo.InvariantCulture, $", last checkpoint step {s}") : "";
+                    console.MarkupLineInterpolated($"[{colour}]Job {job.Id} {job.State.ToWire()}[/] after {job.Attempt} attempt(s): {job.PreemptionsSpent} preemption(s), {job.FailuresSpent} failure(s){step}.");
+                    if (job.LastError is { } error && job.State != JobState.Succeeded)
+                    {
+                        console.MarkupLineInterpolated($"[red]last error:[/] {error}");
+                    }
+
+                    return job.State == JobState.Succeeded ? ExitCodes.Succeeded : ExitCodes.JobDidNotSucceed;
+                }
+            }
+
+            await Task.Delay(poll, ct);
+        }
+    }
+
+    private async Task ShowAsync(Job job, CancellationToken ct)
+    {
+        var history = await target.Store.GetHistoryAsync(job.Id, ct);
+        foreach (var entry in history.Skip(historyShown))
+        {
+            console.MarkupLineInterpolated($"{Stamp()}  [{TimelineFormat.Colour(entry.To)}]{entry.To.ToWire(),-13}[/] {TimelineFormat.Attempt(entry)}{entry.Cause}");
+        }
+
+        historyShown = history.Count;
+        await ShowLogsAsync(job, ct);
+        if (job.LastCheckpointStep is { } step && step != checkpointShown)
+        {
+            checkpointShown = step;
+            console.MarkupLineInterpolated($"[grey]{Stamp()}  checkpoint step {step} (attempt {job.Attempt}, {job.Workers} worker(s))[/]");
+        }
+    }
+
+    /// <summary>Prints the complete lines worker 0 wrote since the last look, for every attempt so far.</summary>
+    private async Task ShowLogsAsync(Job job, CancellationToken ct)
+    {
+        for (var attempt = 1; attempt <= job.Attempt; attempt++)
+        {
+            if (LogName(job, target.Objects.Bucket, attempt, 0) is not { } name)
+            {
+                return;
+            }
+
+            var offset = logOffsets.GetValueOrDefault(attempt);
+            var bytes = await target.ReadFromAsync(name, offset, ct);
+            if (bytes is null || bytes.Length == 0)
+            {
+                continue;
+            }
+
+            var complete = Array.LastIndexOf(bytes, (byte)'\n');
+            if (complete < 0)
+            {
+                continue;
+            }
+
+            logOffsets[attempt] = offset + complete + 1;
+            foreach (var line in Encoding.UTF8.GetString(bytes, 0, complete).Split('\n'))
+            {
+                console.MarkupLineInterpolated($"[grey]{Stamp()}    attempt {attempt} worker 0 | [/]{line.TrimEnd('\r')}");
+            }
+        }
+    }
+
+    /// <summary>The object name of a worker's log in the control bucket; null when the job logs elsewhere.</summary>
+    public static string? LogName(Job job, string bucket, int attempt, int worker)
+    {
+        var uri = BucketLayout.LogObject(JobPaths.LogDir(job, bucket), attempt, worker);
+        var root = BucketLayout.GsUri(bucket, "");
+        return uri.StartsWith(root, StringComparison.Ordinal) ? uri[root.Length..] : null;
+    }
+
+    private string Stamp() => string.Create(CultureInfo.InvariantCulture, $"+{clock.Elapsed.TotalSeconds,6:0.0}s");
+}

@@ -1,0 +1,222 @@
+using System.Diagnostics;
+using System.Net;
+using System.Text.Json;
+using SpotJax.Core;
+using SpotJax.Core.Ports;
+using SpotJax.Functions.Local;
+using SpotJax.Google;
+using SpotJax.Google.Http;
+
+namespace SpotJax.Cli;
+
+/// <summary>
+/// The prerequisites <c>spotjax setup</c> checks. Nothing reaches the network until the local ones
+/// (gcloud, credentials, project, bucket) are in place, and every call has a short deadline.
+/// </summary>
+public static class SetupChecks
+{
+    /// <summary>The APIs a SpotJax deployment uses.</summary>
+    public static readonly IReadOnlyList<string> Apis =
+    [
+        "tpu.googleapis.com", "pubsub.googleapis.com", "firestore.googleapis.com", "storage.googleapis.com",
+        "run.googleapis.com", "eventarc.googleapis.com", "cloudscheduler.googleapis.com", "secretmanager.googleapis.com",
+    ];
+
+    private static readonly Uri ServiceUsageRoot = new("https://serviceusage.googleapis.com/");
+    private static readonly Uri StorageRoot = new("https://storage.googleapis.com/storage/v1/");
+    private const string Terraform = "run `terraform apply` in infra/ (see the README's \"Deploy to Google Cloud\")";
+
+    /// <summary>What local mode needs: Python 3 with venv for the node agent, a writable state folder.</summary>
+    public static async Task<List<SetupCheck>> LocalAsync(string stateDir, CancellationToken ct)
+    {
+        var checks = new List<SetupCheck>();
+        var python = await RunAsync("python3", ["-c", "import sys, venv; print(sys.version.split()[0])"], ct);
+        checks.Add(python is { Exit: 0 } ran
+            ? SetupCheck.Ok("python3", $"Python {ran.Output.Trim()} with venv")
+            : SetupCheck.Missing("python3", "python3 with venv not found: install it (Debian/Ubuntu: `sudo apt-get install -y python3 python3-venv`)"));
+
+        try
+        {
+            Directory.CreateDirectory(stateDir);
+            var probe = Path.Combine(stateDir, $".setup-{Guid.NewGuid():N}");
+            await File.WriteAllTextAsync(probe, "", ct);
+            File.Delete(probe);
+            checks.Add(SetupCheck.Ok("state folder", stateDir));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            checks.Add(SetupCheck.Missing("state folder", $"cannot write the state folder {stateDir} ({e.Message}): pass --state-dir DIR or set {CliPaths.LocalDirVariable}"));
+        }
+
+        checks.Add(LocalPlaneInfo.ReadLive(stateDir) is { } plane
+            ? SetupCheck.Ok("local plane", $"running (pid {plane.Pid}), status page {plane.Url.AbsoluteUri}")
+            : SetupCheck.Note("local plane", "not running yet: start it with `spotjax local up --detach`"));
+        checks.Add(File.Exists("/usr/sbin/sshd")
+            ? SetupCheck.Ok("sshd", "/usr/sbin/sshd, for `spotjax run --local --ssh-workers`")
+            : SetupCheck.Note("sshd", "optional, for `spotjax run --local --ssh-workers`: `sudo apt-get install -y openssh-server`"));
+        return checks;
+    }
+
+    /// <summary>What a Google Cloud deployment and this command line need.</summary>
+    public static async Task<List<SetupCheck>> GoogleAsync(string? project, string? bucket, CancellationToken ct)
+    {
+        var checks = new List<SetupCheck>();
+        checks.Add(GcloudConfig.Executable() is { } gcloud
+            ? SetupCheck.Ok("gcloud", gcloud)
+            : SetupCheck.Missing("gcloud", "gcloud not found: install the Google Cloud CLI: https://cloud.google.com/sdk/docs/install"));
+        var credentials = GcloudConfig.CredentialsFile();
+        checks.Add(credentials is not null
+            ? SetupCheck.Ok("credentials", $"Application Default Credentials in {credentials}")
+            : SetupCheck.Missing("credentials", "no Application Default Credentials: run `gcloud auth application-default login`"));
+        checks.Add(project is not null
+            ? SetupCheck.Ok("project", project)
+            : SetupCheck.Missing("project", "no project: run `gcloud config set project PROJECT` or pass --project"));
+        checks.Add(bucket is not null
+            ? SetupCheck.Ok("bucket", $"gs://{bucket}")
+            : SetupCheck.Missing("bucket", $"no control bucket: pass --bucket BUCKET (the one `terraform apply` in infra/ made) or set {TargetOptions.BucketVariable}; `spotjax setup --fix --bucket BUCKET` remembers it"));
+        if (credentials is null || project is null)
+        {
+            checks.Add(SetupCheck.Note("deployment", "the APIs, topics and bucket are checked once the lines above are fixed"));
+            return checks;
+        }
+
+        using var http = new HttpClient();
+        var tokens = new ApplicationDefaultTokenSource();
+        var options = new GoogleApiOptions { Deadline = TimeSpan.FromSeconds(20), AttemptTimeout = TimeSpan.FromSeconds(10), MaxRetries = 1 };
+        var transport = new GoogleApiTransport(http, tokens, options);
+        var endpoints = new GoogleEndpoints(Environment.GetEnvironmentVariable, tokens);
+
+        var disabled = await DisabledApisAsync(transport, project, checks, ct);
+        if (disabled is null)
+        {
+            return checks;
+        }
+
+        if (!disabled.Contains("pubsub.googleapis.com"))
+        {
+            var pubsub = endpoints.PubSub.CreateTransport(http, options);
+            foreach (var topic in new[] { Topics.Jobs, Topics.Provision, Topics.Launch, Topics.Recover, Topics.Finish })
+            {
+                checks.Add(await ExistsAsync(pubsub, new Uri(endpoints.PubSub.BaseUri, $"v1/projects/{project}/topics/{topic}"), $"topic {topic}", ct));
+            }
+        }
+
+        if (!disabled.Contains("firestore.googleapis.com"))
+        {
+            checks.Add(await ExistsAsync(endpoints.Firestore.CreateTransport(http, options), new Uri(endpoints.Firestore.BaseUri, $"v1/projects/{project}/databases/(default)"), "Firestore database (default)", ct));
+        }
+
+        if (bucket is not null && !disabled.Contains("storage.googleapis.com"))
+        {
+            checks.Add(await ExistsAsync(transport, new Uri(StorageRoot, $"b/{Uri.EscapeDataString(bucket)}"), $"bucket gs://{bucket}", ct));
+        }
+
+        return checks;
+    }
+
+    /// <summary>Enables the APIs with gcloud (for <c>--fix</c>); the output of gcloud when it failed.</summary>
+    public static async Task<string?> EnableApisAsync(string project, IReadOnlyList<string> apis, CancellationToken ct)
+    {
+        var result = await RunAsync("gcloud", ["services", "enable", .. apis, "--project", project, "--quiet"], ct, TimeSpan.FromMinutes(5));
+        return result is { Exit: 0 } ? null : result?.Output ?? "gcloud could not be started";
+    }
+
+    /// <summary>The required APIs that are not enabled; null (with a check added) when Service Usage could not tell.</summary>
+    private static async Task<HashSet<string>?> DisabledApisAsync(GoogleApiTransport transport, string project, List<SetupCheck> checks, CancellationToken ct)
+    {
+        var query = string.Join('&', Apis.Select(api => $"names=projects/{project}/services/{api}"));
+        string body;
+        try
+        {
+            body = await transport.SendAsync(HttpMethod.Get, new Uri(ServiceUsageRoot, $"v1/projects/{project}/services:batchGet?{query}"), null, idempotent: true, ct);
+        }
+        catch (GoogleApiException e)
+        {
+            checks.Add(SetupCheck.Missing("APIs", e.HttpStatus == HttpStatusCode.Forbidden
+                ? $"cannot read the project's APIs ({e.Message}): check the project id and that your account may use it (`gcloud projects describe {project}`)"
+                : $"cannot reach Google Cloud to read the project's APIs ({e.Message}): check the network and run `spotjax setup` again"));
+            return null;
+        }
+
+        var enabled = new HashSet<string>(StringComparer.Ordinal);
+        using (var json = JsonDocument.Parse(body))
+        {
+            if (json.RootElement.TryGetProperty("services", out var services))
+            {
+                foreach (var service in services.EnumerateArray())
+                {
+                    if (service.TryGetProperty("state", out var state) && state.GetString() == "ENABLED" && service.TryGetProperty("name", out var name))
+                    {
+                        enabled.Add(name.GetString()![(name.GetString()!.LastIndexOf('/') + 1)..]);
+                    }
+                }
+            }
+        }
+
+        var disabled = new HashSet<string>(Apis.Where(api => !enabled.Contains(api)), StringComparer.Ordinal);
+        foreach (var api in Apis)
+        {
+            checks.Add(disabled.Contains(api)
+                ? SetupCheck.Missing($"API {api}", $"API {api} not enabled: run `gcloud services enable {api} --project {project}`")
+                : SetupCheck.Ok($"API {api}", "enabled"));
+        }
+
+        return disabled;
+    }
+
+    private static async Task<SetupCheck> ExistsAsync(GoogleApiTransport transport, Uri uri, string what, CancellationToken ct)
+    {
+        try
+        {
+            await transport.SendAsync(HttpMethod.Get, uri, null, idempotent: true, ct);
+            return SetupCheck.Ok(what, "exists");
+        }
+        catch (GoogleApiException e) when (e.HttpStatus == HttpStatusCode.NotFound)
+        {
+            return SetupCheck.Missing(what, $"{what} missing: {Terraform}");
+        }
+        catch (GoogleApiException e)
+        {
+            return SetupCheck.Missing(what, $"cannot read {what} ({e.Message}): check that your account has access to it");
+        }
+    }
+
+    private static async Task<(int Exit, string Output)?> RunAsync(string program, IReadOnlyList<string> args, CancellationToken ct, TimeSpan? limit = null)
+    {
+        var start = new ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
+        foreach (var arg in args)
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        Process process;
+        try
+        {
+            process = Process.Start(start)!;
+        }
+        catch (System.ComponentModel.Win32Exception)
+        {
+            return null;
+        }
+
+        using (process)
+        {
+            process.StandardInput.Close();
+            var output = process.StandardOutput.ReadToEndAsync(ct);
+            var error = process.StandardError.ReadToEndAsync(ct);
+            using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            deadline.CancelAfter(limit ?? TimeSpan.FromSeconds(30));
+            try
+            {
+                await process.WaitForExitAsync(deadline.Token);
+            }
+            catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+            {
+                process.Kill(entireProcessTree: true);
+                return (-1, $"{program} did not finish in time");
+            }
+
+            return (process.ExitCode, await output + await error);
+        }
+    }
+}

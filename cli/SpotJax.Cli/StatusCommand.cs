@@ -1,0 +1,163 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using Spectre.Console;
+using SpotJax.Core;
+using SpotJax.Core.Jobs;
+using SpotJax.Core.Status;
+
+namespace SpotJax.Cli;
+
+/// <summary><c>spotjax status [JOB] [--json]</c>: the queue as a table, or one job's attempts, preemptions, checkpoint step and budgets.</summary>
+public static class StatusCommand
+{
+    public static Command Build()
+    {
+        var job = new Argument<string?>("job") { Description = "A job id; without it, the most recent jobs.", Arity = ArgumentArity.ZeroOrOne };
+        var limit = new Option<int>("--limit", "-n") { Description = "How many recent jobs to list.", DefaultValueFactory = _ => 20 };
+        var json = new Option<bool>("--json") { Description = "Print JSON (the job documents, and for one job its history, attempts and checkpoints), for scripts." };
+        var targets = new TargetOptions();
+        var command = new Command("status", """
+            Show the queue, or one job: its attempts, preemptions, checkpoint step and budgets spent.
+            Exits 4 when the job does not exist.
+
+            Examples:
+              spotjax status --local
+              spotjax status quickstart-3f9a0c12be --local
+              spotjax status --json | jq -r '.[] | select(.state == "RUNNING") | .id'
+            """)
+        {
+            job, limit, json,
+        };
+        targets.AddTo(command);
+        command.SetAction((parse, ct) => Consoles.RunAsync(
+            async console =>
+            {
+                await using var target = await targets.Resolve(parse).OpenAsync(ct);
+                if (parse.GetValue(job) is { } id)
+                {
+                    var report = await JobReport.LoadAsync(target.Store, target.Objects, id, ct)
+                        ?? throw new CliException(ExitCodes.NotFound, $"no job {id} in {target.Description}");
+                    if (parse.GetValue(json))
+                    {
+                        WriteJson(console, new { job = report.Job, attempts = report.Attempts, checkpoints = report.Checkpoints, history = report.History });
+                    }
+                    else
+                    {
+                        ShowJob(console, report, target);
+                    }
+
+                    return ExitCodes.Succeeded;
+                }
+
+                var jobs = await target.Store.ListRecentAsync(Math.Max(1, parse.GetValue(limit)), ct);
+                if (parse.GetValue(json))
+                {
+                    WriteJson(console, jobs);
+                }
+                else
+                {
+                    ShowQueue(console, jobs, target);
+                }
+
+                return ExitCodes.Succeeded;
+            },
+            ct));
+        return command;
+    }
+
+    private static void WriteJson(IAnsiConsole console, object value) =>
+        console.Profile.Out.Writer.WriteLine(JsonSerializer.Serialize(value, SpotJaxJson.Options));
+
+    private static void ShowQueue(IAnsiConsole console, IReadOnlyList<Job> jobs, Target target)
+    {
+        if (jobs.Count == 0)
+        {
+            console.MarkupLineInterpolated($"No jobs in {target.Description}.");
+            return;
+        }
+
+        var table = new Table().Border(TableBorder.Simple);
+        foreach (var column in new[] { "JOB", "NAME", "STATE", "ATTEMPT", "TPU", "ZONE", "PREEMPTIONS", "FAILURES", "STEP", "SUBMITTED" })
+        {
+            table.AddColumn(column);
+        }
+
+        foreach (var job in jobs)
+        {
+            table.AddRow(
+                new Text(job.Id),
+                new Text(job.Spec?.Name ?? ""),
+                new Markup($"[{TimelineFormat.Colour(job.State)}]{job.State.ToWire()}[/]"),
+                new Text(job.Attempt.ToString(CultureInfo.InvariantCulture)),
+                new Text(job.Spec?.Tpu.Type ?? ""),
+                new Text(job.Zone ?? job.Spec?.Tpu.Zones.FirstOrDefault() ?? ""),
+                new Text(job.PreemptionsSpent.ToString(CultureInfo.InvariantCulture)),
+                new Text(job.FailuresSpent.ToString(CultureInfo.InvariantCulture)),
+                new Text(job.LastCheckpointStep?.ToString(CultureInfo.InvariantCulture) ?? "-"),
+                new Text(Time(job.SubmittedAt)));
+        }
+
+        console.Write(table);
+        if (target.StatusUrl is { } page)
+        {
+            console.MarkupLineInterpolated($"[grey]status page: {page.AbsoluteUri}[/]");
+        }
+    }
+
+    private static void ShowJob(IAnsiConsole console, JobReport report, Target target)
+    {
+        var job = report.Job;
+        var spec = job.Spec;
+        var grid = new Grid().AddColumn(new GridColumn().NoWrap()).AddColumn();
+        void Row(string name, string value) => grid.AddRow(new Text(name, new Style(Color.Grey)), new Text(value));
+        grid.AddRow(new Text("state", new Style(Color.Grey)), new Markup($"[{TimelineFormat.Colour(job.State)}]{job.State.ToWire()}[/]"));
+        Row("name", spec?.Name ?? "");
+        Row("TPU", spec is null ? "" : $"{spec.Tpu.Type} in {string.Join(", ", spec.Tpu.Zones)}");
+        Row("script", spec is null ? "" : string.Join(' ', new[] { spec.Script }.Concat(spec.Args)));
+        Row("attempt", job.Attempt + (job.Workers > 0 ? $" ({job.Workers} worker(s))" : ""));
+        Row("preemptions", spec is null ? $"{job.PreemptionsSpent}" : $"{job.PreemptionsSpent} of {spec.MaxPreemptions}");
+        Row("failures", spec is null ? $"{job.FailuresSpent}" : $"{job.FailuresSpent} of {spec.MaxRetries}");
+        Row("checkpoint step", job.LastCheckpointStep is { } step
+            ? $"{step} at {Time(job.LastCheckpointAt!.Value)} ({report.Checkpoints.Count} checkpoint(s) in the bucket)"
+            : "none yet");
+        Row("submitted", Time(job.SubmittedAt));
+        if (job.FinishedAt is { } finished)
+        {
+            Row("finished", Time(finished));
+        }
+
+        if (job.LastError is { } error && job.State != JobState.Succeeded)
+        {
+            Row("last error", error);
+        }
+
+        if (target.StatusUrl is { } page)
+        {
+            Row("status page", new Uri(page, $"jobs/{job.Id}").AbsoluteUri);
+        }
+
+        console.MarkupLineInterpolated($"[bold]job {job.Id}[/]");
+        console.Write(grid);
+        if (report.Attempts.Count == 0)
+        {
+            return;
+        }
+
+        var attempts = new Table().Border(TableBorder.Simple).AddColumns("ATTEMPT", "ZONE", "PROVISIONING", "RUNNING", "ENDED", "HOW");
+        foreach (var a in report.Attempts)
+        {
+            attempts.AddRow(
+                new Text(a.Attempt.ToString(CultureInfo.InvariantCulture)),
+                new Text(a.Zone ?? ""),
+                new Text(Time(a.ProvisioningAt)),
+                new Text(a.RunningAt is { } r ? Time(r) : "-"),
+                new Text(a.EndedAt is { } e ? Time(e) : "live"),
+                a.Preempted ? new Markup($"[yellow]{Markup.Escape(a.Cause ?? "")}[/]") : new Text(a.Cause ?? ""));
+        }
+
+        console.Write(attempts);
+    }
+
+    private static string Time(DateTimeOffset at) => at.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss'Z'", CultureInfo.InvariantCulture);
+}

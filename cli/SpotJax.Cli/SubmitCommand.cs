@@ -1,0 +1,182 @@
+using System.CommandLine;
+using System.Text;
+using System.Text.Json;
+using Spectre.Console;
+using SpotJax.Core;
+using SpotJax.Core.Jobs;
+using SpotJax.Core.Ports;
+using SpotJax.Core.Steps;
+using SpotJax.Functions.Local;
+
+namespace SpotJax.Cli;
+
+/// <summary>
+/// <c>spotjax submit SCRIPT --tpu TYPE --zone ZONE [-- ARGS]</c> or <c>spotjax submit --file job.yaml</c>:
+/// packs the code folder, uploads it to <c>code/&lt;sha256&gt;.tar.gz</c> in the control bucket,
+/// publishes the job to <c>spotjax-jobs</c> with a <c>submissionId</c> attribute (so the job id is
+/// known before the job exists) and prints the id; <c>--follow</c> stays and shows the timeline.
+/// </summary>
+public static class SubmitCommand
+{
+    public static Command Build()
+    {
+        var script = new Argument<FileInfo?>("script") { Description = "The training script; its folder is the code that is packed and uploaded.", Arity = ArgumentArity.ZeroOrOne };
+        var args = new Argument<string[]>("args") { Description = "Arguments for the script, after --.", Arity = ArgumentArity.ZeroOrMore };
+        var file = new Option<FileInfo?>("--file", "-f") { Description = "Submit this job manifest (YAML or JSON) instead of a script; a local `code:` folder is packed and uploaded." };
+        var tpu = new Option<string?>("--tpu") { Description = "Accelerator type: v4-8, v5litepod-8, v5p-32, v6e-8, ..." };
+        var zone = new Option<string?>("--zone") { Description = "The zone to run in." };
+        var zones = new Option<string[]>("--zones") { Description = "Zones in fail-over order (comma-separated or repeated), instead of --zone.", AllowMultipleArgumentsPerToken = true };
+        var name = new Option<string?>("--name") { Description = "The job's name (default: the code folder's name)." };
+        var code = new Option<DirectoryInfo?>("--code") { Description = "The code folder to pack, when it is not the script's folder (the script path is then relative to it)." };
+        var maxRetries = new Option<int?>("--max-retries") { Description = "Restarts allowed after failures that are not preemptions (default 5)." };
+        var maxPreemptions = new Option<int?>("--max-preemptions") { Description = "Recoveries allowed after preemptions (default 100)." };
+        var env = new Option<string[]>("--env", "-e") { Description = "An environment variable for the script, K=V; repeat it." };
+        var runtime = new Option<string?>("--runtime-version") { Description = "TPU software version (default: the generation's)." };
+        var follow = new Option<bool>("--follow") { Description = "Stay and show the live timeline until the job ends; exit 0 only if it SUCCEEDED." };
+        var json = new Option<bool>("--json") { Description = "Print {\"jobId\": ...} as JSON, for scripts." };
+        var targets = new TargetOptions();
+
+        var command = new Command("submit", """
+            Pack a code folder, upload it and submit a job. Prints the job id and how to follow it.
+
+            Examples:
+              spotjax submit examples/quickstart/train.py --local --tpu v4-8 --zone us-central2-b -- --steps 40
+              spotjax submit train.py --tpu v5litepod-8 --zones us-west4-a,us-east5-b --env WANDB_MODE=offline --follow
+              spotjax submit --file examples/jax-mnist/job.yaml
+            """)
+        {
+            script, args, file, tpu, zone, zones, name, code, maxRetries, maxPreemptions, env, runtime, follow, json,
+        };
+        targets.AddTo(command);
+        command.SetAction((parse, ct) => Consoles.RunAsync(
+            async console =>
+            {
+                var spec = parse.GetValue(file) is { } manifest
+                    ? await FromManifestAsync(manifest, parse.GetValue(script) is not null, ct)
+                    : FromOptions(
+                        parse.GetValue(script), parse.GetValue(code), parse.GetValue(args) ?? [], parse.GetValue(tpu), parse.GetValue(zone),
+                        parse.GetValue(zones) ?? [], parse.GetValue(name), parse.GetValue(maxRetries), parse.GetValue(maxPreemptions),
+                        parse.GetValue(env) ?? [], parse.GetValue(runtime));
+                var choice = targets.Resolve(parse);
+                await using var target = await choice.OpenAsync(ct);
+                var publisher = target.Publisher;
+                var uploaded = await CodeBundle.UploadAsync(target.Objects, spec.Code, ct);
+                var submissionId = Guid.NewGuid().ToString("N");
+                var document = Encoding.UTF8.GetBytes(JobDocument.ToJson(spec with { Code = uploaded }));
+                await publisher.PublishAsync(Topics.Jobs, new OutgoingMessage(document, new Dictionary<string, string> { [SubmitFunction.SubmissionIdAttribute] = submissionId }), ct);
+                var jobId = JobId.From(spec.Name, $"client:{submissionId}");
+                var page = target.StatusUrl is { } url ? new Uri(url, $"jobs/{jobId}") : null;
+
+                if (parse.GetValue(json))
+                {
+                    console.Profile.Out.Writer.WriteLine(JsonSerializer.Serialize(new { jobId, name = spec.Name, code = uploaded, statusPage = page?.AbsoluteUri }));
+                }
+                else
+                {
+                    var flag = choice.IsLocal ? " --local" : "";
+                    console.MarkupLineInterpolated($"Submitted job [bold]{jobId}[/] ({spec.Name}, {spec.Tpu.Type} in {string.Join(", ", spec.Tpu.Zones)}) to {target.Description}.");
+                    console.MarkupLineInterpolated($"[grey]code:[/] {uploaded}");
+                    console.MarkupLineInterpolated($"[grey]follow it:[/] spotjax status {jobId}{flag}  ·  spotjax logs {jobId}{flag} --follow  ·  spotjax cancel {jobId}{flag}");
+                    if (page is not null)
+                    {
+                        console.MarkupLineInterpolated($"[grey]status page:[/] {page.AbsoluteUri}");
+                    }
+                }
+
+                return parse.GetValue(follow)
+                    ? await new JobFollower(console, target, choice.IsLocal ? TimeSpan.FromMilliseconds(250) : TimeSpan.FromSeconds(2)).FollowAsync(jobId, ct)
+                    : ExitCodes.Succeeded;
+            },
+            ct));
+        return command;
+    }
+
+    private static async Task<JobSpec> FromManifestAsync(FileInfo manifest, bool scriptGiven, CancellationToken ct)
+    {
+        if (scriptGiven)
+        {
+            throw new CliException(ExitCodes.Usage, "give either a script or --file, not both");
+        }
+
+        if (!manifest.Exists)
+        {
+            throw new CliException(ExitCodes.Usage, $"job file {manifest.FullName} does not exist");
+        }
+
+        return Parse(await File.ReadAllTextAsync(manifest.FullName, ct), manifest.Name, manifest.DirectoryName);
+    }
+
+    private static JobSpec FromOptions(
+        FileInfo? script, DirectoryInfo? code, string[] args, string? tpu, string? zone, string[] zones, string? name,
+        int? maxRetries, int? maxPreemptions, string[] env, string? runtime)
+    {
+        if (script is null)
+        {
+            throw new CliException(ExitCodes.Usage, "give a script to run (spotjax submit train.py --tpu v4-8 --zone us-central2-b) or a manifest (--file job.yaml)");
+        }
+
+        if (!script.Exists)
+        {
+            throw new CliException(ExitCodes.Usage, $"script {script.FullName} does not exist");
+        }
+
+        var folder = code?.FullName ?? script.DirectoryName!;
+        var relative = Path.GetRelativePath(folder, script.FullName).Replace('\\', '/');
+        if (relative.StartsWith("../", StringComparison.Ordinal) || Path.IsPathRooted(relative))
+        {
+            throw new CliException(ExitCodes.Usage, $"script {script.FullName} is not inside the code folder {folder}");
+        }
+
+        var zoneList = zones.SelectMany(z => z.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToList();
+        if (zone is not null)
+        {
+            zoneList.Insert(0, zone);
+        }
+
+        if (tpu is null || zoneList.Count == 0)
+        {
+            throw new CliException(ExitCodes.Usage, "--tpu TYPE and --zone ZONE (or --zones A,B) are required, for example --tpu v4-8 --zone us-central2-b");
+        }
+
+        var variables = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var pair in env)
+        {
+            var equals = pair.IndexOf('=', StringComparison.Ordinal);
+            if (equals <= 0)
+            {
+                throw new CliException(ExitCodes.Usage, $"--env {pair}: expected NAME=VALUE");
+            }
+
+            variables[pair[..equals]] = pair[(equals + 1)..];
+        }
+
+        var document = new Dictionary<string, object?>
+        {
+            ["name"] = name ?? new DirectoryInfo(folder).Name,
+            ["tpu"] = runtime is null
+                ? new Dictionary<string, object?> { ["type"] = tpu, ["zones"] = zoneList }
+                : new Dictionary<string, object?> { ["type"] = tpu, ["zones"] = zoneList, ["runtimeVersion"] = runtime },
+            ["code"] = folder,
+            ["script"] = relative,
+            ["args"] = args,
+            ["env"] = variables,
+            ["maxRetries"] = maxRetries,
+            ["maxPreemptions"] = maxPreemptions,
+        };
+        var text = JsonSerializer.Serialize(document.Where(p => p.Value is not null).ToDictionary(p => p.Key, p => p.Value));
+        return Parse(text, "the command line", folder);
+    }
+
+    /// <summary>Validates as <c>submit</c> will, so a mistake is reported here, naming the field, rather than as a REJECTED job.</summary>
+    private static JobSpec Parse(string text, string source, string? baseDirectory)
+    {
+        try
+        {
+            return JobDocument.Parse(text, new JobDocumentOptions { AllowLocalCode = true, BaseDirectory = baseDirectory });
+        }
+        catch (JobDocumentException e)
+        {
+            throw new CliException(ExitCodes.Usage, $"{source} is not a valid job: " + string.Join("; ", e.Errors.Select(error => $"{error.Field}: {error.Message}")));
+        }
+    }
+}
