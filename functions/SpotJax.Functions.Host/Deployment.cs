@@ -1,6 +1,7 @@
 using System.Collections;
 using SpotJax.Core.Ports;
 using SpotJax.Core.Steps;
+using SpotJax.Functions.Status;
 using SpotJax.Google;
 using SpotJax.Google.Firestore;
 using SpotJax.Google.PubSub;
@@ -49,6 +50,9 @@ public sealed class Deployment : IAsyncDisposable
     /// <summary>A file holding the private launch key (instead of the secret).</summary>
     public const string SshKeyFileVariable = "SPOTJAX_SSH_KEY_FILE";
 
+    /// <summary>The service account the provisioned TPU VMs run as (access to the control bucket).</summary>
+    public const string NodeServiceAccountVariable = "SPOTJAX_NODE_SERVICE_ACCOUNT";
+
     public const string DefaultSshUser = "spotjax";
 
     private readonly List<IAsyncDisposable> owned = [];
@@ -59,9 +63,20 @@ public sealed class Deployment : IAsyncDisposable
     {
     }
 
+    /// <summary>The step functions; not built for the status function (<c>stepsWanted: false</c>).</summary>
     public SpotJaxFunctions Functions { get; private set; } = null!;
 
-    public static async Task<Deployment> CreateAsync(IDictionary environment, TimeProvider time, CancellationToken ct)
+    /// <summary>The status page over this deployment's job store and bucket.</summary>
+    public StatusPage Status { get; private set; } = null!;
+
+    /// <param name="environment">The container's environment variables.</param>
+    /// <param name="time">The clock of every adapter.</param>
+    /// <param name="ct">Cancels the set-up.</param>
+    /// <param name="stepsWanted">
+    /// False for the status function, which only reads the job store and the bucket: it needs neither
+    /// the TPU API nor the SSH launch key, so their settings are not required.
+    /// </param>
+    public static async Task<Deployment> CreateAsync(IDictionary environment, TimeProvider time, CancellationToken ct, bool stepsWanted = true)
     {
         string? Get(string name) => environment[name] as string is { Length: > 0 } value ? value : null;
         string Require(string name) => Get(name) ?? throw new HostConfigurationException($"{name} is not set");
@@ -84,6 +99,12 @@ public sealed class Deployment : IAsyncDisposable
         var tpu = new TpuRestClient(endpoints.Tpu.CreateTransport(deployment.http, time: time), new TpuClientOptions { Project = project, BaseUri = endpoints.Tpu.BaseUri }, time);
         var store = deployment.Store(Get(StateDbVariable), project, endpoints, time);
         var objects = await deployment.ObjectsAsync(Get(BucketDirVariable), Get(StorageApiVariable), bucket, time, ct);
+        deployment.Status = new StatusPage(store, objects, time);
+        if (!stepsWanted)
+        {
+            return deployment;
+        }
+
         var sshUser = Get(SshUserVariable) ?? DefaultSshUser;
         var options = new ControlPlaneOptions
         {
@@ -91,6 +112,7 @@ public sealed class Deployment : IAsyncDisposable
             Bucket = bucket,
             SshUser = sshUser,
             SshPublicKey = Get(SshPublicKeyVariable),
+            NodeServiceAccount = Get(NodeServiceAccountVariable),
         };
 
         IWorkerRunner workers = (Get(WorkersVariable) ?? "ssh") switch

@@ -57,6 +57,27 @@ public sealed class ProvisionBodyTests
     }
 
     [Fact]
+    public async Task CreateQueuedResourceAsync_NodeServiceAccount_SendsItWithTheCloudPlatformScope()
+    {
+        var options = new ControlPlaneOptions { Project = Payloads.Project, Bucket = "spotjax-control", NodeServiceAccount = "spotjax-tpu-node@spotjax-prod.iam.gserviceaccount.com" };
+        var provision = new ProvisionFunction(null!, null!, null!, options, TimeProvider.System);
+
+        var node = await SentNodeAsync(provision);
+
+        var expected = JsonNode.Parse("""{"email": "spotjax-tpu-node@spotjax-prod.iam.gserviceaccount.com", "scope": ["https://www.googleapis.com/auth/cloud-platform"]}""");
+        Assert.True(JsonNode.DeepEquals(expected, node["serviceAccount"]), node.ToJsonString());
+    }
+
+    [Fact]
+    public async Task CreateQueuedResourceAsync_WithoutNodeServiceAccount_LeavesTheTpuApisDefault()
+    {
+        var node = await SentNodeAsync(Provision(Payloads.Project));
+
+        Assert.Null(node["serviceAccount"]);
+        Assert.Equal("v4-32", node["acceleratorType"]?.GetValue<string>());
+    }
+
+    [Fact]
     public async Task CreateQueuedResourceAsync_ProvisionBodyOnTheSimulator_NodeHasTheLabelsAndAnExternalIpPerWorker()
     {
         await using var harness = await SimulatorHarness.StartAsync();
@@ -93,6 +114,14 @@ public sealed class ProvisionBodyTests
         SubmittedAt = new DateTimeOffset(2024, 11, 28, 13, 0, 0, TimeSpan.Zero),
         UpdatedAt = new DateTimeOffset(2024, 11, 28, 13, 20, 41, TimeSpan.Zero),
     };
+
+    /// <summary>The node of the queued resource the client puts on the wire for <paramref name="provision"/>'s body.</summary>
+    private static async Task<JsonNode> SentNodeAsync(ProvisionFunction provision)
+    {
+        await using var server = await FixtureServer.StartAsync(HttpStatusCode.OK, Payloads.Read("operation-create-running.json"));
+        await server.Client().CreateQueuedResourceAsync(Payloads.Zone, QueuedResourceId, provision.Body(Job()), "create-7d3c2b1a", None);
+        return JsonNode.Parse(Assert.Single(server.Requests).Body)!["tpu"]!["nodeSpec"]![0]!["node"]!;
+    }
 
     // Body reads only the options; the handler's other parts take no part in building it.
     private static ProvisionFunction Provision(string project) =>

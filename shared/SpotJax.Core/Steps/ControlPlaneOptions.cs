@@ -27,4 +27,11 @@ public sealed record ControlPlaneOptions
     /// <c>ssh-keys</c> metadata so that no manual step is needed on a new TPU VM.
     /// </summary>
     public string? SshPublicKey { get; init; }
+
+    /// <summary>
+    /// The service account the TPU VMs run as (<c>node.serviceAccount</c>, scope <c>cloud-platform</c>): the
+    /// node agent and the training script reach the control bucket with its tokens. Null leaves the
+    /// TPU API's default (the Compute Engine default service account).
+    /// </summary>
+    public string? NodeServiceAccount { get; init; }
 }

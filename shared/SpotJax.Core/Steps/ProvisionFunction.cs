@@ -98,6 +98,9 @@ public sealed class ProvisionFunction(
                                 [AttemptLabel] = job.Attempt.ToString(CultureInfo.InvariantCulture),
                             },
                             Metadata = SshKeysMetadata(),
+                            ServiceAccount = string.IsNullOrWhiteSpace(options.NodeServiceAccount)
+                                ? null
+                                : new NodeServiceAccount { Email = options.NodeServiceAccount.Trim() },
                         },
                     },
                 ],

@@ -77,6 +77,9 @@ public sealed record Node
     [JsonPropertyName("metadata")] public IReadOnlyDictionary<string, string>? Metadata { get; init; }
     [JsonPropertyName("labels")] public IReadOnlyDictionary<string, string>? Labels { get; init; }
 
+    /// <summary>The identity of the TPU VMs, whose metadata-server tokens the workers use.</summary>
+    [JsonPropertyName("serviceAccount")] public NodeServiceAccount? ServiceAccount { get; init; }
+
     /// <summary>CREATING, READY, ..., PREEMPTED, TERMINATED.</summary>
     [JsonPropertyName("state")] public string? State { get; init; }
 
@@ -100,6 +103,16 @@ public sealed record NetworkConfig
     [JsonPropertyName("network")] public string? Network { get; init; }
     [JsonPropertyName("subnetwork")] public string? Subnetwork { get; init; }
     [JsonPropertyName("enableExternalIps")] public bool EnableExternalIps { get; init; }
+}
+
+/// <summary><c>node.serviceAccount</c>: note that <c>scope</c> (singular) is the list of OAuth scopes.</summary>
+public sealed record NodeServiceAccount
+{
+    /// <summary>The broad OAuth scope, so that IAM roles alone decide what the TPU VMs may do.</summary>
+    public const string CloudPlatformScope = "https://www.googleapis.com/auth/cloud-platform";
+
+    [JsonPropertyName("email")] public required string Email { get; init; }
+    [JsonPropertyName("scope")] public IReadOnlyList<string> Scope { get; init; } = [CloudPlatformScope];
 }
 
 public sealed record SchedulingConfig

@@ -1,0 +1,24 @@
+# Job state: jobs/{jobId} and jobs/{jobId}/events/{seq} (shared/SpotJax.Google/Firestore).
+resource "google_firestore_database" "default" {
+  count = var.create_firestore_database ? 1 : 0
+
+  name        = "(default)"
+  location_id = local.firestore_location
+  type        = "FIRESTORE_NATIVE"
+
+  # terraform destroy removes the database with everything in it (README, "Remove everything").
+  delete_protection_state = "DELETE_PROTECTION_DISABLED"
+  deletion_policy         = "DELETE"
+
+  depends_on = [google_project_service.apis]
+}
+
+# Indexes. FirestoreJobStore asks three queries, and the single-field indexes Firestore builds for
+# every field serve all of them, so no composite index is declared:
+#   * the sweep's active jobs: state IN [the non-terminal states], ordered by __name__ (document
+#     name order is what an equality or IN filter returns anyway; a NOT_IN, or an order by
+#     submittedAt, would need the composite (state, submittedAt) and is avoided on purpose);
+#   * the recent jobs (status page, command line): no filter, submittedAt DESCENDING;
+#   * a job's history: a plain listing of jobs/{jobId}/events in document name order.
+# A query that needs a missing composite index fails with FAILED_PRECONDITION and a link that
+# creates it; add it here as a google_firestore_index if a later query needs one.

@@ -1,0 +1,121 @@
+variable "project_id" {
+  description = "The Google Cloud project that runs the control plane and owns the TPUs."
+  type        = string
+}
+
+variable "region" {
+  description = "Region of the Cloud Run services, the Scheduler job, the image repository and (by default) the bucket and Firestore. TPU zones may be in other regions."
+  type        = string
+  default     = "us-central1"
+}
+
+variable "bucket_name" {
+  description = "The control bucket (globally unique): manifests under jobs/, code bundles under code/, each job's checkpoints, logs, markers and host keys, the pip cache. SPOTJAX_BUCKET of every function."
+  type        = string
+}
+
+variable "bucket_location" {
+  description = "Location of the control bucket; null means var.region. Put it near the TPU zones you use: checkpoints are written from there."
+  type        = string
+  default     = null
+}
+
+variable "image" {
+  description = "The functions image, best by digest: REGION-docker.pkg.dev/PROJECT/REPOSITORY/spotjax-functions@sha256:... (cloudbuild.yaml passes it)."
+  type        = string
+
+  validation {
+    condition     = length(trimspace(var.image)) > 0
+    error_message = "Set image to the functions image (cloudbuild.yaml passes the digest it pushed)."
+  }
+}
+
+variable "repository" {
+  description = "Artifact Registry repository (Docker format, in var.region) that holds the functions image."
+  type        = string
+  default     = "spotjax"
+}
+
+variable "firestore_location" {
+  description = "Location of the (default) Firestore database; null means var.region. It cannot be changed once created."
+  type        = string
+  default     = null
+}
+
+variable "create_firestore_database" {
+  description = "Create the (default) Firestore database. Set false when the project already has one (Native mode) that SpotJax should share."
+  type        = bool
+  default     = true
+}
+
+variable "ssh_user" {
+  description = "The user launch logs in as on the TPU VMs; provisioning authorizes the public key for it (SPOTJAX_SSH_USER)."
+  type        = string
+  default     = "spotjax"
+}
+
+variable "ssh_public_key" {
+  description = "Public half of a launch key you made yourself (ssh-ed25519 AAAA...); add its private half to the secret spotjax-ssh-key. Null or empty makes Terraform generate the pair and store the private key in Secret Manager, which also puts it in the Terraform state."
+  type        = string
+  default     = null
+}
+
+variable "create_default_network" {
+  description = "Create the auto-mode network named default. Provisioning leaves networkConfig.network unset, so the TPU API puts the TPU VMs on the project's default network; set true only where the project has none (org policy compute.skipDefaultNetworkCreation)."
+  type        = bool
+  default     = false
+}
+
+variable "launch_egress_cidr" {
+  description = "Range of the subnet (in var.region, on the default network) that launch's Direct VPC egress takes its addresses from; the firewall admits SSH to the TPU VMs from this range only. Must not overlap other subnets (auto-mode subnets use 10.128.0.0/9)."
+  type        = string
+  default     = "10.8.0.0/24"
+}
+
+variable "sweep_schedule" {
+  description = "unix-cron schedule of the sweep; every minute is the finest Cloud Scheduler allows."
+  type        = string
+  default     = "* * * * *"
+}
+
+variable "status_viewers" {
+  description = "IAM members allowed to open the status page (user:you@example.com, group:team@example.com). The status service admits nobody else."
+  type        = list(string)
+  default     = []
+}
+
+variable "manifest_retention_days" {
+  description = "Days after which manifests under jobs/ are deleted (a job's document is copied into Firestore at submission)."
+  type        = number
+  default     = 30
+}
+
+variable "code_retention_days" {
+  description = "Days after which code bundles under code/ are deleted. Keep it longer than your longest job: a recovery fetches the bundle again."
+  type        = number
+  default     = 90
+}
+
+variable "pip_cache_retention_days" {
+  description = "Days after which the requirements wheel cache under cache/pip/ is deleted (it is rebuilt on the next install)."
+  type        = number
+  default     = 30
+}
+
+variable "soft_delete_retention_seconds" {
+  description = "Soft-delete retention of the control bucket. 0 turns it off: checkpoint rotation deletes a lot, and soft-deleted objects are billed."
+  type        = number
+  default     = 0
+}
+
+variable "max_delivery_attempts" {
+  description = "Deliveries of one message before Pub/Sub moves it to the dead-letter topic (5 to 100). The sweep republishes steps that were lost this way."
+  type        = number
+  default     = 10
+}
+
+variable "labels" {
+  description = "Labels put on every resource that takes labels."
+  type        = map(string)
+  default     = { app = "spotjax" }
+}

@@ -1,0 +1,335 @@
+using System.Collections;
+using System.Reflection;
+using SpotJax.Core;
+using SpotJax.Core.Steps;
+using SpotJax.Functions;
+using SpotJax.Functions.Host;
+using SpotJax.Google;
+
+namespace SpotJax.Tests.Infra;
+
+/// <summary>
+/// The names infra/ uses against the names the code reads: functions and their FUNCTION_TARGET,
+/// topics and which function each one is pushed to, environment variables, the secret, the bucket
+/// prefixes. Every list is read from the code at test time, so a function, topic or variable added
+/// to the code and missing from infra/ fails here.
+/// </summary>
+public sealed class InfraNamesTests
+{
+    private static readonly InfraConfig Infra = InfraConfig.Instance;
+
+    /// <summary>Topics that only infra/ knows: the bucket's notifications and the dead letters.</summary>
+    private const string BucketEventsTopic = "spotjax-bucket-events";
+    private const string DeadLetterTopic = "spotjax-dead-letter";
+
+    public static TheoryData<string> FunctionNamesOfTheHost => [.. FunctionNames.All];
+
+    public static TheoryData<string> CodeTopics => [.. ConstantsOf(typeof(Topics))];
+
+    [Theory]
+    [MemberData(nameof(FunctionNamesOfTheHost))]
+    public void Functions_FunctionOfTheHost_HasACloudRunService(string function)
+    {
+        Assert.True(Infra.Functions.ContainsKey(function), $"infra/locals.tf functions has no entry for '{function}' (FunctionNames.All): it would not be deployed");
+        Assert.Contains(function, Infra.ListMap("project_roles").Keys);
+        Assert.Contains(function, Infra.ListMap("publishes").Keys);
+    }
+
+    [Fact]
+    public void Functions_EveryDeployedTarget_IsAcceptedByTheHost()
+    {
+        foreach (var target in Infra.Functions.Keys)
+        {
+            var options = FunctionHostOptions.FromEnvironment(new Hashtable { [FunctionHostOptions.TargetVariable] = target });
+
+            Assert.Equal(target, options.Target);
+        }
+
+        Assert.Equal(FunctionNames.All.Order(StringComparer.Ordinal), Infra.Functions.Keys.Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public void CloudRunService_OnePerFunction_RunsTheImageWithFunctionTargetSetToItsKey()
+    {
+        var service = Infra.Resource("google_cloud_run_v2_service.function");
+        var template = Assert.Single(Hcl.Blocks(service, "template")).Value;
+        var container = Assert.Single(Hcl.Blocks(Hcl.Entries(template), "containers")).Value;
+        var env = Hcl.Blocks(Hcl.Entries(container), "env")
+            .Select(b => Hcl.Entries(b.Value))
+            .Where(e => e.Any(x => x.Key == "name" && !x.IsBlock))
+            .ToDictionary(e => Hcl.StringLiteral(Hcl.Value(e, "name"))!, e => Hcl.Value(e, "value"));
+
+        Assert.Equal("local.functions", Hcl.Value(service, "for_each"));
+        Assert.Equal("\"spotjax-${each.key}\"", Hcl.Value(service, "name"));
+        Assert.Equal("var.image", Hcl.Value(Hcl.Entries(container), "image"));
+        Assert.Equal("each.key", env[FunctionHostOptions.TargetVariable]);
+        Assert.Equal("var.project_id", env[Deployment.ProjectVariable]);
+        Assert.Equal("google_storage_bucket.control.name", env[Deployment.BucketVariable]);
+        Assert.Equal("google_service_account.function[each.key].email", Hcl.Value(Hcl.Entries(template), "service_account"));
+    }
+
+    [Fact]
+    public void Functions_EachTopicOfTheCode_IsPushedToTheFunctionThatHandlesIt()
+    {
+        var byTopic = HandlersByTopic();
+
+        Assert.NotEmpty(byTopic);
+        foreach (var (topic, function) in byTopic)
+        {
+            Assert.True(Infra.Functions.ContainsKey(function), $"{function} (handles {topic}) is not deployed");
+            Assert.Equal("topic", Infra.FunctionSetting(function, "trigger"));
+            Assert.Equal(topic, Infra.FunctionSetting(function, "topic"));
+        }
+
+        // No other function is pushed from a step topic: bucket-events has its own, the rest none.
+        var pushed = Infra.Functions.Keys.Where(f => Infra.FunctionSetting(f, "trigger") == "topic").ToList();
+        Assert.Equal(new[] { FunctionNames.BucketEvents }, pushed.Except(byTopic.Values));
+    }
+
+    [Fact]
+    public void Functions_Triggers_AreTheDeliveriesTheHostDecodesForEachFunction()
+    {
+        // bucket-events takes Storage notifications pushed from its topic, sweep a Scheduler call.
+        Assert.Equal("topic", Infra.FunctionSetting(FunctionNames.BucketEvents, "trigger"));
+        Assert.Equal(BucketEventsTopic, Infra.FunctionSetting(FunctionNames.BucketEvents, "topic"));
+        Assert.Equal("schedule", Infra.FunctionSetting(FunctionNames.Sweep, "trigger"));
+        Assert.Null(Infra.FunctionSetting(FunctionNames.Sweep, "topic"));
+        Assert.All(Infra.Functions.Keys, f => Assert.Contains(Infra.FunctionSetting(f, "trigger") ?? "", new[] { "topic", "schedule", "http" }));
+        Assert.All(
+            Infra.Functions.Keys.Where(f => Infra.FunctionSetting(f, "trigger") == "topic"),
+            f => Assert.NotNull(Infra.FunctionSetting(f, "topic")));
+    }
+
+    [Fact]
+    public void PushSubscription_Endpoint_IsTheServiceOfTheFunctionOfItsTopicWithOidcAndDeadLetters()
+    {
+        var subscription = Infra.Resource("google_pubsub_subscription.push");
+        var push = Hcl.Entries(Assert.Single(Hcl.Blocks(subscription, "push_config")).Value);
+        var oidc = Hcl.Entries(Assert.Single(Hcl.Blocks(push, "oidc_token")).Value);
+        var deadLetter = Hcl.Entries(Assert.Single(Hcl.Blocks(subscription, "dead_letter_policy")).Value);
+
+        // One subscription per pushed function; its topic is that function's topic and its endpoint that function's service.
+        Assert.Equal("local.pushed", Hcl.Value(subscription, "for_each"));
+        Assert.Equal("{ for name, f in local.functions : name => f if f.trigger == \"topic\" }", InfraConfig.Normalize(Infra.Locals["pushed"]));
+        Assert.Equal("google_pubsub_topic.topic[each.value.topic].id", Hcl.Value(subscription, "topic"));
+        Assert.Equal("google_cloud_run_v2_service.function[each.key].uri", Hcl.Value(push, "push_endpoint"));
+        Assert.Equal("google_service_account.invoker.email", Hcl.Value(oidc, "service_account_email"));
+        Assert.Equal("local.audience[each.key]", Hcl.Value(oidc, "audience"));
+        Assert.Single(Hcl.Blocks(subscription, "retry_policy"));
+        Assert.Equal("google_pubsub_topic.topic[local.topics.dead_letter].id", Hcl.Value(deadLetter, "dead_letter_topic"));
+        Assert.Equal(DeadLetterTopic, Infra.StringMap("topics")["dead_letter"]);
+    }
+
+    [Fact]
+    public void PushSubscription_AckDeadline_FitsPubSubAndTheServiceTimeout()
+    {
+        foreach (var function in Infra.Functions.Keys.Where(f => Infra.FunctionSetting(f, "trigger") == "topic"))
+        {
+            var ack = int.Parse(Hcl.Value(Infra.Functions[function], "ack_deadline_seconds"), System.Globalization.CultureInfo.InvariantCulture);
+            var timeout = int.Parse(Hcl.Value(Infra.Functions[function], "timeout_seconds"), System.Globalization.CultureInfo.InvariantCulture);
+
+            Assert.InRange(ack, 10, 600);
+            Assert.True(timeout >= ack, $"{function}: a Cloud Run timeout of {timeout}s cuts the request before Pub/Sub's {ack}s deadline");
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(CodeTopics))]
+    public void Topics_TopicOfTheCode_IsCreated(string topic)
+    {
+        Assert.Contains(topic, Infra.StringMap("topics").Values);
+    }
+
+    [Fact]
+    public void Topics_EveryTopicInfraNames_IsACodeTopicOrOneOfInfrasOwn()
+    {
+        var known = ConstantsOf(typeof(Topics)).Append(BucketEventsTopic).Append(DeadLetterTopic).ToHashSet();
+        var named = Infra.StringMap("topics").Values
+            .Concat(Infra.ListMap("publishes").Values.SelectMany(t => t))
+            .Concat(Infra.Functions.Keys.Select(f => Infra.FunctionSetting(f, "topic")).OfType<string>());
+
+        Assert.All(named, t => Assert.Contains(t, known));
+        Assert.Equal("toset(values(local.topics))", Hcl.Value(Infra.Resource("google_pubsub_topic.topic"), "for_each"));
+    }
+
+    [Fact]
+    public void BucketNotification_FinalizeEvents_GoToTheBucketEventsTopicInTheShapeTheHostDecodes()
+    {
+        var notification = Infra.Resource("google_storage_notification.finalize");
+
+        Assert.Equal("google_storage_bucket.control.name", Hcl.Value(notification, "bucket"));
+        Assert.Equal("google_pubsub_topic.topic[local.topics.bucket_events].id", Hcl.Value(notification, "topic"));
+        Assert.Equal(BucketEventsTopic, Infra.StringMap("topics")["bucket_events"]);
+        // EventDecoder reads attributes eventType=OBJECT_FINALIZE, bucketId, objectId and the JSON object resource.
+        Assert.Equal("\"JSON_API_V1\"", Hcl.Value(notification, "payload_format"));
+        Assert.Equal(new[] { "OBJECT_FINALIZE" }, Hcl.StringList(Hcl.Value(notification, "event_types")));
+        Assert.DoesNotContain(notification, e => e.Key == "object_name_prefix");
+    }
+
+    [Fact]
+    public void Scheduler_ScheduledFunction_IsCalledOverHttpWithTheInvokersToken()
+    {
+        var job = Infra.Resource("google_cloud_scheduler_job.function");
+        var http = Hcl.Entries(Assert.Single(Hcl.Blocks(job, "http_target")).Value);
+        var oidc = Hcl.Entries(Assert.Single(Hcl.Blocks(http, "oidc_token")).Value);
+
+        Assert.Equal("local.scheduled", Hcl.Value(job, "for_each"));
+        Assert.Equal("{ for name, f in local.functions : name => f if f.trigger == \"schedule\" }", InfraConfig.Normalize(Infra.Locals["scheduled"]));
+        Assert.Equal("google_cloud_run_v2_service.function[each.key].uri", Hcl.Value(http, "uri"));
+        Assert.Equal("\"POST\"", Hcl.Value(http, "http_method"));
+        Assert.Equal("google_service_account.invoker.email", Hcl.Value(oidc, "service_account_email"));
+        Assert.Equal("local.audience[each.key]", Hcl.Value(oidc, "audience"));
+    }
+
+    [Fact]
+    public void EnvironmentVariables_EveryNameInfraSets_IsAConstantTheHostReads()
+    {
+        var read = HostVariables();
+        var set = InfraVariables();
+
+        Assert.NotEmpty(set);
+        Assert.All(set, name => Assert.True(read.Contains(name), $"infra/ sets {name}, which no constant of the functions host names"));
+    }
+
+    [Theory]
+    [InlineData(FunctionHostOptions.TargetVariable)]
+    [InlineData(FunctionHostOptions.ProjectVariable)]
+    [InlineData(FunctionHostOptions.AudienceVariable)]
+    [InlineData(FunctionHostOptions.ServiceAccountVariable)]
+    [InlineData(Deployment.BucketVariable)]
+    [InlineData(Deployment.WorkersVariable)]
+    [InlineData(Deployment.SshUserVariable)]
+    [InlineData(Deployment.SshPublicKeyVariable)]
+    [InlineData(Deployment.SshKeySecretVariable)]
+    [InlineData(Deployment.NodeServiceAccountVariable)]
+    public void EnvironmentVariables_ProductionSetting_IsSetByInfra(string variable)
+    {
+        Assert.Contains(variable, InfraVariables());
+    }
+
+    [Theory]
+    [InlineData(Deployment.BucketDirVariable)]
+    [InlineData(Deployment.StorageApiVariable)]
+    [InlineData(Deployment.StateDbVariable)]
+    [InlineData(Deployment.NodesRootVariable)]
+    [InlineData(Deployment.SshKeyFileVariable)]
+    [InlineData(FunctionHostOptions.LoopbackVariable)]
+    [InlineData(GoogleEndpoints.PubSubEmulatorHostVariable)]
+    [InlineData(GoogleEndpoints.FirestoreEmulatorHostVariable)]
+    [InlineData(GoogleEndpoints.TpuApiVariable)]
+    public void EnvironmentVariables_LocalStandIn_IsNeverSetInProduction(string variable)
+    {
+        Assert.DoesNotContain(variable, InfraVariables());
+        Assert.DoesNotContain($"\"{variable}\"", Infra.Code, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void EnvironmentVariables_StepSettings_PointAtTheSecretTheAccountsAndSsh()
+    {
+        var step = Hcl.Object(Infra.Locals["step_env"]).ToDictionary(e => e.Key, e => e.Value);
+        var push = PushEnv().ToDictionary(e => e.Key, e => e.Value);
+
+        Assert.Equal("\"ssh\"", step[Deployment.WorkersVariable]);
+        Assert.Equal("google_secret_manager_secret.ssh_key.secret_id", step[Deployment.SshKeySecretVariable]);
+        Assert.Equal("local.ssh_public_key", step[Deployment.SshPublicKeyVariable]);
+        Assert.Equal("var.ssh_user", step[Deployment.SshUserVariable]);
+        Assert.Equal("google_service_account.node.email", step[Deployment.NodeServiceAccountVariable]);
+        Assert.Equal("lookup(local.audience, name, \"\")", push[FunctionHostOptions.AudienceVariable]);
+        Assert.Equal("google_service_account.invoker.email", push[FunctionHostOptions.ServiceAccountVariable]);
+        Assert.Equal($"\"{Deployment.DefaultSshUser}\"", Hcl.Value(Infra.Variables["ssh_user"], "default"));
+    }
+
+    [Fact]
+    public void Secret_SshKey_IsTheSecretLaunchReadsAndOnlyLaunchMayAccessIt()
+    {
+        var secret = Infra.Resource("google_secret_manager_secret.ssh_key");
+        var access = Infra.Resources.Where(r => r.Value.Any(e => e.Key == "role" && e.Value == "\"roles/secretmanager.secretAccessor\"")).ToList();
+
+        Assert.Equal("\"spotjax-ssh-key\"", Hcl.Value(secret, "secret_id"));
+        var grant = Assert.Single(access);
+        Assert.Equal("google_secret_manager_secret.ssh_key.id", Hcl.Value(grant.Value, "secret_id"));
+        Assert.Equal($"\"serviceAccount:${{google_service_account.function[\"{FunctionNames.Launch}\"].email}}\"", Hcl.Value(grant.Value, "member"));
+    }
+
+    [Fact]
+    public void Bucket_LifecyclePrefixes_AreFoldersOfTheBucketLayout()
+    {
+        // cache/pip/ is Deployment's requirements cache (RequirementsCacheUri), not a BucketLayout constant.
+        var layout = new[] { BucketLayout.ManifestPrefix, BucketLayout.CodePrefix, "cache/pip/" };
+        var bucket = Infra.Resource("google_storage_bucket.control");
+        var prefixes = Hcl.Blocks(bucket, "lifecycle_rule")
+            .SelectMany(r => Hcl.Blocks(Hcl.Entries(r.Value), "condition"))
+            .SelectMany(c => Hcl.Entries(c.Value).Where(e => e.Key == "matches_prefix"))
+            .SelectMany(e => Hcl.StringList(e.Value))
+            .ToList();
+
+        Assert.Equal(layout.Order(StringComparer.Ordinal), prefixes.Order(StringComparer.Ordinal));
+        Assert.Equal("var.bucket_name", Hcl.Value(bucket, "name"));
+        Assert.Equal("false", Hcl.Value(bucket, "force_destroy"));
+    }
+
+    [Fact]
+    public void Launch_ReachesTheWorkersInternalAddresses_ThroughDirectVpcEgressAndAnSshFirewallRule()
+    {
+        var firewall = Infra.Resource("google_compute_firewall.launch_ssh");
+        var allow = Hcl.Entries(Assert.Single(Hcl.Blocks(firewall, "allow")).Value);
+        var egress = Infra.Functions.Keys.Where(f => Hcl.Value(Infra.Functions[f], "vpc_egress") == "true").ToList();
+
+        Assert.Equal(new[] { FunctionNames.Launch }, egress);
+        Assert.Equal("\"tcp\"", Hcl.Value(allow, "protocol"));
+        Assert.Equal(new[] { "22" }, Hcl.StringList(Hcl.Value(allow, "ports")));
+        Assert.Equal("[google_compute_subnetwork.launch_egress.ip_cidr_range]", Hcl.Value(firewall, "source_ranges"));
+        Assert.Equal("local.tpu_network", Hcl.Value(firewall, "network"));
+        Assert.Equal("local.tpu_network", Hcl.Value(Infra.Resource("google_compute_subnetwork.launch_egress"), "network"));
+    }
+
+    /// <summary>The function name of each topic's handler, from <see cref="SpotJaxFunctions.ByTopic"/>.</summary>
+    private static Dictionary<string, string> HandlersByTopic()
+    {
+        // The handlers are built but never called: no adapter is needed to ask who handles what.
+        var functions = new SpotJaxFunctions(null!, null!, null!, null!, null!, new ControlPlaneOptions { Project = "p", Bucket = "b" }, TimeProvider.System);
+        var names = typeof(FunctionNames).GetFields(BindingFlags.Public | BindingFlags.Static)
+            .Where(f => f.IsLiteral)
+            .ToDictionary(f => f.Name, f => (string)f.GetRawConstantValue()!);
+        return functions.ByTopic.ToDictionary(
+            pair => pair.Key,
+            pair =>
+            {
+                var property = typeof(SpotJaxFunctions).GetProperties().Single(p => ReferenceEquals(p.GetValue(functions), pair.Value));
+                return names[property.Name];
+            });
+    }
+
+    /// <summary>The per-function push settings: the object after <c>=&gt;</c> in <c>{ for name in ... : name =&gt; { ... } }</c>.</summary>
+    private static IReadOnlyList<Hcl.Entry> PushEnv()
+    {
+        var value = Infra.Locals["push_env"];
+        var open = value.IndexOf('{', value.IndexOf("=>", StringComparison.Ordinal));
+        return Hcl.Object(value[open..Hcl.MatchBracket(value, open)]);
+    }
+
+    private static IEnumerable<string> ConstantsOf(Type type) =>
+        type.GetFields(BindingFlags.Public | BindingFlags.Static).Where(f => f.IsLiteral && f.FieldType == typeof(string)).Select(f => (string)f.GetRawConstantValue()!);
+
+    /// <summary>Every environment variable name a constant of the host or its endpoints names.</summary>
+    private static HashSet<string> HostVariables() =>
+        new[] { typeof(FunctionHostOptions), typeof(Deployment), typeof(GoogleEndpoints) }
+            .SelectMany(t => t.GetFields(BindingFlags.Public | BindingFlags.Static).Where(f => f.IsLiteral && f.Name.EndsWith("Variable", StringComparison.Ordinal)))
+            .Select(f => (string)f.GetRawConstantValue()!)
+            .ToHashSet(StringComparer.Ordinal);
+
+    /// <summary>The names of every variable the services get: literal env blocks and the env maps in locals.</summary>
+    private static HashSet<string> InfraVariables()
+    {
+        var service = Infra.Resource("google_cloud_run_v2_service.function");
+        var template = Assert.Single(Hcl.Blocks(service, "template")).Value;
+        var container = Assert.Single(Hcl.Blocks(Hcl.Entries(template), "containers")).Value;
+        var literal = Hcl.Blocks(Hcl.Entries(container), "env")
+            .Select(b => Hcl.Entries(b.Value))
+            .Where(e => e.Any(x => x.Key == "name" && !x.IsBlock))
+            .Select(e => Hcl.StringLiteral(Hcl.Value(e, "name")) ?? throw new FormatException("an env name is not a literal"));
+        var step = Hcl.Object(Infra.Locals["step_env"]).Select(e => e.Key);
+        var push = PushEnv().Select(e => e.Key);
+        return literal.Concat(step).Concat(push).ToHashSet(StringComparer.Ordinal);
+    }
+}
