@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.IO.Compression;
 using System.Text.Json;
+using SpotJax.Contracts;
 using SpotJax.Core.Ports;
 using SpotJax.Local.Storage;
 
@@ -129,26 +130,9 @@ internal sealed class SshSandbox : IDisposable
         }
     }
 
-    public static async Task WaitUntilAsync(Func<bool> condition, string what)
-    {
-        var clock = Stopwatch.StartNew();
-        while (!condition())
-        {
-            if (clock.Elapsed > Patience)
-            {
-                throw new TimeoutException($"{what} did not happen within {Patience}");
-            }
+    public static Task WaitUntilAsync(Func<bool> condition, string what) => Eventually.TrueAsync(condition, what, Patience);
 
-            await Task.Delay(50);
-        }
-    }
-
-    public static async Task<string> WaitForFileAsync(string path, Func<string, bool>? until = null)
-    {
-        var text = "";
-        await WaitUntilAsync(() => File.Exists(path) && (until is null || until(text = File.ReadAllText(path))), $"{path} appearing with the expected content");
-        return until is null ? await File.ReadAllTextAsync(path) : text;
-    }
+    public static Task<string> WaitForFileAsync(string path, Func<string, bool>? until = null) => Eventually.FileAsync(path, until, Patience);
 
     /// <summary>The JSON object the work script printed after <c>RESULT </c>.</summary>
     public async Task<JsonElement> WaitForResultAsync(int attempt, int worker)

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
+using SpotJax.Contracts;
 using SpotJax.Core.Ports;
 using SpotJax.Local.Workers;
 
@@ -107,29 +108,9 @@ internal sealed class WorkerSandbox : IDisposable
             """);
     }
 
-    /// <summary>Polls <paramref name="condition"/> until it holds, failing after <see cref="Patience"/>.</summary>
-    public static async Task WaitUntilAsync(Func<bool> condition, string what)
-    {
-        var clock = Stopwatch.StartNew();
-        while (!condition())
-        {
-            if (clock.Elapsed > Patience)
-            {
-                throw new TimeoutException($"{what} did not happen within {Patience}");
-            }
+    public static Task WaitUntilAsync(Func<bool> condition, string what) => Eventually.TrueAsync(condition, what, Patience);
 
-            await Task.Delay(50);
-        }
-    }
-
-    public static async Task<string> WaitForFileAsync(string path, Func<string, bool>? until = null)
-    {
-        var text = "";
-        await WaitUntilAsync(
-            () => File.Exists(path) && (until is null || until(text = File.ReadAllText(path))),
-            $"{path} appearing with the expected content");
-        return until is null ? await File.ReadAllTextAsync(path) : text;
-    }
+    public static Task<string> WaitForFileAsync(string path, Func<string, bool>? until = null) => Eventually.FileAsync(path, until, Patience);
 
     public async Task<JsonElement> WaitForMarkerAsync(int attempt, int worker, string kind)
     {
