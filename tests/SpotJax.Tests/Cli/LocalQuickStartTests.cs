@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using SpotJax.Contracts;
 using SpotJax.Functions.Local;
 
 namespace SpotJax.Tests.Cli;

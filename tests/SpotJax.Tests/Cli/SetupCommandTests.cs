@@ -1,3 +1,4 @@
+using SpotJax.Contracts;
 namespace SpotJax.Tests.Cli;
 
 /// <summary><c>spotjax setup</c> on a machine with nothing configured, and against local mode.</summary>

@@ -1,7 +1,5 @@
 using System.Diagnostics;
-using SpotJax.Contracts;
-
-namespace SpotJax.Tests.Cli;
+namespace SpotJax.Contracts;
 
 /// <summary>
 /// The spotjax program run as a user runs it, in its own process from the repository root, with a
@@ -13,6 +11,7 @@ public sealed class SpotJaxProgram : IDisposable
     [
         "SPOTJAX_HOME", "SPOTJAX_LOCAL_DIR", "SPOTJAX_TARGET", "SPOTJAX_BUCKET", "GOOGLE_CLOUD_PROJECT", "GOOGLE_APPLICATION_CREDENTIALS",
         "CLOUDSDK_CONFIG", "CLOUDSDK_CORE_PROJECT", "CLOUDSDK_ACTIVE_CONFIG_NAME", "PUBSUB_EMULATOR_HOST", "FIRESTORE_EMULATOR_HOST", "SPOTJAX_STORAGE_API",
+        "SPOTJAX_TPU_API",
     ];
 
     public SpotJaxProgram() => Home = Directory.CreateTempSubdirectory("spotjax-home-").FullName;
@@ -58,7 +57,17 @@ public sealed class SpotJaxProgram : IDisposable
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
-        await process.WaitForExitAsync(timeout.Token);
+        try
+        {
+            await process.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            await process.WaitForExitAsync();
+            throw new TimeoutException($"spotjax {string.Join(' ', args)} did not exit within 2 minutes:\n{await stdout}{await stderr}");
+        }
+
         return (process.ExitCode, await stdout, await stderr);
     }
 

@@ -1,0 +1,248 @@
+using System.Collections.Concurrent;
+using System.Text;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using SpotJax.Contracts;
+using SpotJax.Core;
+using SpotJax.Core.Jobs;
+using SpotJax.Core.Lifecycle;
+using SpotJax.Core.Ports;
+using SpotJax.Core.Steps;
+using SpotJax.Google.Firestore;
+using SpotJax.Google.PubSub;
+using SpotJax.Google.Storage;
+using SpotJax.Google.Tests.Emulators;
+using SpotJax.Google.Tests.PubSub;
+
+namespace SpotJax.Google.Tests.Cli;
+
+/// <summary>
+/// The Google Cloud path of the <c>spotjax</c> program, run as a user runs it (its own process, a
+/// home folder of the test's own) against the Pub/Sub and Firestore emulators and the Cloud Storage
+/// server, through the variables production code reads, with no functions running and no
+/// Application Default Credentials: the test plays the control plane by pulling <c>spotjax-jobs</c>
+/// and writing jobs with <see cref="FirestoreJobStore"/> and <see cref="JobLifecycle"/>.
+/// </summary>
+[Collection(PubSubEmulatorCollection.Name)]
+public sealed partial class CliAgainstEmulatorsTests(PubSubEmulator pubsub, FirestoreEmulator firestore, StorageServer storage)
+    : IClassFixture<FirestoreEmulator>, IClassFixture<StorageServer>, IAsyncLifetime
+{
+    private const string Zone = "us-central2-b";
+    private const string Marker = "end-of-test-messages";
+    private static readonly CancellationToken None = CancellationToken.None;
+
+    private readonly string project = $"cli-{Guid.NewGuid():N}"[..20];
+    private readonly string bucket = StorageServer.NewBucket();
+    private readonly SpotJaxProgram program = new();
+    private readonly ConcurrentQueue<PubSubMessage> published = new();
+    private PubSubPuller? puller;
+    private GcsObjectStore objects = null!;
+    private FirestoreJobStore store = null!;
+
+    public async Task InitializeAsync()
+    {
+        var admin = new PubSubAdminClient(pubsub.Transport, pubsub.Client(project));
+        await admin.CreateTopicAsync(Topics.Jobs, None);
+        await admin.CreateSubscriptionAsync(new SubscriptionSpec { Name = "cli-watch", Topic = Topics.Jobs }, None);
+        puller = new PubSubPuller(pubsub.Transport, pubsub.Client(project), "cli-watch", (message, _) =>
+        {
+            published.Enqueue(message);
+            return Task.CompletedTask;
+        }, PubSubTesting.QuickPulls);
+        puller.Start();
+        objects = await GcsObjectStore.CreateAsync(new GcsObjectStoreOptions { Bucket = bucket, BaseUri = storage.BaseUri }, None);
+        store = firestore.CreateStore(project);
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (puller is not null)
+        {
+            await puller.DisposeAsync();
+        }
+
+        objects?.Dispose();
+        program.Dispose();
+    }
+
+    [Fact]
+    public async Task Submit_AgainstEmulators_UploadsCodeAndPublishesOneJobWithItsSubmissionId()
+    {
+        var run = await RunAsync("submit", "examples/quickstart/train.py", "--tpu", "v4-8", "--zone", Zone, "--project", project, "--bucket", bucket, "--", "--steps", "5");
+
+        Assert.True(run.ExitCode == 0, run.Output + run.Error);
+        var jobId = Regex.Match(run.Output, @"Submitted job (\S+) \(").Groups[1].Value;
+        Assert.Matches(JobIdPattern(), jobId);
+        var message = Assert.Single(await PublishedAsync());
+        var spec = JobDocument.Parse(Encoding.UTF8.GetString(message.Data));
+        Assert.Equal("quickstart", spec.Name);
+        Assert.Equal("v4-8", spec.Tpu.Type);
+        Assert.Equal([Zone], spec.Tpu.Zones);
+        Assert.Equal("train.py", spec.Script);
+        Assert.Equal(["--steps", "5"], spec.Args);
+        var code = Regex.Match(spec.Code, $@"^gs://{Regex.Escape(bucket)}/(code/[0-9a-f]{{64}}\.tar\.gz)$");
+        Assert.True(code.Success, spec.Code);
+        Assert.Contains(spec.Code, run.Output, StringComparison.Ordinal);
+        var submissionId = message.Attributes[SubmitFunction.SubmissionIdAttribute];
+        Assert.Equal(JobId.From(spec.Name, "client:" + submissionId), jobId);
+        var bundle = await objects.GetAsync(code.Groups[1].Value, None);
+        Assert.NotNull(bundle);
+        Assert.Equal(new byte[] { 0x1f, 0x8b }, bundle.Take(2));
+    }
+
+    [Fact]
+    public async Task Status_JobInFirestoreEmulator_PrintsItsStateAttemptAndHistory()
+    {
+        var jobId = await StoreRunningJobAsync();
+
+        var queue = await RunAsync("status", "--json");
+        var one = await RunAsync("status", jobId, "--json");
+
+        Assert.True(queue.ExitCode == 0, queue.Output + queue.Error);
+        using (var listed = JsonDocument.Parse(queue.Output))
+        {
+            var job = Assert.Single(listed.RootElement.EnumerateArray());
+            Assert.Equal(jobId, job.GetProperty("id").GetString());
+            Assert.Equal("RUNNING", job.GetProperty("state").GetString());
+            Assert.Equal(1, job.GetProperty("attempt").GetInt32());
+        }
+
+        Assert.True(one.ExitCode == 0, one.Output + one.Error);
+        using var report = JsonDocument.Parse(one.Output);
+        Assert.Equal("RUNNING", report.RootElement.GetProperty("job").GetProperty("state").GetString());
+        Assert.Equal(1, report.RootElement.GetProperty("job").GetProperty("attempt").GetInt32());
+        Assert.Equal((await store.GetHistoryAsync(jobId, None)).Count, report.RootElement.GetProperty("history").GetArrayLength());
+        Assert.True(report.RootElement.GetProperty("history").GetArrayLength() >= 3, one.Output);
+        Assert.Equal(1, Assert.Single(report.RootElement.GetProperty("attempts").EnumerateArray()).GetProperty("attempt").GetInt32());
+    }
+
+    [Fact]
+    public async Task Status_UnknownJob_ExitsNotFound()
+    {
+        var run = await RunAsync("status", "nosuch-0123456789", "--json");
+
+        Assert.Equal(4, run.ExitCode);
+        Assert.Contains("no job nosuch-0123456789", run.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Logs_WorkerLogInStorageServer_PrintsItsContent()
+    {
+        var jobId = await StoreRunningJobAsync();
+        const string content = "step 1 loss 0.9\nstep 2 loss 0.5\n";
+        await objects.PutAsync($"{jobId}/logs/attempt-1/worker-0.log", Encoding.UTF8.GetBytes(content), None);
+
+        var run = await RunAsync("logs", jobId, "--worker", "0");
+
+        Assert.True(run.ExitCode == 0, run.Output + run.Error);
+        Assert.Equal(content, run.Output);
+    }
+
+    [Fact]
+    public async Task Cancel_RunningJob_PublishesCancelAndReturnsOnceStoredJobIsCancelled()
+    {
+        var jobId = await StoreRunningJobAsync();
+
+        var cancel = RunAsync("cancel", jobId);
+        await Eventually.TrueAsync(() => published.Any(IsCancelOf(jobId)) || cancel.IsCompleted, TimeSpan.FromSeconds(60));
+        Assert.False(cancel.IsCompleted, cancel.IsCompleted ? (await cancel).Output + (await cancel).Error : "");
+        // The control plane's part: CANCELLING, then CANCELLED once the queued resource is gone.
+        await ApplyAsync(jobId, job => JobLifecycle.RequestCancel(job, DateTimeOffset.UtcNow));
+        await ApplyAsync(jobId, job => JobLifecycle.CompleteCancel(job, DateTimeOffset.UtcNow));
+        var run = await cancel.WaitAsync(TimeSpan.FromSeconds(60));
+
+        Assert.True(run.ExitCode == 0, run.Output + run.Error);
+        Assert.Contains($"Job {jobId} CANCELLED after 1 attempt(s)", run.Output, StringComparison.Ordinal);
+        var message = Assert.Single(await PublishedAsync());
+        using var body = JsonDocument.Parse(message.Data);
+        Assert.Equal(jobId, body.RootElement.GetProperty("cancel").GetString());
+        Assert.Single(body.RootElement.EnumerateObject());
+    }
+
+    [Fact]
+    public async Task CancelNoWait_RunningJob_PublishesCancelAndReturns()
+    {
+        var jobId = await StoreRunningJobAsync();
+
+        var run = await RunAsync("cancel", jobId, "--no-wait");
+
+        Assert.True(run.ExitCode == 0, run.Output + run.Error);
+        Assert.Contains($"Cancel of job {jobId} sent.", run.Output, StringComparison.Ordinal);
+        var message = Assert.Single(await PublishedAsync());
+        Assert.Equal($$"""{"cancel":"{{jobId}}"}""", Encoding.UTF8.GetString(message.Data));
+        Assert.Equal(JobState.Running, (await store.GetAsync(jobId, None))!.State);
+    }
+
+    [Fact]
+    public async Task Status_StorageOnProductionWithoutCredentials_ReportsMissingLoginAtOnce()
+    {
+        // Pub/Sub and Firestore are emulated but Cloud Storage would be Google's: that one needs a login.
+        var run = await RunWithoutAsync(global::SpotJax.Cli.Target.StorageApiVariable, "status", "--json");
+
+        Assert.Equal(5, run.ExitCode);
+        Assert.Contains("no Application Default Credentials", run.Error, StringComparison.Ordinal);
+        Assert.Equal("", run.Output);
+    }
+
+    [GeneratedRegex("^quickstart-[0-9a-z]+$")]
+    private static partial Regex JobIdPattern();
+
+    private static Func<PubSubMessage, bool> IsCancelOf(string jobId) =>
+        m => Encoding.UTF8.GetString(m.Data).Contains($"\"cancel\":\"{jobId}\"", StringComparison.Ordinal);
+
+    /// <summary>
+    /// Everything the program published to <c>spotjax-jobs</c>: a marker is published after it, and the
+    /// messages seen once the marker has arrived are the program's (the emulator delivers in order).
+    /// </summary>
+    private async Task<IReadOnlyList<PubSubMessage>> PublishedAsync()
+    {
+        var publisher = new PubSubPublisher(pubsub.Transport, pubsub.Client(project));
+        await publisher.PublishAsync(Topics.Jobs, OutgoingMessage.FromText(Marker), None);
+        await Eventually.TrueAsync(() => published.Any(m => Encoding.UTF8.GetString(m.Data) == Marker));
+        return published.Where(m => Encoding.UTF8.GetString(m.Data) != Marker).ToList();
+    }
+
+    /// <summary>A job the control plane would have stored: submitted, provisioned and started on one worker.</summary>
+    private async Task<string> StoreRunningJobAsync()
+    {
+        var spec = JobDocument.Parse($$"""
+            {"name": "quickstart", "tpu": {"type": "v4-8", "zone": "{{Zone}}"}, "code": "gs://{{bucket}}/code/0123.tar.gz", "script": "train.py", "args": ["--steps", "5"]}
+            """);
+        var jobId = JobId.From(spec.Name, "client:" + Guid.NewGuid().ToString("N"));
+        var (job, entry) = JobLifecycle.Submit(jobId, "client:test", spec, DateTimeOffset.UtcNow);
+        Assert.True(await store.TryCreateAsync(job, entry, None));
+        await ApplyAsync(jobId, j => JobLifecycle.StartProvisioning(j, 1, DateTimeOffset.UtcNow));
+        await ApplyAsync(jobId, j => JobLifecycle.NodesReady(j, 1, 1, DateTimeOffset.UtcNow));
+        await ApplyAsync(jobId, j => JobLifecycle.WorkersStarted(j, 1, DateTimeOffset.UtcNow));
+        Assert.Equal(JobState.Running, (await store.GetAsync(jobId, None))!.State);
+        return jobId;
+    }
+
+    private async Task ApplyAsync(string jobId, Func<Job, Decision> decide)
+    {
+        var current = (await store.GetAsync(jobId, None))!;
+        var decision = decide(current);
+        Assert.True(decision.Verdict == Verdict.Apply, decision.Reason);
+        Assert.True(await store.TryUpdateAsync(decision.Job, current.Revision, decision.Entry, None));
+    }
+
+    /// <summary>The spotjax program from the repository root, pointed at the emulators and at this test's project and bucket.</summary>
+    private Task<(int ExitCode, string Output, string Error)> RunAsync(params string[] args) => RunWithoutAsync(null, args);
+
+    /// <param name="without">A variable of this test's environment to leave unset.</param>
+    private async Task<(int ExitCode, string Output, string Error)> RunWithoutAsync(string? without, params string[] args)
+    {
+        program.Environment.Clear();
+        program.Environment[GoogleEndpoints.PubSubEmulatorHostVariable] = pubsub.HostPort;
+        program.Environment[GoogleEndpoints.FirestoreEmulatorHostVariable] = firestore.BaseUri.Authority;
+        program.Environment[global::SpotJax.Cli.Target.StorageApiVariable] = storage.BaseUri.AbsoluteUri;
+        program.Environment["GOOGLE_CLOUD_PROJECT"] = project;
+        program.Environment["SPOTJAX_BUCKET"] = bucket;
+        if (without is not null)
+        {
+            program.Environment.Remove(without);
+        }
+
+        return await program.RunAsync(args);
+    }
+}
