@@ -1,4 +1,5 @@
 using System.Collections;
+using SpotJax.Core;
 using SpotJax.Core.Ports;
 using SpotJax.Core.Steps;
 using SpotJax.Functions.Status;
@@ -128,7 +129,7 @@ public sealed class Deployment : IAsyncDisposable
                 {
                     User = sshUser,
                     KeySource = deployment.KeySource(Get(SshKeyFileVariable), Get(SshKeySecretVariable), project, endpoints),
-                    RequirementsCacheUri = $"gs://{bucket}/cache/pip/",
+                    RequirementsCacheUri = BucketLayout.GsUri(bucket, BucketLayout.RequirementsCachePrefix),
                     TimeProvider = time,
                 },
                 objects),

@@ -12,6 +12,9 @@ public static partial class BucketLayout
     /// <summary>Code bundles uploaded by the command line.</summary>
     public const string CodePrefix = "code/";
 
+    /// <summary>The node agent's wheel archives, named after the hash of a <c>requirements.txt</c>.</summary>
+    public const string RequirementsCachePrefix = "cache/pip/";
+
     public static string CheckpointPrefix(string jobId) => $"{jobId}/ckpt/";
 
     public static string LogPrefix(string jobId) => $"{jobId}/logs/";

@@ -254,8 +254,7 @@ public sealed class InfraNamesTests
     [Fact]
     public void Bucket_LifecyclePrefixes_AreFoldersOfTheBucketLayout()
     {
-        // cache/pip/ is Deployment's requirements cache (RequirementsCacheUri), not a BucketLayout constant.
-        var layout = new[] { BucketLayout.ManifestPrefix, BucketLayout.CodePrefix, "cache/pip/" };
+        var layout = new[] { BucketLayout.ManifestPrefix, BucketLayout.CodePrefix, BucketLayout.RequirementsCachePrefix };
         var bucket = Infra.Resource("google_storage_bucket.control");
         var prefixes = Hcl.Blocks(bucket, "lifecycle_rule")
             .SelectMany(r => Hcl.Blocks(Hcl.Entries(r.Value), "condition"))
