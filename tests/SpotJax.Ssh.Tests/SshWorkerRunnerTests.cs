@@ -120,13 +120,13 @@ public sealed class SshWorkerRunnerTests(SshWorkersFixture sshd)
         await stopped.StopAsync();
         var options = sandbox.Options(sshd) with { ConnectRetryWindow = TimeSpan.FromSeconds(2) };
         var runner = new SshWorkerRunner(options, sandbox.Objects);
-        var clock = Stopwatch.StartNew();
 
         var results = await runner.LaunchAsync(sandbox.Plan([sshd.Daemons[0].Port, stopped.Port]), CancellationToken.None);
 
-        Assert.True(clock.Elapsed < options.ConnectRetryWindow + options.ConnectTimeout, $"took {clock.Elapsed}");
         Assert.True(results[0].Succeeded, results[0].StderrTail);
         Assert.False(results[1].Succeeded);
+        // The stopped worker is given up on when the (short) retry window ends, not after the sandbox's longer default.
+        Assert.True(results[1].Duration < options.ConnectRetryWindow + options.ConnectTimeout, $"took {results[1].Duration}");
         Assert.Equal(-1, results[1].ExitCode);
         Assert.StartsWith($"worker 1 at 127.0.0.1:{stopped.Port}: cannot connect over SSH", results[1].StderrTail, StringComparison.Ordinal);
         Assert.Contains("ConnectionRefused", results[1].StderrTail, StringComparison.Ordinal);
