@@ -13,11 +13,14 @@ internal sealed class SshConnection<T> : IDisposable
     private readonly PrivateKeyFile key;
     private readonly PrivateKeyAuthenticationMethod login;
 
-    public SshConnection(WorkerEndpoint endpoint, string user, byte[] privateKey, TimeSpan connectTimeout, Func<ConnectionInfo, T> create)
+    public SshConnection(
+        WorkerEndpoint endpoint, string user, byte[] privateKey, TimeSpan connectTimeout, IReadOnlyList<string> preferredKeyExchange, Func<ConnectionInfo, T> create)
     {
         key = new PrivateKeyFile(new MemoryStream(privateKey, writable: false));
         login = new PrivateKeyAuthenticationMethod(user, key);
-        Client = create(new ConnectionInfo(endpoint.IpAddress, endpoint.Port, user, login) { Timeout = connectTimeout });
+        var info = new ConnectionInfo(endpoint.IpAddress, endpoint.Port, user, login) { Timeout = connectTimeout };
+        SshKeyExchange.Prefer(info, preferredKeyExchange);
+        Client = create(info);
     }
 
     public T Client { get; }

@@ -43,6 +43,12 @@ public sealed partial class SshWorkerRunner : IWorkerRunner
             throw new ArgumentException($"'{bad}' is not an environment variable name", nameof(options));
         }
 
+        if (options.PreferredKeyExchange.FirstOrDefault(name => !SshKeyExchange.Supported.Contains(name, StringComparer.Ordinal)) is { } unknown)
+        {
+            throw new ArgumentException(
+                $"'{unknown}' is not a key exchange method SSH.NET implements; it has: {string.Join(", ", SshKeyExchange.Supported)}", nameof(options));
+        }
+
         this.options = options;
         this.hostKeys = hostKeys;
     }
@@ -204,7 +210,7 @@ public sealed partial class SshWorkerRunner : IWorkerRunner
         var delay = options.ConnectRetryDelay;
         for (var tries = 1; ; tries++)
         {
-            var connection = new SshConnection<T>(worker, options.User, key, options.ConnectTimeout, create);
+            var connection = new SshConnection<T>(worker, options.User, key, options.ConnectTimeout, options.PreferredKeyExchange, create);
             connection.Client.HostKeyReceived += (_, e) => e.CanTrust = pin.Accept($"{e.HostKeyName} SHA256:{e.FingerPrintSHA256}");
             using var timeout = new CancellationTokenSource(options.ConnectTimeout, time);
             using var attempt = CancellationTokenSource.CreateLinkedTokenSource(ct, timeout.Token);

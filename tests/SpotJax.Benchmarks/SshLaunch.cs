@@ -17,9 +17,9 @@ namespace SpotJax.Benchmarks;
 /// sequence (folder, node agent, code bundle, configuration, <c>launch</c> until the script runs) from
 /// scratch on every run, done by <see cref="SshWorkerRunner"/> and, as the physical baseline, by plain
 /// OpenSSH clients in parallel (<c>sftp -b</c> for the files, then <c>ssh</c> for the command: the same
-/// two connections per worker). Medians of a few runs, after one warm-up run of each. Every worker
-/// shares this machine's cores, so the sshd, shell and Python work of 64 workers queues on them;
-/// the runner's own CPU time (the control plane's share) is printed apart.
+/// two connections per worker, with the same X25519 key exchange). Medians of a few runs, after one
+/// warm-up run of each. Every worker shares this machine's cores, so the sshd, shell and Python work
+/// of 64 workers queues on them; the runner's own CPU time (the control plane's share) is printed apart.
 /// Usage: dotnet run -c Release --project tests/SpotJax.Benchmarks -- ssh-launch [runs=3]
 /// </summary>
 public static class SshLaunch
@@ -165,8 +165,12 @@ public static class SshLaunch
     /// <summary>The same sequence with OpenSSH's own clients, one pair of processes per worker, all at once.</summary>
     private sealed class OpenSsh(string key, string scratch, (byte[] Content, string Name) bundle)
     {
+        // The runner's key exchange (X25519 first), so that both sides of the comparison do the same protocol work.
         private static readonly string[] Common =
-            ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "BatchMode=yes", "-o", "LogLevel=ERROR"];
+        [
+            "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "BatchMode=yes", "-o", "LogLevel=ERROR",
+            "-o", "KexAlgorithms=curve25519-sha256",
+        ];
 
         public async Task<double> TimeAsync(SshDaemon[] daemons, int size, string root, string bucket)
         {
