@@ -1,5 +1,8 @@
+using System.Globalization;
+using System.IO.Hashing;
 using System.Net;
 using System.Net.Http.Headers;
+using System.Security.Cryptography;
 using System.Text.Json;
 using SpotJax.Core.Ports;
 
@@ -8,12 +11,14 @@ namespace SpotJax.Ssh;
 /// <summary>
 /// The Google Cloud key source: the latest version of a Secret Manager secret, read through the REST
 /// API (<c>GET v1/projects/P/secrets/S/versions/latest:access</c>, whose <c>payload.data</c> is the key
-/// in base64). The key is never written to disk.
+/// in base64). When the answer carries <c>payload.dataCrc32c</c>, the decoded key must match it. The key
+/// is never written to disk.
 /// </summary>
 public sealed class SecretManagerSshKeySource : ISshKeySource
 {
     private readonly HttpClient http;
     private readonly Uri accessUri;
+    private readonly string versionName;
     private readonly Func<CancellationToken, Task<string?>> accessToken;
 
     /// <param name="http">The client to send the call with.</param>
@@ -30,12 +35,14 @@ public sealed class SecretManagerSshKeySource : ISshKeySource
         this.http = http;
         this.accessToken = accessToken;
         var root = baseUri ?? new Uri("https://secretmanager.googleapis.com/");
-        accessUri = new Uri(root, $"v1/projects/{Uri.EscapeDataString(project)}/secrets/{Uri.EscapeDataString(secret)}/versions/latest:access");
+        versionName = $"projects/{Uri.EscapeDataString(project)}/secrets/{Uri.EscapeDataString(secret)}/versions/latest";
+        accessUri = new Uri(root, $"v1/{versionName}:access");
     }
 
     /// <inheritdoc />
     /// <exception cref="TransientException">A failure worth retrying later (429, 5xx, the network).</exception>
     /// <exception cref="GoogleApiException">The API refused the call for good (no such secret, no permission).</exception>
+    /// <exception cref="InvalidOperationException">The answer is not a secret version, or its payload does not match its checksum.</exception>
     public async Task<byte[]> GetPrivateKeyAsync(CancellationToken cancellationToken)
     {
         using var request = new HttpRequestMessage(HttpMethod.Get, accessUri);
@@ -69,24 +76,48 @@ public sealed class SecretManagerSshKeySource : ISshKeySource
         }
     }
 
-    private static byte[] ReadPayload(byte[] body)
+    private byte[] ReadPayload(byte[] body)
+    {
+        var (key, expectedCrc32c, version) = ParseVersion(body);
+        if (expectedCrc32c is { } expected && Crc32.HashToUInt32(Crc32ParameterSet.Crc32C, key) != expected)
+        {
+            CryptographicOperations.ZeroMemory(key);
+            throw new InvalidOperationException($"Secret Manager answered {version} with a payload whose checksum did not match its dataCrc32c (CRC32C): the key was damaged on the way and is not used");
+        }
+
+        return key;
+    }
+
+    private (byte[] Key, long? Crc32c, string Version) ParseVersion(byte[] body)
     {
         try
         {
             using var document = JsonDocument.Parse(body);
-            if (document.RootElement.TryGetProperty("payload", out var payload) &&
+            var root = document.RootElement;
+            if (root.TryGetProperty("payload", out var payload) &&
                 payload.TryGetProperty("data", out var data) && data.GetString() is { Length: > 0 } encoded)
             {
-                return Convert.FromBase64String(encoded);
+                var version = root.TryGetProperty("name", out var name) && name.GetString() is { Length: > 0 } answered ? answered : versionName;
+                var crc32c = ReadCrc32c(payload);
+                return (Convert.FromBase64String(encoded), crc32c, version);
             }
         }
-        catch (Exception e) when (e is JsonException or FormatException or InvalidOperationException)
+        catch (Exception e) when (e is JsonException or FormatException or OverflowException or InvalidOperationException)
         {
             throw new InvalidOperationException($"Secret Manager answered something that is not a secret version: {e.Message}", e);
         }
 
         throw new InvalidOperationException("Secret Manager answered a secret version without payload.data");
     }
+
+    /// <summary>
+    /// <c>payload.dataCrc32c</c> is optional; proto3 JSON writes this int64 as a decimal string, and a
+    /// number is accepted as well.
+    /// </summary>
+    private static long? ReadCrc32c(JsonElement payload) =>
+        !payload.TryGetProperty("dataCrc32c", out var crc) || crc.ValueKind == JsonValueKind.Null ? null
+        : crc.ValueKind == JsonValueKind.String ? long.Parse(crc.GetString()!, NumberStyles.None, CultureInfo.InvariantCulture)
+        : crc.GetInt64();
 
     /// <summary>The REST error envelope <c>{"error":{"code","message","status"}}</c>, or the bare HTTP status.</summary>
     private static GoogleApiException ReadError(HttpStatusCode status, byte[] body)

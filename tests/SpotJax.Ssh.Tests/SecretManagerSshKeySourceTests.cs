@@ -9,6 +9,10 @@ namespace SpotJax.Ssh.Tests;
 public sealed class SecretManagerSshKeySourceTests : IDisposable
 {
     private const string Key = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n";
+
+    // CRC-32C (Castagnoli) of Key's UTF-8 bytes, worked out apart from the code under test.
+    private const long KeyCrc32c = 842387840;
+
     private readonly HttpListener listener = new();
     private readonly HttpClient http = new();
     private readonly Uri root;
@@ -27,13 +31,75 @@ public sealed class SecretManagerSshKeySourceTests : IDisposable
     public async Task GetPrivateKeyAsync_LatestVersion_DecodesPayloadAndSendsTheToken()
     {
         var source = new SecretManagerSshKeySource(http, "my-project", "spotjax-ssh", _ => Task.FromResult<string?>("ya29.token"), root);
-        var body = $$$"""{"name": "projects/123456789/secrets/spotjax-ssh/versions/3", "payload": {"data": "{{{Convert.ToBase64String(Encoding.UTF8.GetBytes(Key))}}}", "dataCrc32c": "2807574201"}}""";
+        var body = $$$"""{"name": "projects/123456789/secrets/spotjax-ssh/versions/3", "payload": {"data": "{{{Convert.ToBase64String(Encoding.UTF8.GetBytes(Key))}}}", "dataCrc32c": "{{{KeyCrc32c}}}"}}""";
 
         var (key, request) = await ServeAsync(source, 200, body);
 
         Assert.Equal(Key, Encoding.UTF8.GetString(key!));
         Assert.Equal("/v1/projects/my-project/secrets/spotjax-ssh/versions/latest:access", request.Path);
         Assert.Equal("Bearer ya29.token", request.Authorization);
+    }
+
+    [Fact]
+    public async Task GetPrivateKeyAsync_ChecksumAsJsonNumber_ReturnsTheKey()
+    {
+        var source = NewSource();
+        var body = $$$"""{"name": "projects/123456789/secrets/spotjax-ssh/versions/3", "payload": {"data": "{{{Base64(Key)}}}", "dataCrc32c": {{{KeyCrc32c}}}}}""";
+
+        var (key, _) = await ServeAsync(source, 200, body);
+
+        Assert.Equal(Key, Encoding.UTF8.GetString(key!));
+    }
+
+    [Fact]
+    public async Task GetPrivateKeyAsync_NoChecksum_ReturnsTheKey()
+    {
+        var source = NewSource();
+        var body = $$$"""{"name": "projects/123456789/secrets/spotjax-ssh/versions/3", "payload": {"data": "{{{Base64(Key)}}}"}}""";
+
+        var (key, _) = await ServeAsync(source, 200, body);
+
+        Assert.Equal(Key, Encoding.UTF8.GetString(key!));
+    }
+
+    [Fact]
+    public async Task GetPrivateKeyAsync_ChecksumDoesNotMatch_RefusesTheKeyNamingTheVersion()
+    {
+        var source = NewSource();
+        var body = $$$"""{"name": "projects/123456789/secrets/spotjax-ssh/versions/3", "payload": {"data": "{{{Base64(Key)}}}", "dataCrc32c": "{{{KeyCrc32c + 1}}}"}}""";
+
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => ServeAsync(source, 200, body));
+
+        Assert.Contains("checksum did not match", error.Message, StringComparison.Ordinal);
+        Assert.Contains("projects/123456789/secrets/spotjax-ssh/versions/3", error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("b3BlbnNzaC1rZXktdjEAAAAA", error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain(Base64(Key), error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task GetPrivateKeyAsync_ChecksumNotAnInteger_FailsAsNotASecretVersion()
+    {
+        var source = NewSource();
+        var body = $$$"""{"name": "projects/123456789/secrets/spotjax-ssh/versions/3", "payload": {"data": "{{{Base64(Key)}}}", "dataCrc32c": "0x3235AA80"}}""";
+
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => ServeAsync(source, 200, body));
+
+        Assert.Contains("not a secret version", error.Message, StringComparison.Ordinal);
+    }
+
+    // Published CRC-32C check values ("123456789", then 32 zero bytes, in base64): they tell Castagnoli
+    // apart from the IEEE CRC-32, whose check value for "123456789" is 0xCBF43926.
+    [Theory]
+    [InlineData("MTIzNDU2Nzg5", 0xE3069283)]
+    [InlineData("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", 0x8A9136AA)]
+    public async Task GetPrivateKeyAsync_PublishedCrc32cCheckValue_IsAccepted(string data, uint crc32c)
+    {
+        var source = NewSource();
+        var body = $$$"""{"name": "projects/123456789/secrets/spotjax-ssh/versions/3", "payload": {"data": "{{{data}}}", "dataCrc32c": "{{{crc32c}}}"}}""";
+
+        var (key, _) = await ServeAsync(source, 200, body);
+
+        Assert.Equal(Convert.FromBase64String(data), key);
     }
 
     [Fact]
@@ -65,6 +131,11 @@ public sealed class SecretManagerSshKeySourceTests : IDisposable
         listener.Close();
         http.Dispose();
     }
+
+    private static string Base64(string text) => Convert.ToBase64String(Encoding.UTF8.GetBytes(text));
+
+    private SecretManagerSshKeySource NewSource() =>
+        new(http, "my-project", "spotjax-ssh", _ => Task.FromResult<string?>("t"), root);
 
     private async Task<(byte[]? Key, (string Path, string? Authorization) Request)> ServeAsync(SecretManagerSshKeySource source, int status, string body)
     {
