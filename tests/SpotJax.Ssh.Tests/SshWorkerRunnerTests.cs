@@ -186,7 +186,9 @@ public sealed class SshWorkerRunnerTests(SshWorkersFixture sshd)
         sandbox.WriteWorkScript();
         // Waits for the test to release it, so that nothing outlives the test; its parent is the agent's launch.
         File.WriteAllText(Path.Combine(sandbox.Code, "spotjax_setup.sh"), "echo $PPID > ../agent.pid\nfor i in $(seq 600); do [ -e ../release ] && exit 1; sleep 0.1; done\n");
-        var runner = new SshWorkerRunner(sandbox.Options(sshd) with { StepTimeout = TimeSpan.FromSeconds(2) }, sandbox.Objects);
+        // Long enough for the login and the agent to reach the setup script on a loaded machine: a launch cut off
+        // before that never writes agent.pid.
+        var runner = new SshWorkerRunner(sandbox.Options(sshd) with { StepTimeout = TimeSpan.FromSeconds(10) }, sandbox.Objects);
 
         var results = await runner.LaunchAsync(sandbox.Plan(Ports(1)), CancellationToken.None);
         var agent = (await SshSandbox.WaitForFileAsync(Path.Combine(sandbox.Home(0), "agent.pid"))).Trim();
@@ -195,7 +197,7 @@ public sealed class SshWorkerRunnerTests(SshWorkersFixture sshd)
 
         Assert.False(results[0].Succeeded);
         Assert.Contains("worker 0", results[0].StderrTail, StringComparison.Ordinal);
-        Assert.Contains("the node agent's launch: no end within 00:00:02", results[0].StderrTail, StringComparison.Ordinal);
+        Assert.Contains("the node agent's launch: no end within 00:00:10", results[0].StderrTail, StringComparison.Ordinal);
         Assert.False(File.Exists(Path.Combine(sandbox.Home(0), "attempt-1.pgid")));
     }
 
