@@ -40,7 +40,11 @@ internal sealed class HostKeyPin(IObjectStore store, string jobId, int attempt, 
         return false;
     }
 
-    /// <summary>Records the key of a first contact; fails when another launch recorded a different key meanwhile.</summary>
+    /// <summary>
+    /// Records the key of a first contact, unless another launch of the attempt recorded one first:
+    /// then succeeds only when that is the same key.
+    /// </summary>
+    /// <exception cref="WorkerLaunchException">Another launch recorded a different key first.</exception>
     public async Task RecordAsync(CancellationToken cancellationToken)
     {
         if (recorded is not null || seen is not { } fingerprint)
@@ -48,15 +52,16 @@ internal sealed class HostKeyPin(IObjectStore store, string jobId, int attempt, 
             return;
         }
 
-        await store.PutAsync(ObjectName, Encoding.UTF8.GetBytes(fingerprint + "\n"), cancellationToken);
-        // IObjectStore has no create-only write: reading back narrows, without closing, the window in
-        // which two launches racing on a first contact could each trust a different key.
-        var stored = await store.GetAsync(ObjectName, cancellationToken);
-        var winner = stored is null ? null : Encoding.UTF8.GetString(stored).Trim();
-        if (!string.Equals(winner, fingerprint, StringComparison.Ordinal))
+        // Create-only: of launches racing on a first contact, exactly one records its key.
+        if (!await store.TryCreateAsync(ObjectName, Encoding.UTF8.GetBytes(fingerprint + "\n"), cancellationToken))
         {
-            refusal = $"host key {fingerprint} differs from {winner ?? "nothing"}, recorded meanwhile by another launch of attempt {attempt.ToString(CultureInfo.InvariantCulture)}";
-            throw new WorkerLaunchException(refusal);
+            var stored = await store.GetAsync(ObjectName, cancellationToken);
+            var winner = stored is null ? null : Encoding.UTF8.GetString(stored).Trim();
+            if (!string.Equals(winner, fingerprint, StringComparison.Ordinal))
+            {
+                refusal = $"host key {fingerprint} differs from {winner ?? "nothing"}, recorded meanwhile by another launch of attempt {attempt.ToString(CultureInfo.InvariantCulture)}";
+                throw new WorkerLaunchException(refusal);
+            }
         }
 
         recorded = fingerprint;

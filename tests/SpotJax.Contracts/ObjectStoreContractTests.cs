@@ -5,7 +5,8 @@ namespace SpotJax.Contracts;
 
 /// <summary>
 /// The storage operations every <see cref="IObjectStore"/> must get right: put, get, list by prefix in
-/// name order, overwrite, missing objects, names with spaces and non-ASCII characters. Each
+/// name order, overwrite, create-only writes and their races, missing objects, names with spaces and
+/// non-ASCII characters. Each
 /// implementation (the folder, Cloud Storage) runs these through a subclass that supplies an empty
 /// bucket. Finalize events are not part of it: the folder raises them itself and has its own tests,
 /// while Cloud Storage sends them through Eventarc.
@@ -62,6 +63,66 @@ public abstract class ObjectStoreContractTests
         Assert.Equal((3L, 2L), (first.Size, second.Size));
         Assert.True(second.Generation > first.Generation, $"generation {second.Generation} after {first.Generation}");
         Assert.True(second.Updated >= first.Updated);
+    }
+
+    [Fact]
+    public async Task TryCreateAsync_NewName_ReturnsTrueAndStoresTheContent()
+    {
+        byte[] content = [0, 1, 2, 255, 10, 13];
+
+        var created = await Store.TryCreateAsync("job-a/hostkeys/attempt-1/worker-0", content, None);
+
+        Assert.True(created);
+        Assert.Equal(content, await Store.GetAsync("job-a/hostkeys/attempt-1/worker-0", None));
+        var listed = Assert.Single(await Store.ListAsync("job-a/", None));
+        Assert.Equal(6, listed.Size);
+        Assert.True(listed.Generation > 0);
+    }
+
+    [Fact]
+    public async Task TryCreateAsync_SecondCreate_ReturnsFalseAndKeepsTheFirstContent()
+    {
+        await Store.TryCreateAsync("job-a/hostkeys/attempt-1/worker-0", [1, 2, 3], None);
+        var first = Assert.Single(await Store.ListAsync("job-a/", None));
+
+        var created = await Store.TryCreateAsync("job-a/hostkeys/attempt-1/worker-0", [4, 5], None);
+
+        Assert.False(created);
+        Assert.Equal([1, 2, 3], await Store.GetAsync("job-a/hostkeys/attempt-1/worker-0", None));
+        Assert.Equal(first, Assert.Single(await Store.ListAsync("job-a/", None)));
+    }
+
+    [Fact]
+    public async Task TryCreateAsync_AfterPut_ReturnsFalseAndKeepsThePutContent()
+    {
+        await Store.PutAsync("job-a/hostkeys/attempt-1/worker-0", [1, 2, 3], None);
+
+        var created = await Store.TryCreateAsync("job-a/hostkeys/attempt-1/worker-0", [1, 2, 3, 4], None);
+
+        Assert.False(created);
+        Assert.Equal([1, 2, 3], await Store.GetAsync("job-a/hostkeys/attempt-1/worker-0", None));
+    }
+
+    [Fact]
+    public async Task TryCreateAsync_SameContentAgain_ReturnsFalse()
+    {
+        byte[] content = Encoding.UTF8.GetBytes("ssh-ed25519 SHA256:abc\n");
+        await Store.TryCreateAsync("job-a/hostkeys/attempt-1/worker-0", content, None);
+
+        Assert.False(await Store.TryCreateAsync("job-a/hostkeys/attempt-1/worker-0", content, None));
+    }
+
+    [Fact]
+    public async Task TryCreateAsync_ConcurrentCreatesOfOneName_ExactlyOneWinsAndItsContentIsStored()
+    {
+        const int Writers = 16;
+        var contents = Enumerable.Range(0, Writers).Select(i => Encoding.UTF8.GetBytes($"ssh-ed25519 SHA256:writer-{i:D2}\n")).ToList();
+
+        var created = await Task.WhenAll(contents.Select(content => Task.Run(() => Store.TryCreateAsync("job-a/hostkeys/attempt-1/worker-0", content, None))));
+
+        var winner = Assert.Single(Enumerable.Range(0, Writers), i => created[i]);
+        Assert.Equal(contents[winner], await Store.GetAsync("job-a/hostkeys/attempt-1/worker-0", None));
+        Assert.Single(await Store.ListAsync("job-a/", None));
     }
 
     [Fact]

@@ -9,6 +9,14 @@ public interface IObjectStore
     /// <summary>Writes an object; a finalize event follows.</summary>
     Task PutAsync(string name, byte[] content, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Writes an object only when no object of that name exists, atomically: of concurrent calls on
+    /// one name, exactly one creates it. A finalize event follows a successful create, as after
+    /// <see cref="PutAsync"/>.
+    /// </summary>
+    /// <returns>True when this call created the object; false when one already existed, whatever its content.</returns>
+    Task<bool> TryCreateAsync(string name, byte[] content, CancellationToken cancellationToken);
+
     /// <summary>The object's bytes, or null when it does not exist.</summary>
     Task<byte[]?> GetAsync(string name, CancellationToken cancellationToken);
 

@@ -32,6 +32,7 @@ public sealed class GcsObjectStore : IObjectStore, IDisposable
     private readonly StorageClient _client;
     private readonly GcsObjectStoreOptions _options;
     private readonly Uri _mediaUploadUri;
+    private readonly Uri _mediaCreateUri;
 
     private GcsObjectStore(StorageClient client, GcsObjectStoreOptions options)
     {
@@ -40,6 +41,8 @@ public sealed class GcsObjectStore : IObjectStore, IDisposable
         var service = client.Service;
         // Uploads live beside the JSON API root: https://storage.googleapis.com/upload/storage/v1/...
         _mediaUploadUri = new Uri(new Uri(service.BaseUri), $"/upload/{service.BasePath}b/{Uri.EscapeDataString(options.Bucket)}/o?uploadType=multipart");
+        // Generation 0 matches only an object that does not exist.
+        _mediaCreateUri = new Uri(_mediaUploadUri.AbsoluteUri + "&ifGenerationMatch=0");
     }
 
     /// <inheritdoc />
@@ -76,21 +79,30 @@ public sealed class GcsObjectStore : IObjectStore, IDisposable
         ArgumentException.ThrowIfNullOrEmpty(name);
         ArgumentNullException.ThrowIfNull(content);
         ArgumentException.ThrowIfNullOrEmpty(contentType);
-        var call = $"upload {Describe(name)}";
-        if (content.Length <= _options.SingleRequestUploadLimit)
-        {
-            await SendAsync(() => MultipartUpload(name, content, contentType), call, cancellationToken, HttpStatusCode.OK);
-            return;
-        }
+        await UploadAsync(name, content, contentType, createOnly: false, $"upload {Describe(name)}", cancellationToken);
+    }
 
-        await LibraryCallAsync(
-            async () =>
-            {
-                using var stream = new MemoryStream(content, writable: false);
-                await _client.UploadObjectAsync(Bucket, name, contentType, stream, cancellationToken: cancellationToken);
-            },
-            call,
-            cancellationToken);
+    /// <inheritdoc />
+    /// <remarks>
+    /// An upload, as by <see cref="PutAsync(string, byte[], CancellationToken)"/>, with the precondition
+    /// <c>ifGenerationMatch=0</c>, which Cloud Storage checks as it commits the object; its answer 412
+    /// (precondition failed) means that an object of that name exists. Should the HTTP client retry a request
+    /// whose first try did commit, the answer is false: a caller that must tell the two apart compares the
+    /// stored content with its own.
+    /// </remarks>
+    public async Task<bool> TryCreateAsync(string name, byte[] content, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(name);
+        ArgumentNullException.ThrowIfNull(content);
+        try
+        {
+            await UploadAsync(name, content, ContentTypeFor(name), createOnly: true, $"create {Describe(name)}", cancellationToken);
+            return true;
+        }
+        catch (GoogleApiException e) when (e.HttpStatus == HttpStatusCode.PreconditionFailed)
+        {
+            return false;
+        }
     }
 
     /// <inheritdoc />
@@ -178,12 +190,32 @@ public sealed class GcsObjectStore : IObjectStore, IDisposable
         checked((long)(item.Size ?? 0)),
         item.UpdatedDateTimeOffset ?? DateTimeOffset.MinValue);
 
-    private HttpRequestMessage MultipartUpload(string name, byte[] content, string contentType)
+    /// <summary>The upload of both writes; <paramref name="createOnly"/> adds the precondition that no object of that name exists.</summary>
+    private async Task UploadAsync(string name, byte[] content, string contentType, bool createOnly, string call, CancellationToken cancellationToken)
+    {
+        if (content.Length <= _options.SingleRequestUploadLimit)
+        {
+            await SendAsync(() => MultipartUpload(createOnly ? _mediaCreateUri : _mediaUploadUri, name, content, contentType), call, cancellationToken, HttpStatusCode.OK);
+            return;
+        }
+
+        var options = createOnly ? new UploadObjectOptions { IfGenerationMatch = 0 } : null;
+        await LibraryCallAsync(
+            async () =>
+            {
+                using var stream = new MemoryStream(content, writable: false);
+                await _client.UploadObjectAsync(Bucket, name, contentType, stream, options, cancellationToken);
+            },
+            call,
+            cancellationToken);
+    }
+
+    private HttpRequestMessage MultipartUpload(Uri uri, string name, byte[] content, string contentType)
     {
         var metadata = _client.Service.Serializer.Serialize(new StorageObject { Name = name, ContentType = contentType });
         var media = new ByteArrayContent(content);
         media.Headers.ContentType = MediaTypeHeaderValue.Parse(contentType);
-        return new HttpRequestMessage(HttpMethod.Post, _mediaUploadUri)
+        return new HttpRequestMessage(HttpMethod.Post, uri)
         {
             Content = new MultipartContent("related") { new StringContent(metadata, Encoding.UTF8, "application/json"), media },
         };

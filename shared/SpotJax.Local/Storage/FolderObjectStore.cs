@@ -6,12 +6,13 @@ namespace SpotJax.Local.Storage;
 /// The control bucket of local mode: object <c>a/b/c</c> is the file <c>{root}/a/b/c</c>.
 /// <para>
 /// Finalize events go to the sinks registered with <see cref="OnFinalize"/>. Writes through
-/// <see cref="PutAsync"/> are atomic (temporary file, then rename) and announced at once. Other
-/// processes (the node agent, the training script) write into the folder directly, so a watcher
-/// polls it (<see cref="Start"/>; file system notifications miss events under load and on some
-/// file systems) and announces every new file and every file whose size or modification time
-/// changed, once two scans in a row saw it unchanged, so that a file still being written is not
-/// announced half-written. Files and folders whose name starts with '.' are temporary and ignored.
+/// <see cref="PutAsync"/> and <see cref="TryCreateAsync"/> are atomic (temporary file, then rename
+/// or link) and announced at once. Other processes (the node agent, the training script) write
+/// into the folder directly, so a watcher polls it (<see cref="Start"/>; file system notifications
+/// miss events under load and on some file systems) and announces every new file and every file
+/// whose size or modification time changed, once two scans in a row saw it unchanged, so that a
+/// file still being written is not announced half-written. Files and folders whose name starts
+/// with '.' are temporary and ignored.
 /// </para>
 /// <para>
 /// The first scan records what is already in the folder without announcing it, as Cloud Storage
@@ -145,51 +146,18 @@ public sealed class FolderObjectStore : IObjectStore, IAsyncDisposable
     /// background, as Cloud Storage does.
     /// </remarks>
     /// <exception cref="ArgumentException">The name is not a valid object name.</exception>
-    public async Task PutAsync(string name, byte[] content, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(content);
-        var path = LocalPath(name);
-        ObjectDisposedException.ThrowIf(_stopping.IsCancellationRequested, this);
-        var folder = Path.GetDirectoryName(path)!;
-        Directory.CreateDirectory(folder);
-        var temp = Path.Combine(folder, $"{TempPrefix}{Guid.NewGuid():N}");
-        try
-        {
-            await using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 4096, FileOptions.Asynchronous))
-            {
-                await stream.WriteAsync(content, cancellationToken);
-                stream.Flush(flushToDisk: true);
-            }
+    public Task PutAsync(string name, byte[] content, CancellationToken cancellationToken) =>
+        WriteAsync(name, content, overwrite: true, cancellationToken);
 
-            // Rename and record under the lock the scanner records under, so that the scanner
-            // either sees the old file or this write as already announced, never a new file.
-            bool queued;
-            lock (_gate)
-            {
-                File.Move(temp, path, overwrite: true);
-                var file = new FileInfo(path);
-                if (!_seen.TryGetValue(name, out var observed))
-                {
-                    observed = new Observed();
-                    _seen[name] = observed;
-                }
-
-                observed.Size = file.Length;
-                observed.WriteTicks = file.LastWriteTimeUtc.Ticks;
-                observed.Sequence = ++_sequence;
-                queued = Announce(name, observed, file);
-            }
-
-            if (queued)
-            {
-                RequestDelivery();
-            }
-        }
-        finally
-        {
-            File.Delete(temp);
-        }
-    }
+    /// <inheritdoc />
+    /// <remarks>
+    /// As <see cref="PutAsync"/>, but the temporary file becomes the target only if no file has its
+    /// name, in one step (a hard link on Unix), so that the check holds against other processes
+    /// writing into the folder too.
+    /// </remarks>
+    /// <exception cref="ArgumentException">The name is not a valid object name.</exception>
+    public Task<bool> TryCreateAsync(string name, byte[] content, CancellationToken cancellationToken) =>
+        WriteAsync(name, content, overwrite: false, cancellationToken);
 
     /// <inheritdoc />
     /// <exception cref="ArgumentException">The name is not a valid object name.</exception>
@@ -309,6 +277,63 @@ public sealed class FolderObjectStore : IObjectStore, IAsyncDisposable
         await deliveryLoop;
     }
 
+    /// <summary>Writes through a temporary file; false when <paramref name="overwrite"/> is off and the target exists.</summary>
+    private async Task<bool> WriteAsync(string name, byte[] content, bool overwrite, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(content);
+        var path = LocalPath(name);
+        ObjectDisposedException.ThrowIf(_stopping.IsCancellationRequested, this);
+        var folder = Path.GetDirectoryName(path)!;
+        Directory.CreateDirectory(folder);
+        var temp = Path.Combine(folder, $"{TempPrefix}{Guid.NewGuid():N}");
+        try
+        {
+            await using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 4096, FileOptions.Asynchronous))
+            {
+                await stream.WriteAsync(content, cancellationToken);
+                stream.Flush(flushToDisk: true);
+            }
+
+            // Rename and record under the lock the scanner records under, so that the scanner
+            // either sees the old file or this write as already announced, never a new file.
+            bool queued;
+            lock (_gate)
+            {
+                if (overwrite)
+                {
+                    File.Move(temp, path, overwrite: true);
+                }
+                else if (!NoReplaceMove.TryMove(temp, path))
+                {
+                    return false;
+                }
+
+                var file = new FileInfo(path);
+                if (!_seen.TryGetValue(name, out var observed))
+                {
+                    observed = new Observed();
+                    _seen[name] = observed;
+                }
+
+                observed.Size = file.Length;
+                observed.WriteTicks = file.LastWriteTimeUtc.Ticks;
+                observed.Sequence = ++_sequence;
+                queued = Announce(name, observed, file);
+            }
+
+            if (queued)
+            {
+                RequestDelivery();
+            }
+
+            return true;
+        }
+        finally
+        {
+            File.Delete(temp);
+        }
+    }
+
     private async Task WatchAsync(CancellationToken stopping)
     {
         using var timer = new PeriodicTimer(_options.PollInterval, _time);
@@ -349,8 +374,8 @@ public sealed class FolderObjectStore : IObjectStore, IAsyncDisposable
         {
             lock (_gate)
             {
-                // Stat under the lock: PutAsync renames under it, so what is seen here is never
-                // older than what PutAsync recorded.
+                // Stat under the lock: the store's own writes move files into place under it, so
+                // what is seen here is never older than what they recorded.
                 var file = new FileInfo(path);
                 if (file.Exists)
                 {
@@ -363,7 +388,7 @@ public sealed class FolderObjectStore : IObjectStore, IAsyncDisposable
         lock (_gate)
         {
             // Forget deleted files, so that a file created again under the same name is new;
-            // entries recorded after this scan began (by PutAsync) were not listed, not deleted.
+            // entries recorded after this scan began (by the store's own writes) were not listed, not deleted.
             foreach (var (name, _) in _seen.Where(p => !present.Contains(p.Key) && p.Value.Sequence <= scanStart).ToList())
             {
                 _seen.Remove(name);

@@ -8,7 +8,7 @@ using SpotJax.Google.Tests.Emulators;
 
 namespace SpotJax.Google.Tests.Storage;
 
-/// <summary>What <see cref="GcsObjectStore"/> does beyond the contract: ranged reads, content types, large uploads, failures.</summary>
+/// <summary>What <see cref="GcsObjectStore"/> does beyond the contract: ranged reads, content types, large uploads and creates, failures.</summary>
 [Collection(StorageServerCollection.Name)]
 public sealed class GcsObjectStoreTests(StorageServer server)
 {
@@ -89,6 +89,45 @@ public sealed class GcsObjectStoreTests(StorageServer server)
 
         Assert.Equal(content, await store.GetAsync("job-a/code.tar.gz", None));
         Assert.Equal(content.Length, Assert.Single(await store.ListAsync("job-a/", None)).Size);
+    }
+
+    [Fact]
+    public async Task TryCreateAsync_LargerThanTheSingleRequestLimit_CreatesResumablyOnlyOnce()
+    {
+        using var store = await server.CreateStoreAsync(singleRequestUploadLimit: 1024);
+        var first = new byte[256 * 1024];
+        var second = new byte[first.Length];
+        new Random(42).NextBytes(first);
+        new Random(43).NextBytes(second);
+
+        Assert.True(await store.TryCreateAsync("job-a/code.tar.gz", first, None));
+        Assert.False(await store.TryCreateAsync("job-a/code.tar.gz", second, None));
+
+        Assert.Equal(first, await store.GetAsync("job-a/code.tar.gz", None));
+    }
+
+    [Fact]
+    public async Task TryCreateAsync_NameExtension_StoresTheMatchingContentType()
+    {
+        using var store = await server.CreateStoreAsync();
+        using var client = await new StorageClientBuilder { BaseUri = server.BaseUri.AbsoluteUri, UnauthenticatedAccess = true }.BuildAsync();
+
+        await store.TryCreateAsync("jobs/train.yaml", [1], None);
+
+        Assert.Equal("application/yaml", (await client.GetObjectAsync(store.Bucket, "jobs/train.yaml")).ContentType);
+    }
+
+    [Fact]
+    public async Task TryCreateAsync_NothingListening_ThrowsTransientUnavailable()
+    {
+        using var store = await GcsObjectStore.CreateAsync(
+            new GcsObjectStoreOptions { Bucket = StorageServer.NewBucket(), BaseUri = new Uri($"http://127.0.0.1:{ClosedPort()}/storage/v1/") }, None);
+
+        var error = await Assert.ThrowsAsync<GoogleApiException>(() => store.TryCreateAsync("job-a/hostkeys/attempt-1/worker-0", [1], None));
+
+        Assert.Equal("UNAVAILABLE", error.Status);
+        Assert.True(error.IsTransient);
+        Assert.Contains($"gs://{store.Bucket}/job-a/hostkeys/attempt-1/worker-0", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]

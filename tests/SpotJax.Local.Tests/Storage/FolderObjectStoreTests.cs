@@ -103,6 +103,76 @@ public sealed class FolderObjectStoreTests : ObjectStoreContractTests, IAsyncLif
     }
 
     [Fact]
+    public async Task TryCreateAsync_NewObject_RaisesExactlyOneFinalizeEvent()
+    {
+        await _store.TryCreateAsync("job-a/hostkeys/attempt-1/worker-0", [1, 2, 3], None);
+        await FlushEventsAsync();
+        await FlushEventsAsync();
+
+        var finalized = Assert.Single(Events);
+        Assert.Equal("job-a/hostkeys/attempt-1/worker-0", finalized.Name);
+        Assert.Equal(3, finalized.Size);
+        Assert.Equal(Assert.Single(await _store.ListAsync("job-a/", None)).Generation, finalized.Generation);
+    }
+
+    [Fact]
+    public async Task TryCreateAsync_ExistingObject_RaisesNoEventAndLeavesNoTemporaryFile()
+    {
+        await _store.PutAsync("job-a/hostkeys/attempt-1/worker-0", [1], None);
+        await FlushEventsAsync();
+
+        Assert.False(await _store.TryCreateAsync("job-a/hostkeys/attempt-1/worker-0", [2], None));
+        await ScanTimesAsync(3);
+
+        Assert.Single(Events);
+        Assert.Equal([Path.Combine(_root, "job-a", "hostkeys", "attempt-1", "worker-0")], Directory.GetFileSystemEntries(Path.Combine(_root, "job-a", "hostkeys", "attempt-1")));
+    }
+
+    [Fact]
+    public async Task TryCreateAsync_FileWrittenByAnotherProcess_ReturnsFalseAndKeepsIt()
+    {
+        var path = Path.Combine(_root, "job-a", "hostkeys", "attempt-1", "worker-0");
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        await File.WriteAllTextAsync(path, "ssh-ed25519 SHA256:other\n");
+
+        Assert.False(await _store.TryCreateAsync("job-a/hostkeys/attempt-1/worker-0", [1], None));
+        Assert.Equal("ssh-ed25519 SHA256:other\n", await File.ReadAllTextAsync(path));
+    }
+
+    [Fact]
+    public async Task TryCreateAsync_StoresOnOneFolderRacing_ExactlyOneCreates()
+    {
+        // Stores of their own share no lock, as the stores of two processes would not.
+        const int Writers = 16;
+        var stores = Enumerable.Range(0, Writers).Select(_ => new FolderObjectStore(_root, BucketName)).ToList();
+        try
+        {
+            for (var round = 0; round < 20; round++)
+            {
+                var name = $"job-a/hostkeys/attempt-{round}/worker-0";
+                var start = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                var creating = stores.Select(async (store, i) =>
+                {
+                    await start.Task;
+                    return await store.TryCreateAsync(name, Encoding.UTF8.GetBytes($"writer-{i}"), None);
+                }).ToList();
+                start.SetResult();
+                var created = await Task.WhenAll(creating);
+
+                var winner = Assert.Single(Enumerable.Range(0, Writers), i => created[i]);
+                Assert.Equal($"writer-{winner}", Encoding.UTF8.GetString((await _store.GetAsync(name, None))!));
+            }
+        }
+        finally
+        {
+            foreach (var store in stores)
+            {
+                await store.DisposeAsync();
+            }
+        }
+    }
+
+    [Fact]
     public async Task ScanAsync_ExternalWrite_RaisesExactlyOneEventOnceSettled()
     {
         var path = Path.Combine(_root, "job-a", "ckpt", "step_100");
@@ -295,6 +365,7 @@ public sealed class FolderObjectStoreTests : ObjectStoreContractTests, IAsyncLif
     public async Task PutAsync_InvalidName_ThrowsArgumentException(string name)
     {
         await Assert.ThrowsAsync<ArgumentException>(() => _store.PutAsync(name, [1], None));
+        await Assert.ThrowsAsync<ArgumentException>(() => _store.TryCreateAsync(name, [1], None));
         await Assert.ThrowsAsync<ArgumentException>(() => _store.GetAsync(name, None));
         Assert.Throws<ArgumentException>(() => _store.LocalPath(name));
         Assert.Empty(Directory.GetFileSystemEntries(_root));
