@@ -16,6 +16,14 @@ locals {
     SPOTJAX_SSH_KEY_SECRET       = google_secret_manager_secret.ssh_key.secret_id
     SPOTJAX_NODE_SERVICE_ACCOUNT = google_service_account.node.email
   }
+
+  # Settings that one function alone reads, by function.
+  function_env = {
+    "sweep" = {
+      # Zones listed every minute for orphaned queued resources, besides those of the active jobs.
+      SPOTJAX_SWEEP_ZONES = join(",", var.sweep_zones)
+    }
+  }
 }
 
 resource "google_cloud_run_v2_service" "function" {
@@ -89,6 +97,15 @@ resource "google_cloud_run_v2_service" "function" {
       # The step functions' settings (the status page reads only Firestore and the bucket).
       dynamic "env" {
         for_each = { for name, value in local.step_env : name => value if each.value.trigger != "http" }
+        content {
+          name  = env.key
+          value = env.value
+        }
+      }
+
+      # This function's own settings; an empty one is left out (the host reads empty as unset anyway).
+      dynamic "env" {
+        for_each = { for name, value in lookup(local.function_env, each.key, {}) : name => value if value != "" }
         content {
           name  = env.key
           value = env.value

@@ -78,6 +78,18 @@ variable "sweep_schedule" {
   default     = "* * * * *"
 }
 
+variable "sweep_zones" {
+  description = "Zones the sweep lists every minute for orphaned SpotJax queued resources (SPOTJAX_SWEEP_ZONES), besides the zones of the active jobs. List every zone your jobs use: a queued resource left behind in a zone where no job is active any more is found only here, and a Spot TPU bills until it is deleted."
+  type        = list(string)
+  default     = []
+
+  validation {
+    # The rule of tpu.zone in a job document (shared/SpotJax.Core/Jobs/JobSpecValidator.cs).
+    condition     = alltrue([for zone in var.sweep_zones : can(regex("^[a-z]+-[a-z]+[0-9]+-[a-z]$", zone))])
+    error_message = "Each entry of sweep_zones must be a zone such as us-central2-b or europe-west4-a."
+  }
+}
+
 variable "status_viewers" {
   description = "IAM members allowed to open the status page (user:you@example.com, group:team@example.com). The status service admits nobody else."
   type        = list(string)

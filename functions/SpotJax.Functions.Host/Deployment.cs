@@ -1,5 +1,6 @@
 using System.Collections;
 using SpotJax.Core;
+using SpotJax.Core.Jobs;
 using SpotJax.Core.Ports;
 using SpotJax.Core.Steps;
 using SpotJax.Functions.Status;
@@ -54,6 +55,12 @@ public sealed class Deployment : IAsyncDisposable
     /// <summary>The service account the provisioned TPU VMs run as (access to the control bucket).</summary>
     public const string NodeServiceAccountVariable = "SPOTJAX_NODE_SERVICE_ACCOUNT";
 
+    /// <summary>
+    /// Comma-separated zones the sweep always lists for orphaned queued resources, besides those of the
+    /// active jobs (<see cref="ControlPlaneOptions.SweepZones"/>); only the sweep service sets it.
+    /// </summary>
+    public const string SweepZonesVariable = "SPOTJAX_SWEEP_ZONES";
+
     public const string DefaultSshUser = "spotjax";
 
     private readonly List<IAsyncDisposable> owned = [];
@@ -66,6 +73,9 @@ public sealed class Deployment : IAsyncDisposable
 
     /// <summary>The step functions; not built for the status function (<c>stepsWanted: false</c>).</summary>
     public SpotJaxFunctions Functions { get; private set; } = null!;
+
+    /// <summary>The settings the step functions were built with; not built for the status function.</summary>
+    public ControlPlaneOptions Options { get; private set; } = null!;
 
     /// <summary>The status page over this deployment's job store and bucket.</summary>
     public StatusPage Status { get; private set; } = null!;
@@ -114,6 +124,7 @@ public sealed class Deployment : IAsyncDisposable
             SshUser = sshUser,
             SshPublicKey = Get(SshPublicKeyVariable),
             NodeServiceAccount = Get(NodeServiceAccountVariable),
+            SweepZones = ParseZones(SweepZonesVariable, Get(SweepZonesVariable)),
         };
 
         IWorkerRunner workers = (Get(WorkersVariable) ?? "ssh") switch
@@ -136,8 +147,26 @@ public sealed class Deployment : IAsyncDisposable
             var other => throw new HostConfigurationException($"{WorkersVariable}={other}: expected ssh or local"),
         };
 
+        deployment.Options = options;
         deployment.Functions = new SpotJaxFunctions(store, bus, objects, tpu, workers, options, time);
         return deployment;
+    }
+
+    /// <summary>
+    /// A comma-separated list of zones (blanks around the commas and empty entries ignored, repeats
+    /// dropped), each held to the rule of <c>tpu.zone</c> in a job document.
+    /// </summary>
+    /// <exception cref="HostConfigurationException">An entry is not a zone; the message names <paramref name="variable"/>.</exception>
+    public static IReadOnlyList<string> ParseZones(string variable, string? value)
+    {
+        var zones = (value ?? "").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+        var wrong = zones.Where(z => !JobDocument.IsZone(z)).ToList();
+        if (wrong.Count > 0)
+        {
+            throw new HostConfigurationException($"{variable}: {string.Join(", ", wrong.Select(z => $"'{z}'"))} {(wrong.Count == 1 ? "is not a zone" : "are not zones")}; {JobDocument.ZoneRule}");
+        }
+
+        return zones.Distinct(StringComparer.Ordinal).ToList();
     }
 
     private IJobStore Store(string? sqlite, string project, GoogleEndpoints endpoints, TimeProvider time)

@@ -41,6 +41,19 @@ public static class JobDocument
     /// <summary>The fields allowed inside <c>stall</c>.</summary>
     public static IReadOnlyList<string> StallFields => JobFields.StallLevel;
 
+    /// <summary>What a zone must look like, as the validator says it (<c>expected region-zone such as ...</c>).</summary>
+    public const string ZoneRule = JobSpecValidator.ZoneRule;
+
+    /// <summary>
+    /// Whether <paramref name="zone"/> is a zone as <c>tpu.zone</c> accepts it (<c>us-central2-b</c>), so that
+    /// settings naming zones outside a job document are held to the same rule.
+    /// </summary>
+    public static bool IsZone(string zone)
+    {
+        ArgumentNullException.ThrowIfNull(zone);
+        return JobSpecValidator.IsZone(zone);
+    }
+
     /// <summary>
     /// Parses and validates a job document: JSON when its first non-whitespace character is <c>{</c>,
     /// YAML otherwise. Defaults are applied, so <see cref="TpuSpec.RuntimeVersion"/> is always set.

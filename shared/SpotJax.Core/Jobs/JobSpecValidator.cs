@@ -52,6 +52,12 @@ internal sealed partial class JobSpecValidator
     public static JobSpec? Validate(JsonObject root, JobDocumentOptions options, List<JobDocumentError> errors) =>
         new JobSpecValidator(options, errors).Spec(root);
 
+    /// <summary>The rule a zone follows, for error messages.</summary>
+    public const string ZoneRule = "expected region-zone such as us-central2-b or europe-west4-a";
+
+    /// <summary>Whether <paramref name="zone"/> has the shape of a Google Cloud zone (<c>us-central2-b</c>).</summary>
+    public static bool IsZone(string zone) => ZoneShape().IsMatch(zone);
+
     /// <summary>Whether <paramref name="type"/> is an accelerator type SpotJax accepts.</summary>
     public static bool IsTpuType(string type)
     {
@@ -232,9 +238,9 @@ internal sealed partial class JobSpecValidator
             return null;
         }
 
-        return ZoneShape().IsMatch(zone)
+        return IsZone(zone)
             ? zone
-            : Fail(field, $"{Quote(zone)} is not a zone; expected region-zone such as us-central2-b or europe-west4-a");
+            : Fail(field, $"{Quote(zone)} is not a zone; {ZoneRule}");
     }
 
     private string? Script(JsonNode? node)

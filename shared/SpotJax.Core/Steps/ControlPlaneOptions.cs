@@ -34,4 +34,11 @@ public sealed record ControlPlaneOptions
     /// TPU API's default (the Compute Engine default service account).
     /// </summary>
     public string? NodeServiceAccount { get; init; }
+
+    /// <summary>
+    /// Zones the sweep lists every run, besides the zones of the active jobs' specs, so that a queued
+    /// resource left behind in a zone no active job uses is still found and deleted. Each one has the
+    /// shape <see cref="Jobs.JobDocument.IsZone"/> accepts.
+    /// </summary>
+    public IReadOnlyList<string> SweepZones { get; init; } = [];
 }

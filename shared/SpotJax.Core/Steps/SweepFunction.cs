@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Runtime.ExceptionServices;
 using SpotJax.Core.Jobs;
 using SpotJax.Core.Lifecycle;
 using SpotJax.Core.Ports;
@@ -11,7 +12,7 @@ namespace SpotJax.Core.Steps;
 /// <c>list</c> per zone, not one <c>get</c> per job) and publishes the step that is due: launch
 /// for a ready resource, recover for a preempted or failed one, a stall warning or restart, a
 /// provisioning timeout, a step that was lost; and deletes SpotJax queued resources that belong to
-/// no active attempt.
+/// no active attempt, in every zone an active job may use and in <see cref="ControlPlaneOptions.SweepZones"/>.
 /// </summary>
 public sealed class SweepFunction(
     IJobStore store,
@@ -42,16 +43,53 @@ public sealed class SweepFunction(
             await ReconcileAsync(job, queued, now, cancellationToken);
         }
 
+        await DeleteOrphansAsync(jobs, byZone, now, cancellationToken);
+    }
+
+    /// <summary>
+    /// Zones where a SpotJax queued resource may be left behind: every zone of each active job's
+    /// fail-over list, not only its current one (a recovery that moved the job on may have left the
+    /// old attempt's resource behind when its delete failed), and the configured ones, where jobs
+    /// that have ended ran.
+    /// </summary>
+    private IEnumerable<string> OrphanZones(IReadOnlyList<Job> jobs) =>
+        jobs.SelectMany(j => (j.Spec?.Tpu.Zones ?? []).Append(j.Zone).OfType<string>())
+            .Concat(options.SweepZones)
+            .Distinct(StringComparer.Ordinal)
+            .Order(StringComparer.Ordinal);
+
+    private async Task DeleteOrphansAsync(IReadOnlyList<Job> jobs, Dictionary<string, IReadOnlyList<QueuedResource>> byZone, DateTimeOffset now, CancellationToken ct)
+    {
         var active = jobs.ToDictionary(j => j.Id, StringComparer.Ordinal);
-        foreach (var (zone, list) in byZone)
+        var failures = new List<GoogleApiException>();
+        foreach (var zone in OrphanZones(jobs))
         {
-            foreach (var queued in list)
+            // One zone the TPU API refuses (a configured zone without TPUs, say) must not keep the others unswept.
+            try
             {
-                if (await IsOrphanAsync(queued, active, now, cancellationToken))
+                var list = byZone.TryGetValue(zone, out var listed) ? listed : await tpu.ListQueuedResourcesAsync(zone, ct);
+                foreach (var queued in list)
                 {
-                    await tpu.DeleteQueuedResourceAsync(zone, queued.Id, force: true, RequestIds.For(queued.Id, 0, "orphan"), cancellationToken);
+                    if (await IsOrphanAsync(queued, active, now, ct))
+                    {
+                        await tpu.DeleteQueuedResourceAsync(zone, queued.Id, force: true, RequestIds.For(queued.Id, 0, "orphan"), ct);
+                    }
                 }
             }
+            catch (GoogleApiException e)
+            {
+                failures.Add(e);
+            }
+        }
+
+        if (failures.Count > 1)
+        {
+            throw new AggregateException("the sweep for orphaned queued resources failed in several zones", failures);
+        }
+
+        if (failures.Count == 1)
+        {
+            ExceptionDispatchInfo.Throw(failures[0]);
         }
     }
 

@@ -265,6 +265,23 @@ public sealed class JobDocumentTests
         Assert.Contains("only gs://BUCKET[/path] is accepted on Google Cloud", Assert.Single(error.Errors).Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("us-central2-b", true)]
+    [InlineData("europe-west4-a", true)]
+    [InlineData("us-central2", false)]
+    [InlineData("US-central2-b", false)]
+    [InlineData("us-central2-b\n", false)]
+    [InlineData(" us-central2-b", false)]
+    [InlineData("", false)]
+    public void IsZone_AnyValue_AgreesWithTpuZoneInADocument(string zone, bool expected)
+    {
+        var document = $$"""{"name": "z", "tpu": {"type": "v4-8", "zone": {{System.Text.Json.JsonSerializer.Serialize(zone)}}}, "code": "gs://my-bucket/c", "script": "t.py"}""";
+        var parses = Record.Exception(() => JobDocument.Parse(document)) is null;
+
+        Assert.Equal(expected, JobDocument.IsZone(zone));
+        Assert.Equal(expected, parses);
+    }
+
     [Fact]
     public void Parse_InvalidYaml_ReportsTheLine()
     {

@@ -311,6 +311,69 @@ public sealed class StepHandlerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Sweep_OrphanInAConfiguredZoneWhereNoJobIsActive_IsDeleted()
+    {
+        var job = await SucceededWithItsResourceLeftAsync();
+        var tpu = new RecordingTpuApi(h.Tpu);
+
+        await h.Sweep(h.Options with { SweepZones = ["us-central2-b"] }, tpu).HandleAsync(CancellationToken.None);
+
+        Assert.Equal(new[] { "us-central2-b" }, tpu.Listed);
+        await Eventually.TrueAsync(async () => await h.Tpu.GetQueuedResourceAsync("us-central2-b", $"{job.Id}-1", CancellationToken.None) is null);
+    }
+
+    [Fact]
+    public async Task Sweep_OrphanInAnUnconfiguredZoneWhereNoJobIsActive_IsNotListed()
+    {
+        var job = await SucceededWithItsResourceLeftAsync();
+        var tpu = new RecordingTpuApi(h.Tpu);
+
+        await h.Sweep(h.Options with { SweepZones = ["us-west4-a"] }, tpu).HandleAsync(CancellationToken.None);
+
+        Assert.Equal(new[] { "us-west4-a" }, tpu.Listed);
+        Assert.NotNull(await h.Tpu.GetQueuedResourceAsync("us-central2-b", $"{job.Id}-1", CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task Sweep_OldAttemptLeftInAFailoverZoneTheJobMovedAwayFrom_IsDeleted()
+    {
+        var yaml = HandlerHarness.JobYaml(h.Code(Forever)).Replace("zone: us-central2-b", "zones: [us-central2-b, us-west4-a]", StringComparison.Ordinal);
+        var job = await h.SubmitAsync(yaml);
+        await h.Functions.Provision.HandleAsync(h.Step(job.Id, 1), CancellationToken.None);
+        job = await h.JobAsync(job.Id);
+
+        // Attempt 1 ends and the job moves to the next zone, but its queued resource is never deleted
+        // (the recover step's delete failed until the message was dead-lettered, say).
+        var ended = JobLifecycle.EndAttempt(job, 1, AttemptEnd.ProvisionFailed, "no capacity", null, h.Options.Lifecycle, h.Time.GetUtcNow());
+        Assert.True(await h.Store.TryUpdateAsync(ended.Job, job.Revision, ended.Entry!, CancellationToken.None));
+        h.Time.Advance(TimeSpan.FromMinutes(3));
+        await h.Functions.Provision.HandleAsync(h.Step(job.Id, 2), CancellationToken.None);
+        job = await h.JobAsync(job.Id);
+        Assert.Equal((JobState.Provisioning, 2, "us-west4-a"), (job.State, job.Attempt, job.Zone));
+        var tpu = new RecordingTpuApi(h.Tpu);
+
+        await h.Sweep(h.Options, tpu).HandleAsync(CancellationToken.None);
+
+        Assert.Equal(new[] { "us-central2-b", "us-west4-a" }, tpu.Listed.Order(StringComparer.Ordinal));
+        await Eventually.TrueAsync(async () => await h.Tpu.GetQueuedResourceAsync("us-central2-b", $"{job.Id}-1", CancellationToken.None) is null);
+        Assert.NotNull(await h.Tpu.GetQueuedResourceAsync("us-west4-a", $"{job.Id}-2", CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task Sweep_AConfiguredZoneTheTpuApiRefuses_SweepsTheOtherZonesThenFails()
+    {
+        var job = await SucceededWithItsResourceLeftAsync();
+        var tpu = new RecordingTpuApi(h.Tpu, "europe-west9-z");
+        var sweep = h.Sweep(h.Options with { SweepZones = ["europe-west9-z", "us-central2-b"] }, tpu);
+
+        var error = await Assert.ThrowsAsync<GoogleApiException>(() => sweep.HandleAsync(CancellationToken.None));
+
+        Assert.Contains("europe-west9-z", error.Message, StringComparison.Ordinal);
+        Assert.Equal(new[] { "europe-west9-z", "us-central2-b" }, tpu.Listed);
+        await Eventually.TrueAsync(async () => await h.Tpu.GetQueuedResourceAsync("us-central2-b", $"{job.Id}-1", CancellationToken.None) is null);
+    }
+
+    [Fact]
     public async Task Cancel_WhileRunning_IsCancelledAfterFinish()
     {
         var job = await h.RunAsync(await h.SubmitAsync(HandlerHarness.JobYaml(h.Code(Forever))));
@@ -350,5 +413,19 @@ public sealed class StepHandlerTests : IAsyncLifetime
         await h.Functions.Finish.HandleAsync(h.Step("nobody-0123456789", 1), CancellationToken.None);
 
         Assert.Empty(await h.Store.ListRecentAsync(10, CancellationToken.None));
+    }
+
+    /// <summary>
+    /// A job that ran attempt 1 in us-central2-b and SUCCEEDED, its queued resource left behind (as if
+    /// the finish step's delete never happened), three minutes ago: past the sweep's grace period.
+    /// </summary>
+    private async Task<Job> SucceededWithItsResourceLeftAsync()
+    {
+        var job = await h.RunAsync(await h.SubmitAsync(HandlerHarness.JobYaml(h.Code(Forever))));
+        var succeeded = JobLifecycle.Succeed(job, 1, h.Time.GetUtcNow());
+        Assert.True(await h.Store.TryUpdateAsync(succeeded.Job, job.Revision, succeeded.Entry!, CancellationToken.None));
+        Assert.Empty(await h.Store.ListActiveAsync(CancellationToken.None));
+        h.Time.Advance(TimeSpan.FromMinutes(3));
+        return job;
     }
 }

@@ -39,4 +39,28 @@ public sealed class HostProgramTests
         Assert.Equal(2, exit);
         Assert.Contains("SPOTJAX_BUCKET is not set", error, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task Start_SweepWithAnInvalidSweepZone_ExitsTwoNamingTheVariable()
+    {
+        var state = Directory.CreateTempSubdirectory("spotjax-host-");
+        try
+        {
+            var (exit, error) = await RunAsync(
+                ("FUNCTION_TARGET", "sweep"),
+                ("PORT", "0"),
+                ("GOOGLE_CLOUD_PROJECT", "p"),
+                ("SPOTJAX_BUCKET", "spotjax-test"),
+                ("SPOTJAX_STATE_DB", Path.Combine(state.FullName, "jobs.db")),
+                ("SPOTJAX_BUCKET_DIR", Path.Combine(state.FullName, "bucket")),
+                ("SPOTJAX_SWEEP_ZONES", "us-central2-b,us-central2"));
+
+            Assert.Equal(2, exit);
+            Assert.Contains("SPOTJAX_SWEEP_ZONES: 'us-central2' is not a zone", error, StringComparison.Ordinal);
+        }
+        finally
+        {
+            state.Delete(recursive: true);
+        }
+    }
 }

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Text.RegularExpressions;
 using SpotJax.Contracts;
 using YamlDotNet.RepresentationModel;
@@ -85,6 +86,28 @@ public sealed partial class CloudBuildTests
 
         Assert.All(set, v => Assert.True(InfraConfig.Instance.Variables.ContainsKey(v), $"{file} sets TF_VAR_{v}, which infra/ does not declare"));
         Assert.All(required.Where(v => v != "image"), v => Assert.Contains(v, set));
+    }
+
+    [Theory]
+    [InlineData("", "[]")]
+    [InlineData("us-central2-b", "[\"us-central2-b\"]")]
+    [InlineData(" us-central2-b   us-west4-a ", "[\"us-central2-b\",\"us-west4-a\"]")]
+    public async Task CloudBuild_SweepZonesSubstitution_BecomesTheTerraformList(string substitution, string expected)
+    {
+        var (root, _) = Load("cloudbuild.yaml");
+        var deploy = Content(Steps(root).Single(s => Scalar(s, "id") == "deploy"));
+        var beforeTerraform = deploy.Split('\n').TakeWhile(line => !line.StartsWith("terraform ", StringComparison.Ordinal));
+        var start = new ProcessStartInfo("/bin/sh") { RedirectStandardOutput = true };
+        start.ArgumentList.Add("-c");
+        start.ArgumentList.Add(string.Join('\n', beforeTerraform) + "\nprintf %s \"$TF_VAR_sweep_zones\"");
+        start.Environment["_SWEEP_ZONES"] = substitution;
+
+        using var shell = Process.Start(start)!;
+        var output = await shell.StandardOutput.ReadToEndAsync();
+        await shell.WaitForExitAsync();
+
+        Assert.Equal("", Scalar(root["substitutions"], "_SWEEP_ZONES"));
+        Assert.Equal((0, expected), (shell.ExitCode, output));
     }
 
     private static (YamlMappingNode Root, string Text) Load(string file)

@@ -202,6 +202,7 @@ public sealed class InfraNamesTests
     [InlineData(Deployment.SshPublicKeyVariable)]
     [InlineData(Deployment.SshKeySecretVariable)]
     [InlineData(Deployment.NodeServiceAccountVariable)]
+    [InlineData(Deployment.SweepZonesVariable)]
     public void EnvironmentVariables_ProductionSetting_IsSetByInfra(string variable)
     {
         Assert.Contains(variable, InfraVariables());
@@ -237,6 +238,27 @@ public sealed class InfraNamesTests
         Assert.Equal("lookup(local.audience, name, \"\")", push[FunctionHostOptions.AudienceVariable]);
         Assert.Equal("google_service_account.invoker.email", push[FunctionHostOptions.ServiceAccountVariable]);
         Assert.Equal($"\"{Deployment.DefaultSshUser}\"", Hcl.Value(Infra.Variables["ssh_user"], "default"));
+    }
+
+    [Fact]
+    public void EnvironmentVariables_SweepZones_AreSetOnTheSweepAloneFromTheSweepZonesVariable()
+    {
+        var own = FunctionEnv();
+        var variable = Infra.Variables["sweep_zones"];
+        var service = Infra.Resource("google_cloud_run_v2_service.function");
+        var template = Assert.Single(Hcl.Blocks(service, "template")).Value;
+        var container = Assert.Single(Hcl.Blocks(Hcl.Entries(template), "containers")).Value;
+        var forEach = Hcl.Blocks(Hcl.Entries(container), "dynamic")
+            .Where(b => b.Labels.SequenceEqual(["env"]))
+            .Select(b => InfraConfig.Normalize(Hcl.Value(Hcl.Entries(b.Value), "for_each")));
+
+        Assert.Equal(new[] { FunctionNames.Sweep }, own.Keys);
+        Assert.Equal("join(\",\", var.sweep_zones)", Assert.Single(own[FunctionNames.Sweep]).Value);
+        Assert.Equal(Deployment.SweepZonesVariable, Assert.Single(own[FunctionNames.Sweep]).Key);
+        Assert.Contains("{ for name, value in lookup(local.function_env, each.key, {}) : name => value if value != \"\" }", forEach);
+        Assert.Equal("list(string)", Hcl.Value(variable, "type"));
+        Assert.Equal("[]", Hcl.Value(variable, "default"));
+        Assert.Single(Hcl.Blocks(variable, "validation"));
     }
 
     [Fact]
@@ -307,6 +329,10 @@ public sealed class InfraNamesTests
         return Hcl.Object(value[open..Hcl.MatchBracket(value, open)]);
     }
 
+    /// <summary>The settings one function alone gets: function name to its <c>name = value</c> entries.</summary>
+    private static Dictionary<string, IReadOnlyList<Hcl.Entry>> FunctionEnv() =>
+        Hcl.Object(Infra.Locals["function_env"]).ToDictionary(e => e.Key, e => Hcl.Object(e.Value));
+
     private static IEnumerable<string> ConstantsOf(Type type) =>
         type.GetFields(BindingFlags.Public | BindingFlags.Static).Where(f => f.IsLiteral && f.FieldType == typeof(string)).Select(f => (string)f.GetRawConstantValue()!);
 
@@ -317,7 +343,7 @@ public sealed class InfraNamesTests
             .Select(f => (string)f.GetRawConstantValue()!)
             .ToHashSet(StringComparer.Ordinal);
 
-    /// <summary>The names of every variable the services get: literal env blocks and the env maps in locals.</summary>
+    /// <summary>The names of every variable the services get: literal env blocks and the env maps in locals (shared and per function).</summary>
     private static HashSet<string> InfraVariables()
     {
         var service = Infra.Resource("google_cloud_run_v2_service.function");
@@ -329,6 +355,7 @@ public sealed class InfraNamesTests
             .Select(e => Hcl.StringLiteral(Hcl.Value(e, "name")) ?? throw new FormatException("an env name is not a literal"));
         var step = Hcl.Object(Infra.Locals["step_env"]).Select(e => e.Key);
         var push = PushEnv().Select(e => e.Key);
-        return literal.Concat(step).Concat(push).ToHashSet(StringComparer.Ordinal);
+        var own = FunctionEnv().Values.SelectMany(e => e).Select(e => e.Key);
+        return literal.Concat(step).Concat(push).Concat(own).ToHashSet(StringComparer.Ordinal);
     }
 }
