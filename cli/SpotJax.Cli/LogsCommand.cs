@@ -43,6 +43,12 @@ public static class LogsCommand
                 var shown = fixedAttempt ?? Math.Max(1, current.Attempt);
                 long offset = 0;
                 var printed = false;
+                if (fixedAttempt is null && shown > 1)
+                {
+                    // The job was retried already: say which attempt's log this is, as on a change while following.
+                    Consoles.Error.MarkupLineInterpolated($"[grey]--- attempt {shown} ---[/]");
+                }
+
                 while (true)
                 {
                     var name = JobFollower.LogName(current, target.Objects.Bucket, shown, workerIndex)
