@@ -28,9 +28,9 @@ public sealed record SshRunnerOptions
     /// Key exchange methods tried before SSH.NET's own order, which the rest of its list follows as a
     /// fallback; empty keeps SSH.NET's order. The default is X25519: SSH.NET prefers the post-quantum
     /// hybrids (<c>mlkem768x25519-sha256</c>, <c>sntrup761x25519-sha512</c>), which it computes in
-    /// managed code at about six times the processor time per connection (60 against 10 ms measured
-    /// against OpenSSH 9.2), and one launch of a 64-host slice opens 128 sessions from one function
-    /// instance. The sessions carry the launch of an attempt on the slice's private network; a
+    /// managed code at four to ten times the processor time per connection (89 against 8 to 21 ms
+    /// against OpenSSH 9.2, benchmark <c>ssh-connect</c>), and one launch of a 64-host slice opens 128
+    /// sessions from one function instance. The sessions carry the launch of an attempt on the slice's private network; a
     /// deployment that wants post-quantum protection for them sets this to empty.
     /// </summary>
     public IReadOnlyList<string> PreferredKeyExchange { get; init; } = ["curve25519-sha256", "curve25519-sha256@libssh.org"];

@@ -3,6 +3,7 @@ using SpotJax.Benchmarks;
 return args switch
 {
     ["ssh-launch", .. var rest] => await SshLaunch.RunAsync(rest),
+    ["ssh-connect", .. var rest] => await SshConnect.RunAsync(rest),
     ["cold-start", .. var rest] => await ColdStart.RunAsync(rest),
     _ => await RecoveryLatency.RunAsync(args),
 };

@@ -48,10 +48,15 @@ public static class SshLaunch
             var daemons = await Task.WhenAll(Enumerable.Range(0, Sizes[^1]).Select(i => workers.DaemonAsync(i, CancellationToken.None)));
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{daemons.Length} sshd daemons up in {clock.Elapsed.TotalSeconds:0.0}s; {Environment.ProcessorCount} cores; {runs} runs per size"));
 
+            // A TPU VM's python3 is a program; here it may be a version manager's shell shim, whose start-up
+            // would be timed once per worker. Both sides run the interpreter it resolves to.
+            var python = await InterpreterAsync();
+            Console.WriteLine($"interpreter {python}");
             var runner = new SshWorkerRunner(
                 new SshRunnerOptions
                 {
                     User = Environment.UserName,
+                    Python = python,
                     KeySource = new FileSshKeySource(workers.ClientKey.PrivateKeyPath),
                     Port = null,
                     MaxConcurrency = Sizes[^1],
@@ -60,7 +65,7 @@ public static class SshLaunch
                 },
                 objects);
             var bundle = await PackAsync(code);
-            var baseline = new OpenSsh(workers.ClientKey.PrivateKeyPath, Path.Combine(root, "openssh"), bundle);
+            var baseline = new OpenSsh(workers.ClientKey.PrivateKeyPath, Path.Combine(root, "openssh"), bundle, python);
 
             await TimeSshNetAsync(runner, daemons, 1, bucket, code);
             await baseline.TimeAsync(daemons, 1, root, bucket);
@@ -139,6 +144,17 @@ public static class SshLaunch
         return (content, $"bundle-{Convert.ToHexStringLower(SHA256.HashData(content))}.tar.gz");
     }
 
+    private static async Task<string> InterpreterAsync()
+    {
+        var start = new ProcessStartInfo("python3") { RedirectStandardOutput = true };
+        start.ArgumentList.Add("-c");
+        start.ArgumentList.Add("import sys; print(sys.executable)");
+        using var process = Process.Start(start)!;
+        var path = (await process.StandardOutput.ReadToEndAsync()).Trim();
+        await process.WaitForExitAsync();
+        return process.ExitCode == 0 && path.Length > 0 ? path : "python3";
+    }
+
     private static double Median(List<double> values)
     {
         var sorted = values.Order().ToArray();
@@ -163,7 +179,7 @@ public static class SshLaunch
     }
 
     /// <summary>The same sequence with OpenSSH's own clients, one pair of processes per worker, all at once.</summary>
-    private sealed class OpenSsh(string key, string scratch, (byte[] Content, string Name) bundle)
+    private sealed class OpenSsh(string key, string scratch, (byte[] Content, string Name) bundle, string python)
     {
         // The runner's key exchange (X25519 first), so that both sides of the comparison do the same protocol work.
         private static readonly string[] Common =
@@ -200,7 +216,7 @@ public static class SshLaunch
                     $"put \"{bundlePath}\" \"{home}/{bundle.Name}\"",
                     $"put \"{config}\" \"{home}/attempt-{number}.json\"",
                 ]);
-                var command = $"cd {ShellQuote.Word(home)} && {ShellQuote.Command(["python3", NodeAgent.FileName, "launch", $"attempt-{number}.json"])}";
+                var command = $"cd {ShellQuote.Word(home)} && {ShellQuote.Command([python, NodeAgent.FileName, "launch", $"attempt-{number}.json"])}";
                 prepared.Add((daemons[i].Port, batch, command));
             }
 
