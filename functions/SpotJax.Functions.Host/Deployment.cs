@@ -101,8 +101,9 @@ public sealed class Deployment : IAsyncDisposable
             endpoints = new GoogleEndpoints(Get);
             _ = (endpoints.PubSub, endpoints.Firestore, endpoints.Tpu);
         }
-        catch (ArgumentException e)
+        catch (InvalidOperationException e)
         {
+            // An emulator host or TPU API base that is not an address: a setting to fix, not a crash.
             throw new HostConfigurationException(e.Message);
         }
 

@@ -63,4 +63,21 @@ public sealed class HostProgramTests
             state.Delete(recursive: true);
         }
     }
+
+    [Theory]
+    [InlineData("SPOTJAX_TPU_API", "ftp://tpu.example", "SPOTJAX_TPU_API='ftp://tpu.example' is not an http(s) URL")]
+    [InlineData("PUBSUB_EMULATOR_HOST", "localhost", "PUBSUB_EMULATOR_HOST='localhost' is not host:port")]
+    [InlineData("FIRESTORE_EMULATOR_HOST", "https://firestore:8080", "FIRESTORE_EMULATOR_HOST='https://firestore:8080' is not host:port")]
+    public async Task Start_EndpointVariableNotAnAddress_ExitsTwoNamingTheVariable(string variable, string value, string message)
+    {
+        var (exit, error) = await RunAsync(
+            ("FUNCTION_TARGET", "provision"),
+            ("PORT", "0"),
+            ("GOOGLE_CLOUD_PROJECT", "p"),
+            ("SPOTJAX_BUCKET", "spotjax-test"),
+            (variable, value));
+
+        Assert.Equal(2, exit);
+        Assert.Contains(message, error, StringComparison.Ordinal);
+    }
 }
