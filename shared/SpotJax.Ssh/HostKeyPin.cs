@@ -23,8 +23,7 @@ internal sealed class HostKeyPin(IObjectStore store, string jobId, int attempt, 
 
     public async Task LoadAsync(CancellationToken cancellationToken)
     {
-        var content = await store.GetAsync(ObjectName, cancellationToken);
-        recorded = content is null ? null : Encoding.UTF8.GetString(content).Trim();
+        recorded = await ReadRecordedAsync(cancellationToken);
     }
 
     /// <summary>Called during key exchange (on SSH.NET's thread, possibly by two connections at once).</summary>
@@ -55,8 +54,7 @@ internal sealed class HostKeyPin(IObjectStore store, string jobId, int attempt, 
         // Create-only: of launches racing on a first contact, exactly one records its key.
         if (!await store.TryCreateAsync(ObjectName, Encoding.UTF8.GetBytes(fingerprint + "\n"), cancellationToken))
         {
-            var stored = await store.GetAsync(ObjectName, cancellationToken);
-            var winner = stored is null ? null : Encoding.UTF8.GetString(stored).Trim();
+            var winner = await ReadRecordedAsync(cancellationToken);
             if (!string.Equals(winner, fingerprint, StringComparison.Ordinal))
             {
                 refusal = $"host key {fingerprint} differs from {winner ?? "nothing"}, recorded meanwhile by another launch of attempt {attempt.ToString(CultureInfo.InvariantCulture)}";
@@ -65,5 +63,11 @@ internal sealed class HostKeyPin(IObjectStore store, string jobId, int attempt, 
         }
 
         recorded = fingerprint;
+    }
+
+    private async Task<string?> ReadRecordedAsync(CancellationToken cancellationToken)
+    {
+        var content = await store.GetAsync(ObjectName, cancellationToken);
+        return content is null ? null : Encoding.UTF8.GetString(content).Trim();
     }
 }
