@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
+using SpotJax.Core;
 
 namespace SpotJax.Ssh;
 
@@ -58,7 +59,7 @@ public sealed class SshDaemon : IAsyncDisposable
         }
 
         System.IO.Directory.CreateDirectory(directory);
-        var daemon = new SshDaemon(directory, authorizedKeysFile, port == 0 ? FreePort() : port);
+        var daemon = new SshDaemon(directory, authorizedKeysFile, port == 0 ? LoopbackPorts.Choose() : port);
         var hostKey = await SshKeyPair.GenerateAsync(Path.Combine(directory, "host_ed25519_key"), cancellationToken);
         await File.WriteAllTextAsync(daemon.configPath, string.Create(CultureInfo.InvariantCulture, $"""
             Port {daemon.Port}
@@ -180,12 +181,5 @@ public sealed class SshDaemon : IAsyncDisposable
         {
             return false;
         }
-    }
-
-    private static int FreePort()
-    {
-        using var probe = new TcpListener(IPAddress.Loopback, 0);
-        probe.Start();
-        return ((IPEndPoint)probe.LocalEndpoint).Port;
     }
 }

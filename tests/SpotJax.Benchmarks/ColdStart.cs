@@ -1,9 +1,8 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
 using System.Text;
 using SpotJax.Core.Steps;
+using SpotJax.Core;
 
 namespace SpotJax.Benchmarks;
 
@@ -81,7 +80,7 @@ public static class ColdStart
     /// <summary>Starts the program and posts the CloudEvent until it is answered with 2xx.</summary>
     private static async Task<double> FirstEventAsync(string dll, Dictionary<string, string> environment)
     {
-        var port = FreePort();
+        var port = LoopbackPorts.Choose();
         var start = new ProcessStartInfo("dotnet", [dll]) { RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var (name, value) in environment)
         {
@@ -130,13 +129,6 @@ public static class ColdStart
             process.Kill(entireProcessTree: true);
             await process.WaitForExitAsync();
         }
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     private static string RepositoryRoot()

@@ -1,7 +1,7 @@
 using System.Net;
-using System.Net.Sockets;
 using System.Text;
 using SpotJax.Core.Ports;
+using SpotJax.Core;
 
 namespace SpotJax.Ssh.Tests;
 
@@ -19,10 +19,7 @@ public sealed class SecretManagerSshKeySourceTests : IDisposable
 
     public SecretManagerSshKeySourceTests()
     {
-        using var probe = new TcpListener(IPAddress.Loopback, 0);
-        probe.Start();
-        root = new Uri($"http://127.0.0.1:{((IPEndPoint)probe.LocalEndpoint).Port}/");
-        probe.Stop();
+        root = new Uri($"http://127.0.0.1:{LoopbackPorts.Choose()}/");
         listener.Prefixes.Add(root.ToString());
         listener.Start();
     }

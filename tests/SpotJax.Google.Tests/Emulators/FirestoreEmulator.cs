@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using SpotJax.Core;
 using SpotJax.Google.Firestore;
 using SpotJax.Google.Http;
 
@@ -52,7 +53,7 @@ public sealed class FirestoreEmulator : IAsyncLifetime
             throw new InvalidOperationException($"the Firestore emulator is not installed: {jar} is missing (gcloud components install cloud-firestore-emulator)");
         }
 
-        var ports = ServerProcess.FreePorts(2);
+        var ports = LoopbackPorts.Choose(2);
         var (port, websocketPort) = (ports[0], ports[1]);
         BaseUri = new Uri($"http://127.0.0.1:{port}/");
         var start = new ProcessStartInfo(JavaCommand());

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using SpotJax.Core;
 using SpotJax.Google.Http;
 using SpotJax.Google.PubSub;
 
@@ -33,7 +34,7 @@ public sealed class PubSubEmulator : IAsyncLifetime
     public async Task InitializeAsync()
     {
         var jar = await FindJarAsync();
-        var port = ServerProcess.FreePorts(1)[0];
+        var port = LoopbackPorts.Choose(1)[0];
         HostPort = $"127.0.0.1:{port}";
         var start = new ProcessStartInfo("java");
         foreach (var argument in new[] { "-jar", jar, "--host=127.0.0.1", $"--port={port}" })

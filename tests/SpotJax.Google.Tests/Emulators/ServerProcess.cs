@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 
 namespace SpotJax.Google.Tests.Emulators;
 
@@ -76,21 +74,6 @@ internal sealed class ServerProcess : IAsyncDisposable
         }
 
         throw new TimeoutException($"the {name} was not ready within {patience}:\n{Output()}");
-    }
-
-    /// <summary>Free loopback ports, held open together while chosen so that they differ.</summary>
-    public static int[] FreePorts(int count)
-    {
-        var listeners = Enumerable.Range(0, count).Select(_ => new TcpListener(IPAddress.Loopback, 0)).ToList();
-        try
-        {
-            listeners.ForEach(l => l.Start());
-            return listeners.Select(l => ((IPEndPoint)l.LocalEndpoint).Port).ToArray();
-        }
-        finally
-        {
-            listeners.ForEach(l => l.Dispose());
-        }
     }
 
     public async ValueTask DisposeAsync()

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using SpotJax.Core;
 using SpotJax.Google.Storage;
 
 namespace SpotJax.Google.Tests.Emulators;
@@ -65,7 +66,7 @@ public sealed class StorageServer : IAsyncLifetime
         // Another process may take the free port between choosing and listening: choose again.
         for (var attempt = 1; ; attempt++)
         {
-            var port = ServerProcess.FreePorts(1)[0];
+            var port = LoopbackPorts.Choose(1)[0];
             BaseUri = new Uri($"http://127.0.0.1:{port}/storage/v1/");
             var start = new ProcessStartInfo("node")
             {

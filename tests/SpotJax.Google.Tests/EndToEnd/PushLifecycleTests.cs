@@ -1,7 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -107,7 +105,7 @@ public sealed class PushLifecycleTests(PubSubEmulator pubsub, FirestoreEmulator 
 
     private void StartHost(string function)
     {
-        var port = FreePort();
+        var port = LoopbackPorts.Choose();
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "spotjax-functions.dll"));
         var environment = new Dictionary<string, string>
@@ -259,13 +257,6 @@ public sealed class PushLifecycleTests(PubSubEmulator pubsub, FirestoreEmulator 
             return $"--- {h.Key}:\n{(text.Length > 3000 ? text[^3000..] : text)}";
         }
     }));
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 
     public async Task DisposeAsync()
     {

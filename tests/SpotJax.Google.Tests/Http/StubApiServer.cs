@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using System.Net;
-using System.Net.Sockets;
 using System.Text;
+using SpotJax.Core;
 
 namespace SpotJax.Google.Tests.Http;
 
@@ -21,7 +21,7 @@ internal sealed class StubApiServer : IAsyncDisposable
     private StubApiServer(Func<RecordedRequest, StubResponse?> respond)
     {
         _respond = respond;
-        BaseUri = new Uri($"http://127.0.0.1:{FreePort()}/");
+        BaseUri = new Uri($"http://127.0.0.1:{LoopbackPorts.Choose()}/");
         _listener.Prefixes.Add(BaseUri.AbsoluteUri);
         _listener.Start();
         _serving = ServeAsync();
@@ -107,12 +107,5 @@ internal sealed class StubApiServer : IAsyncDisposable
         {
             // The client gave up on this request (a deadline test) or the server is stopping.
         }
-    }
-
-    private static int FreePort()
-    {
-        using var socket = new TcpListener(IPAddress.Loopback, 0);
-        socket.Start();
-        return ((IPEndPoint)socket.LocalEndpoint).Port;
     }
 }

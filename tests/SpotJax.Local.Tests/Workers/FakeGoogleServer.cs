@@ -1,8 +1,8 @@
 using System.Collections.Concurrent;
 using System.Net;
-using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
+using SpotJax.Core;
 
 namespace SpotJax.Local.Tests.Workers;
 
@@ -26,7 +26,7 @@ internal sealed class FakeGoogleServer : IAsyncDisposable
     {
         this.noticeKey = noticeKey;
         this.noticeValue = noticeValue;
-        var port = FreePort();
+        var port = LoopbackPorts.Choose();
         Root = $"http://127.0.0.1:{port}";
         listener.Prefixes.Add(Root + "/");
         listener.Start();
@@ -55,13 +55,6 @@ internal sealed class FakeGoogleServer : IAsyncDisposable
         listener.Stop();
         await serving;
         listener.Close();
-    }
-
-    private static int FreePort()
-    {
-        using var probe = new TcpListener(IPAddress.Loopback, 0);
-        probe.Start();
-        return ((IPEndPoint)probe.LocalEndpoint).Port;
     }
 
     private async Task ServeAsync()
