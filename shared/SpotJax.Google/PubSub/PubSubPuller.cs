@@ -26,6 +26,7 @@ public sealed class PubSubPuller : IAsyncDisposable
     private readonly Uri _modifyAckDeadlineUri;
     private readonly SemaphoreSlim _slots;
     private readonly CancellationTokenSource _stopPulling = new();
+    private readonly CancellationTokenSource _abandonPull = new();
     private readonly CancellationTokenSource _stopHandling = new();
     private readonly Channel<(string AckId, bool Ack)> _settlements = Channel.CreateUnbounded<(string, bool)>(new UnboundedChannelOptions { SingleReader = true });
     private Task? _pulling;
@@ -105,6 +106,7 @@ public sealed class PubSubPuller : IAsyncDisposable
         }
 
         await _stopPulling.CancelAsync();
+        _abandonPull.CancelAfter(_options.StopGrace);
         if (_pulling is not null)
         {
             await _pulling;
@@ -123,6 +125,7 @@ public sealed class PubSubPuller : IAsyncDisposable
         }
 
         _stopPulling.Dispose();
+        _abandonPull.Dispose();
         _stopHandling.Dispose();
         _slots.Dispose();
     }
@@ -151,7 +154,9 @@ public sealed class PubSubPuller : IAsyncDisposable
             IReadOnlyList<WireReceivedMessage> received;
             try
             {
-                received = await PullAsync(free, stop);
+                // A short pull in flight is let finish when stopping: cancelled on the wire, it could still be
+                // served after this puller's last nacks and take messages nobody reads until their ack deadline.
+                received = await PullAsync(free, _options.ReturnImmediately ? _abandonPull.Token : stop);
             }
             catch (OperationCanceledException) when (stop.IsCancellationRequested)
             {
@@ -170,6 +175,17 @@ public sealed class PubSubPuller : IAsyncDisposable
                 _log?.Invoke($"{Subscription}: pull failed, trying again in {_options.ErrorDelay}: {e.Message}");
                 await PauseAsync(_options.ErrorDelay, stop);
                 continue;
+            }
+
+            if (stop.IsCancellationRequested)
+            {
+                foreach (var message in received.Where(m => !string.IsNullOrEmpty(m.AckId)))
+                {
+                    Settle(message.AckId!, ack: false);
+                }
+
+                _slots.Release(free);
+                return;
             }
 
             if (received.Count < free)

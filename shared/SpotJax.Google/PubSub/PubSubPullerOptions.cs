@@ -27,4 +27,10 @@ public sealed record PubSubPullerOptions
 
     /// <summary>The pause after a failed pull (the transport has already retried transient errors).</summary>
     public TimeSpan ErrorDelay { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// How long stopping waits for a short pull already sent, so that what it brings is nacked rather
+    /// than left to its ack deadline; past it the pull is abandoned. Long polls are abandoned at once.
+    /// </summary>
+    public TimeSpan StopGrace { get; init; } = TimeSpan.FromSeconds(10);
 }

@@ -7,10 +7,12 @@ namespace SpotJax.Google.Tests.Http;
 
 public sealed class GoogleApiTransportTests : IDisposable
 {
+    // Quick backoff, but a generous deadline and attempt timeout: on a machine busy starting the
+    // emulators a stub's answer can take seconds, and that must not become a retry of its own.
     private static readonly GoogleApiOptions Quick = new()
     {
-        Deadline = TimeSpan.FromSeconds(10),
-        AttemptTimeout = TimeSpan.FromSeconds(5),
+        Deadline = TimeSpan.FromSeconds(90),
+        AttemptTimeout = TimeSpan.FromSeconds(45),
         MaxRetries = 3,
         BaseDelay = TimeSpan.FromMilliseconds(2),
         MaxDelay = TimeSpan.FromMilliseconds(20),
