@@ -12,10 +12,13 @@ public sealed class LocalSshWorkers : IAsyncDisposable
 {
     private readonly ConcurrentDictionary<int, Lazy<Task<SshDaemon>>> daemons = new();
 
-    private LocalSshWorkers(string directory, SshKeyPair clientKey)
+    private readonly bool emptyHomes;
+
+    private LocalSshWorkers(string directory, SshKeyPair clientKey, bool emptyHomes)
     {
         Directory = directory;
         ClientKey = clientKey;
+        this.emptyHomes = emptyHomes;
     }
 
     /// <summary>Holds the client key, <c>authorized_keys</c> and one folder per daemon.</summary>
@@ -27,8 +30,12 @@ public sealed class LocalSshWorkers : IAsyncDisposable
     public string AuthorizedKeysFile => Path.Combine(Directory, "authorized_keys");
 
     /// <summary>Makes the client key and the folder; starts no daemon yet.</summary>
+    /// <param name="emptyHomes">
+    /// True: each daemon's sessions get an empty HOME of their own, as on a new TPU VM, instead of the
+    /// user's (whose shell start-up files, a version manager's for one, would be timed on every login).
+    /// </param>
     /// <exception cref="InvalidOperationException">sshd or ssh-keygen is not installed.</exception>
-    public static async Task<LocalSshWorkers> CreateAsync(string directory, CancellationToken cancellationToken)
+    public static async Task<LocalSshWorkers> CreateAsync(string directory, CancellationToken cancellationToken, bool emptyHomes = false)
     {
         if (SshDaemon.Unavailable() is { } reason)
         {
@@ -38,13 +45,16 @@ public sealed class LocalSshWorkers : IAsyncDisposable
         System.IO.Directory.CreateDirectory(directory);
         var key = await SshKeyPair.GenerateAsync(Path.Combine(directory, "client_ed25519_key"), cancellationToken);
         await File.WriteAllTextAsync(Path.Combine(directory, "authorized_keys"), key.PublicKey + "\n", cancellationToken);
-        return new LocalSshWorkers(directory, key);
+        return new LocalSshWorkers(directory, key, emptyHomes);
     }
 
     /// <summary>The running daemon of worker <paramref name="worker"/>, started if needed.</summary>
     public Task<SshDaemon> DaemonAsync(int worker, CancellationToken cancellationToken) =>
-        daemons.GetOrAdd(worker, index => new Lazy<Task<SshDaemon>>(() => SshDaemon.StartAsync(
-            Path.Combine(Directory, string.Create(CultureInfo.InvariantCulture, $"worker-{index}")), AuthorizedKeysFile, cancellationToken))).Value;
+        daemons.GetOrAdd(worker, index =>
+        {
+            var folder = Path.Combine(Directory, string.Create(CultureInfo.InvariantCulture, $"worker-{index}"));
+            return new Lazy<Task<SshDaemon>>(() => SshDaemon.StartAsync(folder, AuthorizedKeysFile, cancellationToken, emptyHomes ? Path.Combine(folder, "home") : null));
+        }).Value;
 
     /// <summary>
     /// The address of worker <paramref name="worker"/>, in the shape of the TPU simulator's endpoint

@@ -51,14 +51,29 @@ public sealed class SshDaemon : IAsyncDisposable
     /// <param name="directory">An empty or new folder.</param>
     /// <param name="authorizedKeysFile">The public keys allowed to log in.</param>
     /// <param name="port">The port; 0 picks a free one.</param>
-    public static async Task<SshDaemon> CreateAsync(string directory, string authorizedKeysFile, int port, CancellationToken cancellationToken)
+    /// <param name="sessionHome">
+    /// Null: sessions run with the user's own HOME. Else an absolute folder, created if missing, given
+    /// to every session as HOME, so that a login reads no start-up files of the user's (an empty home,
+    /// as on a new TPU VM).
+    /// </param>
+    public static async Task<SshDaemon> CreateAsync(string directory, string authorizedKeysFile, int port, CancellationToken cancellationToken, string? sessionHome = null)
     {
         if (Unavailable() is { } reason)
         {
             throw new InvalidOperationException(reason);
         }
 
+        if (sessionHome is not null && (!Path.IsPathFullyQualified(sessionHome) || sessionHome.Any(c => char.IsWhiteSpace(c) || char.IsControl(c) || c is '"' or '\\')))
+        {
+            throw new ArgumentException($"the session home must be an absolute path without spaces, quotes or backslashes: {sessionHome}", nameof(sessionHome));
+        }
+
         System.IO.Directory.CreateDirectory(directory);
+        if (sessionHome is not null)
+        {
+            System.IO.Directory.CreateDirectory(sessionHome);
+        }
+
         var daemon = new SshDaemon(directory, authorizedKeysFile, port == 0 ? LoopbackPorts.Choose() : port);
         var hostKey = await SshKeyPair.GenerateAsync(Path.Combine(directory, "host_ed25519_key"), cancellationToken);
         await File.WriteAllTextAsync(daemon.configPath, string.Create(CultureInfo.InvariantCulture, $"""
@@ -76,15 +91,16 @@ public sealed class SshDaemon : IAsyncDisposable
             PrintMotd no
             MaxStartups 256
             Subsystem sftp internal-sftp
+            {(sessionHome is null ? "" : $"SetEnv HOME={sessionHome}")}
 
             """), cancellationToken);
         return daemon;
     }
 
     /// <summary>Creates and starts a daemon.</summary>
-    public static async Task<SshDaemon> StartAsync(string directory, string authorizedKeysFile, CancellationToken cancellationToken)
+    public static async Task<SshDaemon> StartAsync(string directory, string authorizedKeysFile, CancellationToken cancellationToken, string? sessionHome = null)
     {
-        var daemon = await CreateAsync(directory, authorizedKeysFile, 0, cancellationToken);
+        var daemon = await CreateAsync(directory, authorizedKeysFile, 0, cancellationToken, sessionHome);
         try
         {
             await daemon.StartAsync(cancellationToken);

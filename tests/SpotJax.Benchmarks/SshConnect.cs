@@ -27,7 +27,7 @@ public static class SshConnect
         var root = Directory.CreateTempSubdirectory("spotjax-ssh-connect-").FullName;
         try
         {
-            await using var workers = await LocalSshWorkers.CreateAsync(Path.Combine(root, "sshd"), CancellationToken.None);
+            await using var workers = await LocalSshWorkers.CreateAsync(Path.Combine(root, "sshd"), CancellationToken.None, emptyHomes: true);
             var daemon = await workers.DaemonAsync(0, CancellationToken.None);
             var key = await File.ReadAllBytesAsync(workers.ClientKey.PrivateKeyPath);
             var endpoint = new WorkerEndpoint(0, "127.0.0.1", daemon.Port);

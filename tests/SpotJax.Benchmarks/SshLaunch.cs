@@ -40,7 +40,7 @@ public static class SshLaunch
         var bucket = Directory.CreateDirectory(Path.Combine(root, "bucket")).FullName;
         var code = Directory.CreateDirectory(Path.Combine(root, "code")).FullName;
         await File.WriteAllTextAsync(Path.Combine(code, "train.py"), "import os\nprint('worker', os.environ['SPOT_WORKER_ID'])\n");
-        await using var workers = await LocalSshWorkers.CreateAsync(Path.Combine(root, "sshd"), CancellationToken.None);
+        await using var workers = await LocalSshWorkers.CreateAsync(Path.Combine(root, "sshd"), CancellationToken.None, emptyHomes: true);
         await using var objects = new FolderObjectStore(bucket, "bench");
         try
         {
