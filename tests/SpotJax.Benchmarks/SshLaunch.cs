@@ -84,6 +84,7 @@ public static class SshLaunch
                 }
 
                 rows.Add((size, Median(sshNet), Median(openSsh), Median(cpu)));
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{size} workers: SSH.NET {string.Join(" ", sshNet.Select(v => v.ToString("0", CultureInfo.InvariantCulture)))} ms, OpenSSH {string.Join(" ", openSsh.Select(v => v.ToString("0", CultureInfo.InvariantCulture)))} ms"));
             }
 
             Console.WriteLine("SSH launch, full sequence per worker from scratch, median milliseconds:");

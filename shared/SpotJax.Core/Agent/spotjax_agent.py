@@ -46,7 +46,10 @@ environment:
   SPOTJAX_PIP_ARGS      extra arguments for pip install, split on spaces
 """
 
-LAUNCH_WAIT_SECONDS = 10.0
+# How long `launch` waits for the detached `run` to start the script. Generous: giving up early on a
+# busy host (64 stand-in workers on two cores took 30 s) would report a failed attempt while the
+# child still starts the script a moment later.
+LAUNCH_WAIT_SECONDS = 60.0
 LOG_UPLOAD_SECONDS = 15.0
 METADATA_TIMEOUT_SECONDS = 600.0
 HTTP_TIMEOUT_SECONDS = 60.0
