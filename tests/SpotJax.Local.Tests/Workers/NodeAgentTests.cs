@@ -39,6 +39,29 @@ public sealed class NodeAgentTests
         Assert.True(exited.GetProperty("preemptionNotice").GetBoolean());
     }
 
+    [Fact]
+    public async Task Launch_HostTooBusyToStartTheScriptForTenSeconds_WaitsAndStartsIt()
+    {
+        using var sandbox = new WorkerSandbox();
+        File.WriteAllText(Path.Combine(sandbox.Code, "late.py"), "print('STARTED LATE')\n");
+        var slowStart = Directory.CreateDirectory(Path.Combine(sandbox.Root, "slow-start")).FullName;
+        File.WriteAllText(Path.Combine(slowStart, "sitecustomize.py"), """
+            import sys, time
+            # Only the agent's detached `run`, as on a host too busy to start a process for a while.
+            if len(sys.argv) > 1 and sys.argv[0].endswith("spotjax_agent.py") and sys.argv[1] == "run":
+                time.sleep(11)
+            """);
+        var home = Path.Combine(sandbox.Nodes, "direct");
+        var log = Path.Combine(sandbox.Bucket, "worker-0.log");
+        var config = Config(sandbox.Code, "late.py", Path.Combine(sandbox.Bucket, "markers"), log, metadataUrl: "");
+
+        var (exitCode, stderr) = await LaunchAsync(home, config, new Dictionary<string, string> { ["PYTHONPATH"] = slowStart }, TimeSpan.FromSeconds(60));
+
+        Assert.True(exitCode == 0, stderr);
+        Assert.True(File.Exists(Path.Combine(home, "attempt-1.pgid")), "launch returned before the script started");
+        await WorkerSandbox.WaitForFileAsync(log, text => text.Contains("STARTED LATE", StringComparison.Ordinal));
+    }
+
     [Theory]
     [InlineData("gs://code-bkt/bundles/app.tgz")]
     [InlineData("gs://code-bkt/src/")]
@@ -128,7 +151,7 @@ public sealed class NodeAgentTests
         MetadataUrl = metadataUrl,
     };
 
-    private static async Task<(int ExitCode, string Stderr)> LaunchAsync(string home, AgentConfig config, IReadOnlyDictionary<string, string>? env = null)
+    private static async Task<(int ExitCode, string Stderr)> LaunchAsync(string home, AgentConfig config, IReadOnlyDictionary<string, string>? env = null, TimeSpan? patience = null)
     {
         Directory.CreateDirectory(home);
         await File.WriteAllBytesAsync(Path.Combine(home, NodeAgent.FileName), NodeAgent.Source());
@@ -147,7 +170,7 @@ public sealed class NodeAgentTests
         using var process = Process.Start(start)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(WorkerSandbox.Patience);
+        using var timeout = new CancellationTokenSource(patience ?? WorkerSandbox.Patience);
         await process.WaitForExitAsync(timeout.Token);
         await stdout;
         return (process.ExitCode, await stderr);
