@@ -1,6 +1,6 @@
 using System.Net;
-using System.Net.Sockets;
 using System.Text;
+using SpotJax.Core;
 using SpotJax.Core.Ports;
 using SpotJax.Google.Http;
 using SpotJax.Google.Tpu;
@@ -157,10 +157,7 @@ public sealed class TpuRestClientErrorTests
     [Fact]
     public async Task GetQueuedResourceAsync_NothingListening_ThrowsUnavailable()
     {
-        var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
+        var port = LoopbackPorts.Choose();
         using var http = new HttpClient();
         var client = new TpuRestClient(new GoogleApiTransport(http, FixedTokenSource.None, QuickRetries), new TpuClientOptions { Project = "p", BaseUri = new Uri($"http://127.0.0.1:{port}/") });
 

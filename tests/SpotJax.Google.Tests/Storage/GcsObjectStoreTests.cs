@@ -1,7 +1,6 @@
-using System.Net;
-using System.Net.Sockets;
 using System.Text;
 using Google.Cloud.Storage.V1;
+using SpotJax.Core;
 using SpotJax.Core.Ports;
 using SpotJax.Google.Storage;
 using SpotJax.Google.Tests.Emulators;
@@ -121,7 +120,7 @@ public sealed class GcsObjectStoreTests(StorageServer server)
     public async Task TryCreateAsync_NothingListening_ThrowsTransientUnavailable()
     {
         using var store = await GcsObjectStore.CreateAsync(
-            new GcsObjectStoreOptions { Bucket = StorageServer.NewBucket(), BaseUri = new Uri($"http://127.0.0.1:{ClosedPort()}/storage/v1/") }, None);
+            new GcsObjectStoreOptions { Bucket = StorageServer.NewBucket(), BaseUri = new Uri($"http://127.0.0.1:{LoopbackPorts.Choose()}/storage/v1/") }, None);
 
         var error = await Assert.ThrowsAsync<GoogleApiException>(() => store.TryCreateAsync("job-a/hostkeys/attempt-1/worker-0", [1], None));
 
@@ -134,7 +133,7 @@ public sealed class GcsObjectStoreTests(StorageServer server)
     public async Task PutAsync_NothingListening_ThrowsTransientUnavailable()
     {
         using var store = await GcsObjectStore.CreateAsync(
-            new GcsObjectStoreOptions { Bucket = StorageServer.NewBucket(), BaseUri = new Uri($"http://127.0.0.1:{ClosedPort()}/storage/v1/") }, None);
+            new GcsObjectStoreOptions { Bucket = StorageServer.NewBucket(), BaseUri = new Uri($"http://127.0.0.1:{LoopbackPorts.Choose()}/storage/v1/") }, None);
 
         var error = await Assert.ThrowsAsync<GoogleApiException>(() => store.PutAsync("jobs/train.yaml", [1], None));
 
@@ -149,12 +148,5 @@ public sealed class GcsObjectStoreTests(StorageServer server)
         await Assert.ThrowsAnyAsync<ArgumentException>(() => GcsObjectStore.CreateAsync(new GcsObjectStoreOptions { Bucket = "" }, None));
         await Assert.ThrowsAnyAsync<ArgumentException>(() =>
             GcsObjectStore.CreateAsync(new GcsObjectStoreOptions { Bucket = "b", BaseUri = server.BaseUri, ListPageSize = 0 }, None));
-    }
-
-    private static int ClosedPort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }
