@@ -107,7 +107,7 @@ public static class CodeBundle
     public static CodeScan Scan(string folder)
     {
         ArgumentNullException.ThrowIfNull(folder);
-        var scan = new Scanner(Path.GetFullPath(folder));
+        var scan = new Scanner(Path.TrimEndingDirectorySeparator(Path.GetFullPath(folder)));
         scan.Walk(scan.Root, "", GitIgnore.Empty);
         return new CodeScan(scan.Files, scan.Bytes, scan.Special, scan.OutsideLinks, scan.FolderBytes);
     }
@@ -118,9 +118,11 @@ public static class CodeBundle
             .OrderByDescending(f => f.Value)
             .ThenBy(f => f.Key, StringComparer.Ordinal)
             .Take(5)
-            .Select(f => $"{f.Key}/ {Sizes.Format(f.Value)}");
+            .Select(f => $"{f.Key}/ {Sizes.Format(f.Value)}")
+            .ToList();
+        var where = biggest.Count > 0 ? $"biggest folders: {string.Join(", ", biggest)}" : "all of it in files at its top";
         return $"the code folder {folder} holds {Sizes.Format(scan.Bytes)} in {scan.Files.Count} files, over the {Sizes.Format(limit)} limit; " +
-               $"biggest folders: {string.Join(", ", biggest)}. " +
+               $"{where}. " +
                $"Leave out what the script does not need by listing it in {Path.Combine(folder, SpotJaxIgnoreFile)} (.gitignore syntax, e.g. `data/`), " +
                $"or raise the limit with --max-code-size or {CodeBundleOptions.MaxBytesVariable}";
     }

@@ -122,11 +122,21 @@ public sealed class CodeBundleTests : IDisposable
         File.CreateSymbolicLink(Path.Combine(folder, "passwd"), "/etc/passwd");
         File.CreateSymbolicLink(Path.Combine(folder, "up"), "../elsewhere.txt");
 
-        var packed = await CodeBundle.PackAsync(folder, CancellationToken.None);
+        var packed = await CodeBundle.PackAsync(folder + "/", CancellationToken.None);
 
         Assert.Equal(["conf/base.yaml", "config.yaml", "train.py"], Entries(packed.Archive));
         Assert.Equal(["passwd", "up"], packed.OutsideLinks.Order(StringComparer.Ordinal));
         Assert.Contains("left out 2 symbolic links that lead out of the folder: passwd, up", packed.Describe(), StringComparer.Ordinal);
+    }
+
+    [Fact]
+    public async Task PackAsync_OverTheLimitWithOnlyTopLevelFiles_SaysSoInsteadOfFolders()
+    {
+        Write("weights.bin", new string('x', 3000));
+
+        var e = await Assert.ThrowsAsync<CodeBundleException>(() => CodeBundle.PackAsync(folder, new CodeBundleOptions { MaxBytes = 1000 }, CancellationToken.None));
+
+        Assert.Contains("over the 1000 B limit; all of it in files at its top.", e.Message, StringComparison.Ordinal);
     }
 
     [Theory]
