@@ -42,7 +42,7 @@ public static class CancelCommand
                 }
 
                 await using var target = await targets.Resolve(parse).OpenAsync(ct);
-                var current = await target.Store.GetAsync(id, ct) ?? throw new CliException(ExitCodes.NotFound, $"no job {id} in {target.Description}");
+                var current = await target.Store.GetAsync(id, ct) ?? throw new CliException(ExitCodes.NotFound, $"no job {id} in {target.Description}; `spotjax status` lists the recent jobs (add --local for local mode)");
                 if (current.State.IsTerminal())
                 {
                     console.MarkupLineInterpolated($"Job {id} already ended: {current.State.ToWire()}.");

@@ -1,6 +1,8 @@
 using System.Net.Sockets;
 using Spectre.Console;
+using SpotJax.Core.Jobs;
 using SpotJax.Core.Ports;
+using SpotJax.Functions.Local;
 
 namespace SpotJax.Cli;
 
@@ -26,40 +28,86 @@ public static class Consoles
     }
 
     /// <summary>Standard error.</summary>
-    public static IAnsiConsole Error { get; } = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
+    public static IAnsiConsole Error { get; } = CreateError();
 
-    /// <summary>Runs a command's body and turns what escapes it into a message and an exit code.</summary>
+    private static IAnsiConsole CreateError()
+    {
+        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
+        if (Console.IsErrorRedirected)
+        {
+            // One error, one line, also in a log file.
+            console.Profile.Width = 10_000;
+        }
+
+        return console;
+    }
+
+    /// <summary>Runs a command's body and turns a user's mistake or an unreachable service into a message and an exit code.</summary>
     public static async Task<int> RunAsync(Func<IAnsiConsole, Task<int>> body, CancellationToken ct)
     {
+        ArgumentNullException.ThrowIfNull(body);
         try
         {
             return await body(Out);
         }
-        catch (CliException e)
+        catch (Exception e) when (Explain(e) is var (code, message))
         {
-            Fail(e.Message);
-            return e.ExitCode;
-        }
-        catch (GoogleApiException e)
-        {
-            Fail($"Google Cloud: {e.Message}");
-            return ExitCodes.Unavailable;
-        }
-        catch (HttpRequestException e) when (e.InnerException is SocketException || e.HttpRequestError == HttpRequestError.ConnectionError)
-        {
-            Fail($"cannot connect: {e.Message}");
-            return ExitCodes.Unavailable;
-        }
-        catch (OperationCanceledException) when (ct.IsCancellationRequested)
-        {
-            Fail("interrupted");
-            return ExitCodes.Interrupted;
+            Fail(Error, message);
+            return code;
         }
     }
 
-    public static void Fail(string message)
+    /// <summary>
+    /// Writes what escaped a command as one <c>error:</c> line: a known failure says what to do next; anything
+    /// else is an unexpected error, whose stack trace follows only when <paramref name="verbose"/>.
+    /// </summary>
+    /// <returns>The exit code.</returns>
+    public static int Report(Exception exception, bool verbose, IAnsiConsole error)
     {
-        Error.Markup("[red]error:[/] ");
-        Error.WriteLine(message);
+        ArgumentNullException.ThrowIfNull(exception);
+        ArgumentNullException.ThrowIfNull(error);
+        if (Explain(exception) is var (code, message))
+        {
+            Fail(error, message);
+            return code;
+        }
+
+        var oneLine = string.Join(' ', exception.Message.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+        if (verbose)
+        {
+            Fail(error, $"unexpected: {oneLine}");
+            error.WriteLine(exception.ToString());
+        }
+        else
+        {
+            Fail(error, $"unexpected: {oneLine} (run again with --verbose for details)");
+        }
+
+        return ExitCodes.Unexpected;
     }
+
+    public static void Fail(string message) => Fail(Error, message);
+
+    private static void Fail(IAnsiConsole console, string message)
+    {
+        console.Markup("[red]error:[/] ");
+        console.WriteLine(message);
+    }
+
+    /// <summary>The exit code and message of a failure that is not a defect: a mistake to fix, a service not reachable, Ctrl+C.</summary>
+    private static (int Code, string Message)? Explain(Exception e) => e switch
+    {
+        CliException cli => (cli.ExitCode, cli.Message),
+        CodeBundleException bundle => (ExitCodes.Usage, bundle.Message),
+        JobDocumentException document => (ExitCodes.Usage, $"{document.Message}\nfix the job file and run again"),
+        GoogleApiException google => (ExitCodes.Unavailable, $"Google Cloud: {google.Message}"),
+        HttpRequestException http when http.InnerException is SocketException || http.HttpRequestError == HttpRequestError.ConnectionError =>
+            (ExitCodes.Unavailable, $"cannot connect: {http.Message}; check that the deployment (or `spotjax local up`) is running"),
+        UnauthorizedAccessException or DirectoryNotFoundException or FileNotFoundException =>
+            (ExitCodes.Usage, $"{e.Message.TrimEnd('.')}: check the path, and that you may read and write there"),
+        OperationCanceledException { InnerException: TimeoutException timeout } =>
+            (ExitCodes.Unavailable, $"no answer in time: {timeout.Message}; check that the deployment is reachable and run again"),
+        OperationCanceledException => (ExitCodes.Interrupted, "interrupted"),
+        _ => null,
+    };
 }

@@ -23,6 +23,9 @@ public static class ExitCodes
     /// <summary><c>spotjax setup</c> found a missing prerequisite.</summary>
     public const int PrerequisitesMissing = 6;
 
+    /// <summary>An unexpected error: a defect to report, with the output of <c>--verbose</c>.</summary>
+    public const int Unexpected = 70;
+
     /// <summary>Interrupted (Ctrl+C); with <c>run</c>, the job was cancelled.</summary>
     public const int Interrupted = 130;
 }

@@ -40,7 +40,6 @@ public static class LocalCommand
         var detach = new Option<bool>("--detach", "-d") { Description = "Start in the background (log in STATE_DIR/plane.log) and return once it is ready." };
         var port = new Option<int>("--port") { Description = "The loopback port of the status page and API (0: any free port).", DefaultValueFactory = _ => 0 };
         var provisionDelay = new Option<string>("--provision-delay") { Description = "How long a simulated TPU takes to become ACTIVE.", DefaultValueFactory = _ => "1s" };
-        var verbose = new Option<bool>("--verbose") { Description = "Also show the control plane's retries and rejected messages." };
         var command = new Command("up", """
             Start the local control plane. It serves the status page on 127.0.0.1 and takes
             submissions from `spotjax submit --local`; jobs, logs and checkpoints stay in the state
@@ -51,7 +50,7 @@ public static class LocalCommand
               spotjax local up --state-dir /tmp/spotjax --port 8765
             """)
         {
-            stateDir, detach, port, provisionDelay, verbose,
+            stateDir, detach, port, provisionDelay,
         };
         command.SetAction((parse, ct) => Consoles.RunAsync(
             async console =>
@@ -70,8 +69,8 @@ public static class LocalCommand
 
                 Directory.CreateDirectory(root);
                 return parse.GetValue(detach)
-                    ? await DetachAsync(console, root, parse.GetValue(port), parse.GetValue(provisionDelay)!, parse.GetValue(verbose), ct)
-                    : await RunAsync(console, root, parse.GetValue(port), delay, parse.GetValue(verbose), ct);
+                    ? await DetachAsync(console, root, parse.GetValue(port), parse.GetValue(provisionDelay)!, parse.GetValue(SpotJaxCommand.Verbose), ct)
+                    : await RunAsync(console, root, parse.GetValue(port), delay, parse.GetValue(SpotJaxCommand.Verbose), ct);
             },
             ct));
         return command;
@@ -179,7 +178,7 @@ public static class LocalCommand
         }
         catch (IOException)
         {
-            throw new CliException(ExitCodes.Unavailable, $"another local control plane is starting or running in {root}");
+            throw new CliException(ExitCodes.Unavailable, $"another local control plane is starting or running in {root}: use it (`spotjax status --local`), stop it with `spotjax local down`, or give another --state-dir");
         }
 
         using var hangUp = Environment.GetEnvironmentVariable(DetachedVariable) == "1"
@@ -250,7 +249,7 @@ public static class LocalCommand
         start.Environment["SPOTJAX_PLANE_LOG"] = log;
         start.Environment[DetachedVariable] = "1";
         start.Environment["NO_COLOR"] = "1";
-        using var child = Process.Start(start) ?? throw new CliException(ExitCodes.Unavailable, "cannot start the local control plane");
+        using var child = Process.Start(start) ?? throw new CliException(ExitCodes.Unavailable, "cannot start the local control plane in the background; run `spotjax local up` without --detach to see why");
         var waited = Stopwatch.StartNew();
         while (true)
         {
@@ -281,7 +280,7 @@ public static class LocalCommand
     /// <summary>How to run this program again: the apphost, or <c>dotnet spotjax.dll</c>.</summary>
     private static IEnumerable<string> SelfCommand()
     {
-        var host = Environment.ProcessPath ?? throw new CliException(ExitCodes.Unavailable, "cannot tell which program this is");
+        var host = Environment.ProcessPath ?? throw new CliException(ExitCodes.Unavailable, "cannot tell which program this is, to start it in the background; run `spotjax local up` without --detach");
         yield return host;
         if (Path.GetFileNameWithoutExtension(host) == "dotnet")
         {

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
+using System.Text.RegularExpressions;
 using Spectre.Console;
 using SpotJax.Core.Jobs;
 using SpotJax.Core.Lifecycle;
@@ -12,7 +13,7 @@ namespace SpotJax.Cli;
 /// Runs one job in local mode and prints its live timeline: every transition, the checkpoint
 /// step, and worker 0's output; injects the requested preemptions.
 /// </summary>
-public sealed class LocalRun(IAnsiConsole console, LocalRunSettings settings)
+public sealed partial class LocalRun(IAnsiConsole console, LocalRunSettings settings)
 {
     private static readonly TimeSpan Poll = TimeSpan.FromMilliseconds(100);
     private readonly Stopwatch clock = Stopwatch.StartNew();
@@ -32,7 +33,19 @@ public sealed class LocalRun(IAnsiConsole console, LocalRunSettings settings)
             },
             ct);
 
-        var jobId = await plane.SubmitAsync(spec, Guid.NewGuid().ToString("N"), ct);
+        var limits = CodeBundleOptions.From(null, Environment.GetEnvironmentVariable(CodeBundleOptions.MaxBytesVariable), out var limitError);
+        if (limitError is not null)
+        {
+            throw new CliException(ExitCodes.Usage, limitError);
+        }
+
+        var code = await plane.UploadCodeAsync(spec.Code, limits, ct);
+        foreach (var line in code.Packed?.Describe() ?? [])
+        {
+            console.MarkupLineInterpolated($"[grey]{line}[/]");
+        }
+
+        var jobId = await plane.SubmitAsync(spec with { Code = code.Uri }, Guid.NewGuid().ToString("N"), ct);
         console.MarkupLineInterpolated($"[bold]spotjax[/] local run of [bold]{spec.Name}[/] as job [bold]{jobId}[/]");
         console.MarkupLineInterpolated($"[grey]state, bucket and worker folders: {settings.Root}[/]");
         if (settings.SshWorkers)
@@ -97,7 +110,7 @@ public sealed class LocalRun(IAnsiConsole console, LocalRunSettings settings)
         var history = await plane.Store.GetHistoryAsync(job.Id, CancellationToken.None);
         foreach (var entry in history.Skip(historyShown))
         {
-            console.MarkupLineInterpolated($"{Stamp()}  [{TimelineFormat.Colour(entry.To)}]{entry.To.ToWire(),-13}[/] {TimelineFormat.Attempt(entry)}{entry.Cause}");
+            console.MarkupLineInterpolated($"{Stamp()}  [{TimelineFormat.Colour(entry.To)}]{entry.To.ToWire(),-13}[/] {TimelineFormat.Attempt(entry)}{LocalLogs(plane, entry.Cause)}");
         }
 
         historyShown = history.Count;
@@ -185,7 +198,7 @@ public sealed class LocalRun(IAnsiConsole console, LocalRunSettings settings)
             $"[{colour}]Job {final.Id} {final.State.ToWire()}[/] after {final.Attempt} attempt(s): {final.PreemptionsSpent} preemption(s), {final.FailuresSpent} failure(s){checkpoint}, in {clock.Elapsed.TotalSeconds:0.0}s.");
         if (final.LastError is { } error && final.State != JobState.Succeeded)
         {
-            console.MarkupLineInterpolated($"[red]last error:[/] {error}");
+            console.MarkupLineInterpolated($"[red]last error:[/] {LocalLogs(plane, error)}");
         }
 
         if (remaining.Count == 0)
@@ -197,6 +210,13 @@ public sealed class LocalRun(IAnsiConsole console, LocalRunSettings settings)
             console.MarkupLineInterpolated($"[red]Queued resources still present:[/] {string.Join(", ", remaining)}");
         }
     }
+
+    /// <summary>The control plane names a worker's log by its gs:// URI; here it is a file on this machine.</summary>
+    private static string LocalLogs(LocalControlPlane plane, string text) =>
+        GsLogUri().Replace(text, m => plane.Objects.TryResolve(m.Value, out var path) ? path : m.Value);
+
+    [GeneratedRegex(@"gs://[^\s()]+\.log")]
+    private static partial Regex GsLogUri();
 
     private string Stamp() => string.Create(CultureInfo.InvariantCulture, $"+{clock.Elapsed.TotalSeconds,6:0.0}s");
 }

@@ -34,7 +34,7 @@ public static class LogsCommand
             {
                 var id = parse.GetValue(job)!;
                 await using var target = await targets.Resolve(parse).OpenAsync(ct);
-                var current = await target.Store.GetAsync(id, ct) ?? throw new CliException(ExitCodes.NotFound, $"no job {id} in {target.Description}");
+                var current = await target.Store.GetAsync(id, ct) ?? throw new CliException(ExitCodes.NotFound, $"no job {id} in {target.Description}; `spotjax status` lists the recent jobs (add --local for local mode)");
                 var workerIndex = parse.GetValue(worker);
                 var fixedAttempt = parse.GetValue(attempt);
                 var following = parse.GetValue(follow);
@@ -67,7 +67,7 @@ public static class LogsCommand
                     {
                         if (bytes is null && !printed)
                         {
-                            throw new CliException(ExitCodes.NotFound, $"no log yet for worker {workerIndex} of attempt {shown} of job {id}");
+                            throw new CliException(ExitCodes.NotFound, $"no log yet for worker {workerIndex} of attempt {shown} of job {id}: the script has not started; see `spotjax status {id}` and try again once it is RUNNING");
                         }
 
                         return ExitCodes.Succeeded;

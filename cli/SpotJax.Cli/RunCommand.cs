@@ -20,7 +20,6 @@ public static class RunCommand
         var stateDir = new Option<DirectoryInfo?>("--state-dir") { Description = "Where local mode keeps its database, bucket and worker folders (default: a new temporary folder)." };
         var provisionDelay = new Option<string>("--provision-delay") { Description = "How long the simulated TPU takes to become ACTIVE.", DefaultValueFactory = _ => "1s" };
         var timeout = new Option<string>("--timeout") { Description = "Give up (and cancel the job) after this long.", DefaultValueFactory = _ => "10m" };
-        var verbose = new Option<bool>("--verbose") { Description = "Also show the control plane's retries and rejected messages." };
         var sshWorkers = new Option<bool>("--ssh-workers")
         {
             Description = "Reach the workers over SSH, as on Google Cloud: each worker is a private sshd on 127.0.0.1 (needs /usr/sbin/sshd: apt-get install -y openssh-server).",
@@ -28,7 +27,7 @@ public static class RunCommand
 
         var command = new Command("run", "Run a job and follow it until it ends. Exits 0 only when the job SUCCEEDED.\n\nExample:\n  spotjax run --local examples/quickstart/job.yaml --preempt-after 2s")
         {
-            job, local, preemptAfter, stateDir, provisionDelay, timeout, verbose, sshWorkers,
+            job, local, preemptAfter, stateDir, provisionDelay, timeout, sshWorkers,
         };
         command.SetAction(async (parse, ct) =>
         {
@@ -55,14 +54,14 @@ public static class RunCommand
             var file = parse.GetValue(job)!;
             if (!file.Exists)
             {
-                console.MarkupLineInterpolated($"[red]error:[/] job file {file.FullName} does not exist");
+                console.MarkupLineInterpolated($"[red]error:[/] job file {file.FullName} does not exist; check the path (relative paths start from {Environment.CurrentDirectory})");
                 return ExitCodes.Usage;
             }
 
             JobSpec spec;
             try
             {
-                spec = JobDocument.Parse(await File.ReadAllTextAsync(file.FullName, ct), new JobDocumentOptions { AllowLocalCode = true, BaseDirectory = file.DirectoryName });
+                spec = JobDocument.Parse(await File.ReadAllBytesAsync(file.FullName, ct), new JobDocumentOptions { AllowLocalCode = true, BaseDirectory = file.DirectoryName });
             }
             catch (JobDocumentException e)
             {
@@ -82,7 +81,7 @@ public static class RunCommand
             }
 
             var root = parse.GetValue(stateDir)?.FullName ?? Directory.CreateTempSubdirectory("spotjax-local-").FullName;
-            var run = new LocalRun(console, new LocalRunSettings(root, preemptions, delay[0], limit[0], parse.GetValue(verbose), parse.GetValue(sshWorkers)));
+            var run = new LocalRun(console, new LocalRunSettings(root, preemptions, delay[0], limit[0], parse.GetValue(SpotJaxCommand.Verbose), parse.GetValue(sshWorkers)));
             return await run.RunAsync(spec, ct);
         });
         return command;

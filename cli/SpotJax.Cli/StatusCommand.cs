@@ -37,7 +37,7 @@ public static class StatusCommand
                 if (parse.GetValue(job) is { } id)
                 {
                     var report = await JobReport.LoadAsync(target.Store, target.Objects, id, ct)
-                        ?? throw new CliException(ExitCodes.NotFound, $"no job {id} in {target.Description}");
+                        ?? throw new CliException(ExitCodes.NotFound, $"no job {id} in {target.Description}; `spotjax status` lists the recent jobs (add --local for local mode)");
                     if (parse.GetValue(json))
                     {
                         WriteJson(console, new { job = report.Job, attempts = report.Attempts, checkpoints = report.Checkpoints, history = report.History });

@@ -33,6 +33,10 @@ public static class SubmitCommand
         var env = new Option<string[]>("--env", "-e") { Description = "An environment variable for the script, K=V; repeat it." };
         var runtime = new Option<string?>("--runtime-version") { Description = "TPU software version (default: the generation's)." };
         var follow = new Option<bool>("--follow") { Description = "Stay and show the live timeline until the job ends; exit 0 only if it SUCCEEDED." };
+        var maxCodeSize = new Option<string?>("--max-code-size")
+        {
+            Description = $"Refuse a code folder whose files add up to more than this (default 1GiB, or ${CodeBundleOptions.MaxBytesVariable}); leave files out with {CodeBundle.SpotJaxIgnoreFile}.",
+        };
         var json = new Option<bool>("--json") { Description = "Print {\"jobId\": ...} as JSON, for scripts." };
         var targets = new TargetOptions();
 
@@ -45,7 +49,7 @@ public static class SubmitCommand
               spotjax submit --file examples/jax-mnist/job.yaml
             """)
         {
-            script, args, file, tpu, zone, zones, name, code, maxRetries, maxPreemptions, env, runtime, follow, json,
+            script, args, file, tpu, zone, zones, name, code, maxRetries, maxPreemptions, env, runtime, maxCodeSize, follow, json,
         };
         targets.AddTo(command);
         command.SetAction((parse, ct) => Consoles.RunAsync(
@@ -57,10 +61,23 @@ public static class SubmitCommand
                         parse.GetValue(script), parse.GetValue(code), parse.GetValue(args) ?? [], parse.GetValue(tpu), parse.GetValue(zone),
                         parse.GetValue(zones) ?? [], parse.GetValue(name), parse.GetValue(maxRetries), parse.GetValue(maxPreemptions),
                         parse.GetValue(env) ?? [], parse.GetValue(runtime));
+                var limits = CodeBundleOptions.From(parse.GetValue(maxCodeSize), Environment.GetEnvironmentVariable(CodeBundleOptions.MaxBytesVariable), out var limitError);
+                if (limitError is not null)
+                {
+                    throw new CliException(ExitCodes.Usage, limitError);
+                }
+
                 var choice = targets.Resolve(parse);
                 await using var target = await choice.OpenAsync(ct);
                 var publisher = target.Publisher;
-                var uploaded = await CodeBundle.UploadAsync(target.Objects, spec.Code, ct);
+                var packed = await CodeBundle.UploadAsync(target.Objects, spec.Code, limits, ct);
+                var uploaded = packed.Uri;
+                foreach (var line in packed.Packed?.Describe() ?? [])
+                {
+                    // On stderr: --json keeps stdout for the one JSON object.
+                    Consoles.Error.MarkupLineInterpolated($"[grey]{line}[/]");
+                }
+
                 var submissionId = Guid.NewGuid().ToString("N");
                 var document = Encoding.UTF8.GetBytes(JobDocument.ToJson(spec with { Code = uploaded }));
                 await publisher.PublishAsync(Topics.Jobs, new OutgoingMessage(document, new Dictionary<string, string> { [SubmitFunction.SubmissionIdAttribute] = submissionId }), ct);
@@ -100,10 +117,12 @@ public static class SubmitCommand
 
         if (!manifest.Exists)
         {
-            throw new CliException(ExitCodes.Usage, $"job file {manifest.FullName} does not exist");
+            throw new CliException(ExitCodes.Usage, $"job file {manifest.FullName} does not exist; check the path (relative paths start from {Environment.CurrentDirectory})");
         }
 
-        return Parse(await File.ReadAllTextAsync(manifest.FullName, ct), manifest.Name, manifest.DirectoryName);
+        // Bytes, not text: the job document's own encoding rule decides, as it does for a manifest in the bucket.
+        var bytes = await File.ReadAllBytesAsync(manifest.FullName, ct);
+        return Parse(options => JobDocument.Parse(bytes, options), manifest.Name, manifest.DirectoryName);
     }
 
     private static JobSpec FromOptions(
@@ -117,14 +136,14 @@ public static class SubmitCommand
 
         if (!script.Exists)
         {
-            throw new CliException(ExitCodes.Usage, $"script {script.FullName} does not exist");
+            throw new CliException(ExitCodes.Usage, $"script {script.FullName} does not exist; check the path (relative paths start from {Environment.CurrentDirectory})");
         }
 
         var folder = code?.FullName ?? script.DirectoryName!;
         var relative = Path.GetRelativePath(folder, script.FullName).Replace('\\', '/');
         if (relative.StartsWith("../", StringComparison.Ordinal) || Path.IsPathRooted(relative))
         {
-            throw new CliException(ExitCodes.Usage, $"script {script.FullName} is not inside the code folder {folder}");
+            throw new CliException(ExitCodes.Usage, $"script {script.FullName} is not inside the code folder {folder}; give --code a folder that holds it");
         }
 
         var zoneList = zones.SelectMany(z => z.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToList();
@@ -144,7 +163,7 @@ public static class SubmitCommand
             var equals = pair.IndexOf('=', StringComparison.Ordinal);
             if (equals <= 0)
             {
-                throw new CliException(ExitCodes.Usage, $"--env {pair}: expected NAME=VALUE");
+                throw new CliException(ExitCodes.Usage, $"--env {pair}: expected NAME=VALUE, for example --env WANDB_MODE=offline");
             }
 
             variables[pair[..equals]] = pair[(equals + 1)..];
@@ -164,15 +183,15 @@ public static class SubmitCommand
             ["maxPreemptions"] = maxPreemptions,
         };
         var text = JsonSerializer.Serialize(document.Where(p => p.Value is not null).ToDictionary(p => p.Key, p => p.Value));
-        return Parse(text, "the command line", folder);
+        return Parse(options => JobDocument.Parse(text, options), "the command line", folder);
     }
 
     /// <summary>Validates as <c>submit</c> will, so a mistake is reported here, naming the field, rather than as a REJECTED job.</summary>
-    private static JobSpec Parse(string text, string source, string? baseDirectory)
+    private static JobSpec Parse(Func<JobDocumentOptions, JobSpec> parse, string source, string? baseDirectory)
     {
         try
         {
-            return JobDocument.Parse(text, new JobDocumentOptions { AllowLocalCode = true, BaseDirectory = baseDirectory });
+            return parse(new JobDocumentOptions { AllowLocalCode = true, BaseDirectory = baseDirectory });
         }
         catch (JobDocumentException e)
         {

@@ -199,7 +199,11 @@ public sealed class LocalControlPlane : IAsyncDisposable
     /// Puts a local code folder (or tarball) into the bucket as <c>code/&lt;sha256&gt;.tar.gz</c> and
     /// returns its <c>gs://</c> URI; a <c>gs://</c> value is returned unchanged.
     /// </summary>
-    public Task<string> UploadCodeAsync(string code, CancellationToken ct) => CodeBundle.UploadAsync(Objects, code, ct);
+    public async Task<string> UploadCodeAsync(string code, CancellationToken ct) => (await UploadCodeAsync(code, new CodeBundleOptions(), ct)).Uri;
+
+    /// <summary>As <see cref="UploadCodeAsync(string, CancellationToken)"/>, within <paramref name="options"/>' limits, saying what was packed.</summary>
+    /// <exception cref="CodeBundleException">The folder does not exist, is too large or cannot be read.</exception>
+    public Task<UploadedCode> UploadCodeAsync(string code, CodeBundleOptions options, CancellationToken ct) => CodeBundle.UploadAsync(Objects, code, options, ct);
 
     /// <summary>Injects a Spot preemption of the job's current attempt.</summary>
     public async Task PreemptAsync(string jobId, CancellationToken ct)

@@ -167,7 +167,7 @@ public sealed class StatusPage(IJobStore store, IObjectStore objects, TimeProvid
         table{border-collapse:collapse;margin:8px 0}th,td{padding:4px 10px;border-bottom:1px solid #d0d7de;text-align:left;white-space:nowrap}
         td:last-child{white-space:normal}th{font-weight:600;background:#f6f8fa}tr.preempted td{background:#fff8f0}
         code{background:#f6f8fa;padding:1px 4px;border-radius:4px}
-        dl.summary{display:grid;grid-template-columns:max-content auto;gap:2px 16px}dt{color:#59636e}dd{margin:0}
+        dl.summary{display:grid;grid-template-columns:max-content auto;gap:2px 16px}dt{color:#59636e}dd{margin:0;white-space:pre-wrap}
         .state{display:inline-block;padding:0 8px;border-radius:10px;font-size:12px;font-weight:600;color:#fff;background:#0969da;vertical-align:middle}
         .state.succeeded{background:#1a7f37}.state.failed,.state.rejected{background:#cf222e}
         .state.recovering,.state.cancelling,.state.cancelled{background:#bf8700}.state.queued{background:#59636e}

@@ -13,6 +13,7 @@ import io
 import json
 import os
 import platform
+import re
 import shutil
 import signal
 import socket
@@ -54,6 +55,11 @@ LOG_UPLOAD_SECONDS = 15.0
 METADATA_TIMEOUT_SECONDS = 600.0
 HTTP_TIMEOUT_SECONDS = 60.0
 SETUP_SCRIPTS = ("spotjax_setup.sh", "spotax_setup.sh")
+# The end of a failed script's output goes into its exited marker, so the job's error shows why it failed.
+OUTPUT_TAIL_LINES = 20
+OUTPUT_TAIL_BYTES = 2048
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-_]")
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 class StepError(Exception):
@@ -667,6 +673,27 @@ class LogSink:
         self.upload()
 
 
+def output_tail(path):
+    """The last lines of a log, at most OUTPUT_TAIL_LINES and OUTPUT_TAIL_BYTES, without colours or control characters."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            size = f.tell()
+            f.seek(max(0, size - OUTPUT_TAIL_BYTES))
+            data = f.read(OUTPUT_TAIL_BYTES)
+    except OSError:
+        return ""
+    lines = data.decode("utf-8", "replace").split("\n")
+    if size > OUTPUT_TAIL_BYTES and len(lines) > 1:
+        # The first line was cut by the seek.
+        lines = lines[1:]
+    # A progress bar redraws its line with carriage returns: keep what a terminal would show last.
+    lines = [CONTROL_CHARACTERS.sub("", ANSI_ESCAPE.sub("", line.rstrip("\r").rsplit("\r", 1)[-1])).rstrip() for line in lines]
+    while lines and not lines[-1]:
+        lines.pop()
+    return "\n".join(lines[-OUTPUT_TAIL_LINES:])
+
+
 class MetadataWatcher(threading.Thread):
     """Long-polls one metadata key and reports a notice when it takes the given value."""
 
@@ -799,7 +826,10 @@ class Attempt:
         with self.lock:
             self.finished = True
             notice = self.notice
-        self.markers.write("exited", {"exitCode": exit_code, "preemptionNotice": notice is not None, "time": now_rfc3339()})
+        exited = {"exitCode": exit_code, "preemptionNotice": notice is not None, "time": now_rfc3339()}
+        if exit_code != 0:
+            exited["outputTail"] = output_tail(sink.path)
+        self.markers.write("exited", exited)
         return 0
 
     def run_script(self, sink):

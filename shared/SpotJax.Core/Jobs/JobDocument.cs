@@ -55,6 +55,24 @@ public static class JobDocument
     }
 
     /// <summary>
+    /// Parses and validates a job document as it arrived (a file, a manifest object, a message body):
+    /// the bytes are decoded by <see cref="JobDocumentEncoding"/>'s one rule, then read as <see cref="Parse(string, JobDocumentOptions)"/> does.
+    /// </summary>
+    /// <exception cref="JobDocumentException">The encoding problem, or every problem found, each naming its field.</exception>
+    public static JobSpec Parse(ReadOnlySpan<byte> document, JobDocumentOptions? options = null)
+    {
+        // UTF-16 takes at most twice the bytes of UTF-8 (plus its mark): bound the work before decoding.
+        if (document.Length > (2 * MaxDocumentBytes) + 2)
+        {
+            throw new JobDocumentException([new(DocumentField, $"is larger than the {MaxDocumentBytes / 1024} KiB limit")]);
+        }
+
+        return JobDocumentEncoding.TryDecode(document, out var text, out var problem)
+            ? Parse(text, options)
+            : throw new JobDocumentException([new(DocumentField, problem)]);
+    }
+
+    /// <summary>
     /// Parses and validates a job document: JSON when its first non-whitespace character is <c>{</c>,
     /// YAML otherwise. Defaults are applied, so <see cref="TpuSpec.RuntimeVersion"/> is always set.
     /// </summary>

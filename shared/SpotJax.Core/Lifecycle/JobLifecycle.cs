@@ -176,7 +176,11 @@ public static class JobLifecycle
     /// The attempt ended without success: spend the matching budget, then RECOVERING with a backoff
     /// (moving zone when needed), or FAILED when the budget is exhausted or the error is permanent.
     /// </summary>
-    public static Decision EndAttempt(Job job, int attempt, AttemptEnd cause, string detail, int? exitCode, LifecycleOptions options, DateTimeOffset now)
+    /// <remarks>
+    /// <paramref name="outputTail"/>, the end of a failed script's output, goes into <see cref="Job.LastError"/>
+    /// after the one-line cause, so the error says why without a look at the log; the history keeps one line.
+    /// </remarks>
+    public static Decision EndAttempt(Job job, int attempt, AttemptEnd cause, string detail, int? exitCode, LifecycleOptions options, DateTimeOffset now, string? outputTail = null)
     {
         if (job.Attempt != attempt)
         {
@@ -200,6 +204,10 @@ public static class JobLifecycle
         var label = Describe(cause);
         var text = string.IsNullOrEmpty(detail) ? label : $"{label}: {detail}";
 
+        // The history keeps one line per transition: the last line of the output is usually the error itself.
+        var lastLine = outputTail?.Split('\n', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).LastOrDefault();
+        var reason = lastLine is null ? text : $"{text}; last output line: {lastLine}";
+
         string? exhausted = cause switch
         {
             AttemptEnd.Permanent => "permanent error",
@@ -213,14 +221,14 @@ public static class JobLifecycle
             PreemptionsSpent = preemptions,
             FailuresSpent = failures,
             ExitCode = exitCode ?? job.ExitCode,
-            LastError = text,
+            LastError = string.IsNullOrEmpty(outputTail) ? text : $"{text}; the end of its output:\n{outputTail}",
             UpdatedAt = now,
         };
 
         if (exhausted is not null)
         {
             var failed = ended with { State = JobState.Failed, FinishedAt = now };
-            return Decision.Apply(failed, Entry(job, failed, now, $"{text}; {exhausted}"));
+            return Decision.Apply(failed, Entry(job, failed, now, $"{reason}; {exhausted}"));
         }
 
         var zonePreemptions = cause == AttemptEnd.Preempted ? job.ZonePreemptions + 1 : 0;
@@ -240,7 +248,7 @@ public static class JobLifecycle
             RunningSince = null,
         };
         var next = moveZone ? $"; next attempt in {spec.Tpu.Zones[zoneIndex]}" : "";
-        return Decision.Apply(recovering, Entry(job, recovering, now, $"{text}{next}"));
+        return Decision.Apply(recovering, Entry(job, recovering, now, $"{reason}{next}"));
     }
 
     /// <summary>Exponential backoff: base, 2x base, 4x base, ... up to the maximum.</summary>

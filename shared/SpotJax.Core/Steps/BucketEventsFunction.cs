@@ -137,7 +137,16 @@ public sealed partial class BucketEventsFunction(
                 await steps.RecoverAsync(new StepMessage(job.Id, marker.Attempt) { Cause = AttemptEnd.Preempted, Detail = $"worker {marker.Worker} exited {exit.ExitCode} after a preemption notice", ExitCode = exit.ExitCode }, ct);
                 break;
             case ExitReading.Failed:
-                await steps.RecoverAsync(new StepMessage(job.Id, marker.Attempt) { Cause = AttemptEnd.Failed, Detail = $"worker {marker.Worker} exited {exit.ExitCode}", ExitCode = exit.ExitCode }, ct);
+                var log = BucketLayout.LogObject(JobPaths.LogDir(job, options.Bucket), marker.Attempt, marker.Worker);
+                await steps.RecoverAsync(
+                    new StepMessage(job.Id, marker.Attempt)
+                    {
+                        Cause = AttemptEnd.Failed,
+                        Detail = $"worker {marker.Worker} exited {exit.ExitCode} (its log: {log})",
+                        ExitCode = exit.ExitCode,
+                        OutputTail = exit.SafeOutputTail(),
+                    },
+                    ct);
                 break;
         }
     }

@@ -21,7 +21,7 @@ public sealed partial class JobSubmitter(IJobStore store, StepPublisher steps, C
         JobSpec spec;
         try
         {
-            spec = JobDocument.Parse(Encoding.UTF8.GetString(document), new JobDocumentOptions { AllowLocalCode = options.AllowLocalCode });
+            spec = JobDocument.Parse(document, new JobDocumentOptions { AllowLocalCode = options.AllowLocalCode });
         }
         catch (JobDocumentException e)
         {
@@ -48,9 +48,15 @@ public sealed partial class JobSubmitter(IJobStore store, StepPublisher steps, C
     /// <summary>The name of a document that failed validation, for a readable id of the rejected job.</summary>
     private static string GuessName(byte[] document)
     {
+        // Only to name the rejected job: a stray invalid byte elsewhere must not hide a readable name.
+        if (!JobDocumentEncoding.TryDecode(document, out var text, out _))
+        {
+            text = Encoding.UTF8.GetString(document);
+        }
+
         try
         {
-            using var json = JsonDocument.Parse(document);
+            using var json = JsonDocument.Parse(text);
             if (json.RootElement.ValueKind == JsonValueKind.Object &&
                 json.RootElement.TryGetProperty("name", out var name) && name.ValueKind == JsonValueKind.String)
             {
@@ -59,7 +65,7 @@ public sealed partial class JobSubmitter(IJobStore store, StepPublisher steps, C
         }
         catch (JsonException)
         {
-            var match = YamlName().Match(Encoding.UTF8.GetString(document));
+            var match = YamlName().Match(text);
             if (match.Success)
             {
                 return match.Groups[1].Value;

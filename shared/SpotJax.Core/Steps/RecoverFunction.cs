@@ -21,7 +21,7 @@ public sealed class RecoverFunction(
         var cause = step.Cause ?? throw new MalformedMessageException($"recover message {message.MessageId} has no cause");
         var decision = await transitions.ApplyAsync(
             step.JobId,
-            job => JobLifecycle.EndAttempt(job, step.Attempt, cause, step.Detail ?? "", step.ExitCode, options.Lifecycle, time.GetUtcNow()),
+            job => JobLifecycle.EndAttempt(job, step.Attempt, cause, step.Detail ?? "", step.ExitCode, options.Lifecycle, time.GetUtcNow(), step.OutputTail),
             cancellationToken);
         if (decision?.Verdict is not (Verdict.Apply or Verdict.AlreadyApplied))
         {

@@ -15,6 +15,9 @@ public sealed record StepMessage(string JobId, int Attempt)
 
     public int? ExitCode { get; init; }
 
+    /// <summary>For <c>recover</c> after a failed script: the last lines of its output, already bounded and sanitized.</summary>
+    public string? OutputTail { get; init; }
+
     public byte[] ToBytes() => JsonSerializer.SerializeToUtf8Bytes(this, SpotJaxJson.Options);
 
     /// <summary>Parses and validates a delivered step message; a malformed one is a permanent error.</summary>

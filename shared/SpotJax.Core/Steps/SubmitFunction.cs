@@ -49,9 +49,15 @@ public sealed class SubmitFunction(JobSubmitter submitter, JobTransitions transi
     private static bool TryReadCancel(byte[] data, out string jobId)
     {
         jobId = "";
+        if (!JobDocumentEncoding.TryDecode(data, out var text, out _))
+        {
+            // The submitter rejects it, naming the encoding problem.
+            return false;
+        }
+
         try
         {
-            using var json = JsonDocument.Parse(data);
+            using var json = JsonDocument.Parse(text);
             var root = json.RootElement;
             if (root.ValueKind == JsonValueKind.Object && root.TryGetProperty("cancel", out var cancel) &&
                 cancel.ValueKind == JsonValueKind.String)

@@ -77,7 +77,7 @@ public sealed class PushLifecycleTests(PubSubEmulator pubsub, FirestoreEmulator 
         bucket.OnFinalize((e, ct) => PostStorageEventAsync(e, ct));
         bucket.Start();
         sweeps = SweepEverySecondAsync(stopping.Token);
-        var bundle = await CodeBundle.PackAsync(Path.Combine(Repository.Root, "examples", "quickstart"), None);
+        var bundle = (await CodeBundle.PackAsync(Path.Combine(Repository.Root, "examples", "quickstart"), None)).Archive;
         await bucket.PutAsync("code/quickstart.tar.gz", bundle, None);
         var code = $"gs://{Bucket}/code/quickstart.tar.gz";
         var job = $$"""{"name": "quickstart", "tpu": {"type": "v4-8", "zone": "{{Zone}}"}, "code": "{{code}}", "script": "train.py", "args": ["--steps", "30", "--step-seconds", "0.1"]}""";
