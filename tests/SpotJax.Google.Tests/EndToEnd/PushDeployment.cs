@@ -68,9 +68,9 @@ public sealed class PushDeployment : IAsyncDisposable
     {
         [GoogleEndpoints.PubSubEmulatorHostVariable] = pubsub.HostPort,
         [GoogleEndpoints.FirestoreEmulatorHostVariable] = firestore.BaseUri.Authority,
-        ["SPOTJAX_BUCKET_DIR"] = Objects.Root,
-        ["GOOGLE_CLOUD_PROJECT"] = Project,
-        ["SPOTJAX_BUCKET"] = Bucket,
+        [global::SpotJax.Cli.Target.BucketDirVariable] = Objects.Root,
+        [global::SpotJax.Cli.TargetOptions.ProjectVariable] = Project,
+        [global::SpotJax.Cli.TargetOptions.BucketVariable] = Bucket,
     };
 
     /// <param name="deliveriesPerMessage">Push subscriptions per topic and function: more than one delivers every message that many times.</param>
