@@ -11,7 +11,7 @@ public static class ExitCodes
     /// <summary>Bad command line or invalid job file.</summary>
     public const int Usage = 2;
 
-    /// <summary>The job did not finish within <c>--timeout</c> (it was cancelled).</summary>
+    /// <summary>The job did not finish within <c>--timeout</c> (<c>run</c>: it was cancelled).</summary>
     public const int TimedOut = 3;
 
     /// <summary>No job with that id.</summary>
@@ -26,6 +26,9 @@ public static class ExitCodes
     /// <summary>An unexpected error: a defect to report, with the output of <c>--verbose</c>.</summary>
     public const int Unexpected = 70;
 
-    /// <summary>Interrupted (Ctrl+C); with <c>run</c>, the job was cancelled.</summary>
+    /// <summary>
+    /// Interrupted (Ctrl+C). <c>run</c> against a deployment only detaches: the job keeps running.
+    /// <c>run --local</c> cancels the job, whose plane goes away with the command.
+    /// </summary>
     public const int Interrupted = 130;
 }

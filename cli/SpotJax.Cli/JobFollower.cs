@@ -22,6 +22,10 @@ public sealed class JobFollower(IAnsiConsole console, Target target, TimeSpan po
     private int historyShown;
     private long? checkpointShown;
 
+    /// <summary>A submitted job that did not appear in the store within <see cref="CreationPatience"/>.</summary>
+    public static CliException NotCreated(string jobId) =>
+        new(ExitCodes.Unavailable, $"job {jobId} was not created within {CreationPatience.TotalMinutes:0} min: is the submit function deployed and subscribed to spotjax-jobs?");
+
     /// <summary>Follows until the job ends; the exit code says whether it succeeded.</summary>
     public async Task<int> FollowAsync(string jobId, CancellationToken ct)
     {
@@ -33,7 +37,7 @@ public sealed class JobFollower(IAnsiConsole console, Target target, TimeSpan po
             {
                 if (appeared.Elapsed > CreationPatience)
                 {
-                    throw new CliException(ExitCodes.Unavailable, $"job {jobId} was not created within {CreationPatience.TotalMinutes:0} min: is the submit function deployed and subscribed to spotjax-jobs?");
+                    throw NotCreated(jobId);
                 }
             }
             else

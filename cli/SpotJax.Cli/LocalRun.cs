@@ -33,13 +33,7 @@ public sealed partial class LocalRun(IAnsiConsole console, LocalRunSettings sett
             },
             ct);
 
-        var limits = CodeBundleOptions.From(null, Environment.GetEnvironmentVariable(CodeBundleOptions.MaxBytesVariable), out var limitError);
-        if (limitError is not null)
-        {
-            throw new CliException(ExitCodes.Usage, limitError);
-        }
-
-        var code = await plane.UploadCodeAsync(spec.Code, limits, ct);
+        var code = await plane.UploadCodeAsync(spec.Code, settings.CodeLimits, ct);
         foreach (var line in code.Packed?.Describe() ?? [])
         {
             console.MarkupLineInterpolated($"[grey]{line}[/]");

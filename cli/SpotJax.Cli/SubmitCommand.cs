@@ -20,23 +20,8 @@ public static class SubmitCommand
 {
     public static Command Build()
     {
-        var script = new Argument<FileInfo?>("script") { Description = "The training script; its folder is the code that is packed and uploaded.", Arity = ArgumentArity.ZeroOrOne };
-        var args = new Argument<string[]>("args") { Description = "Arguments for the script, after --.", Arity = ArgumentArity.ZeroOrMore };
-        var file = new Option<FileInfo?>("--file", "-f") { Description = "Submit this job manifest (YAML or JSON) instead of a script; a local `code:` folder is packed and uploaded." };
-        var tpu = new Option<string?>("--tpu") { Description = "Accelerator type: v4-8, v5litepod-8, v5p-32, v6e-8, ..." };
-        var zone = new Option<string?>("--zone") { Description = "The zone to run in." };
-        var zones = new Option<string[]>("--zones") { Description = "Zones in fail-over order (comma-separated or repeated), instead of --zone.", AllowMultipleArgumentsPerToken = true };
-        var name = new Option<string?>("--name") { Description = "The job's name (default: the code folder's name)." };
-        var code = new Option<DirectoryInfo?>("--code") { Description = "The code folder to pack, when it is not the script's folder (the script path is then relative to it)." };
-        var maxRetries = new Option<int?>("--max-retries") { Description = "Restarts allowed after failures that are not preemptions (default 5)." };
-        var maxPreemptions = new Option<int?>("--max-preemptions") { Description = "Recoveries allowed after preemptions (default 100)." };
-        var env = new Option<string[]>("--env", "-e") { Description = "An environment variable for the script, K=V; repeat it." };
-        var runtime = new Option<string?>("--runtime-version") { Description = "TPU software version (default: the generation's)." };
+        var jobs = new JobOptions("The training script; its folder is the code that is packed and uploaded.");
         var follow = new Option<bool>("--follow") { Description = "Stay and show the live timeline until the job ends; exit 0 only if it SUCCEEDED." };
-        var maxCodeSize = new Option<string?>("--max-code-size")
-        {
-            Description = $"Refuse a code folder whose files add up to more than this (default 1GiB, or ${CodeBundleOptions.MaxBytesVariable}); leave files out with {CodeBundle.SpotJaxIgnoreFile}.",
-        };
         var json = new Option<bool>("--json") { Description = "Print {\"jobId\": ...} as JSON, for scripts." };
         var targets = new TargetOptions();
 
@@ -47,59 +32,18 @@ public static class SubmitCommand
               spotjax submit examples/quickstart/train.py --local --tpu v4-8 --zone us-central2-b -- --steps 40
               spotjax submit train.py --tpu v5litepod-8 --zones us-west4-a,us-east5-b --env WANDB_MODE=offline --follow
               spotjax submit --file examples/jax-mnist/job.yaml
-            """)
-        {
-            script, args, file, tpu, zone, zones, name, code, maxRetries, maxPreemptions, env, runtime, maxCodeSize, follow, json,
-        };
+            """);
+        jobs.AddTo(command);
+        command.Options.Add(follow);
+        command.Options.Add(json);
         targets.AddTo(command);
         command.SetAction((parse, ct) => Consoles.RunAsync(
             async console =>
             {
-                var spec = parse.GetValue(file) is { } manifest
-                    ? await FromManifestAsync(manifest, parse.GetValue(script) is not null, ct)
-                    : FromOptions(
-                        parse.GetValue(script), parse.GetValue(code), parse.GetValue(args) ?? [], parse.GetValue(tpu), parse.GetValue(zone),
-                        parse.GetValue(zones) ?? [], parse.GetValue(name), parse.GetValue(maxRetries), parse.GetValue(maxPreemptions),
-                        parse.GetValue(env) ?? [], parse.GetValue(runtime));
-                var limits = CodeBundleOptions.From(parse.GetValue(maxCodeSize), Environment.GetEnvironmentVariable(CodeBundleOptions.MaxBytesVariable), out var limitError);
-                if (limitError is not null)
-                {
-                    throw new CliException(ExitCodes.Usage, limitError);
-                }
-
+                var spec = await jobs.ReadAsync(parse, ct);
                 var choice = targets.Resolve(parse);
                 await using var target = await choice.OpenAsync(ct);
-                var publisher = target.Publisher;
-                var packed = await CodeBundle.UploadAsync(target.Objects, spec.Code, limits, ct);
-                var uploaded = packed.Uri;
-                foreach (var line in packed.Packed?.Describe() ?? [])
-                {
-                    // On stderr: --json keeps stdout for the one JSON object.
-                    Consoles.Error.MarkupLineInterpolated($"[grey]{line}[/]");
-                }
-
-                var submissionId = Guid.NewGuid().ToString("N");
-                var document = Encoding.UTF8.GetBytes(JobDocument.ToJson(spec with { Code = uploaded }));
-                await publisher.PublishAsync(Topics.Jobs, new OutgoingMessage(document, new Dictionary<string, string> { [SubmitFunction.SubmissionIdAttribute] = submissionId }), ct);
-                var jobId = JobId.From(spec.Name, $"client:{submissionId}");
-                var page = target.StatusUrl is { } url ? new Uri(url, $"jobs/{jobId}") : null;
-
-                if (parse.GetValue(json))
-                {
-                    console.Profile.Out.Writer.WriteLine(JsonSerializer.Serialize(new { jobId, name = spec.Name, code = uploaded, statusPage = page?.AbsoluteUri }));
-                }
-                else
-                {
-                    var flag = choice.IsLocal ? " --local" : "";
-                    console.MarkupLineInterpolated($"Submitted job [bold]{jobId}[/] ({spec.Name}, {spec.Tpu.Type} in {string.Join(", ", spec.Tpu.Zones)}) to {target.Description}.");
-                    console.MarkupLineInterpolated($"[grey]code:[/] {uploaded}");
-                    console.MarkupLineInterpolated($"[grey]follow it:[/] spotjax status {jobId}{flag}  ·  spotjax logs {jobId}{flag} --follow  ·  spotjax cancel {jobId}{flag}");
-                    if (page is not null)
-                    {
-                        console.MarkupLineInterpolated($"[grey]status page:[/] {page.AbsoluteUri}");
-                    }
-                }
-
+                var jobId = await SubmitAsync(console, target, spec, jobs.CodeLimits(parse), parse.GetValue(json), ct);
                 return parse.GetValue(follow)
                     ? await new JobFollower(console, target, choice.IsLocal ? TimeSpan.FromMilliseconds(250) : TimeSpan.FromSeconds(2)).FollowAsync(jobId, ct)
                     : ExitCodes.Succeeded;
@@ -108,7 +52,48 @@ public static class SubmitCommand
         return command;
     }
 
-    private static async Task<JobSpec> FromManifestAsync(FileInfo manifest, bool scriptGiven, CancellationToken ct)
+    /// <summary>
+    /// Uploads the job's code folder, publishes the job to <c>spotjax-jobs</c> with a fresh
+    /// <c>submissionId</c>, prints the job id (as JSON with <paramref name="json"/>) and returns it.
+    /// </summary>
+    public static async Task<string> SubmitAsync(IAnsiConsole console, Target target, JobSpec spec, CodeBundleOptions limits, bool json, CancellationToken ct)
+    {
+        // Before the upload: a local plane that is not running is reported without packing anything.
+        var publisher = target.Publisher;
+        var packed = await CodeBundle.UploadAsync(target.Objects, spec.Code, limits, ct);
+        var uploaded = packed.Uri;
+        foreach (var line in packed.Packed?.Describe() ?? [])
+        {
+            // On stderr: --json keeps stdout for the one JSON object.
+            Consoles.Error.MarkupLineInterpolated($"[grey]{line}[/]");
+        }
+
+        var submissionId = Guid.NewGuid().ToString("N");
+        var document = Encoding.UTF8.GetBytes(JobDocument.ToJson(spec with { Code = uploaded }));
+        await publisher.PublishAsync(Topics.Jobs, new OutgoingMessage(document, new Dictionary<string, string> { [SubmitFunction.SubmissionIdAttribute] = submissionId }), ct);
+        var jobId = JobId.From(spec.Name, $"client:{submissionId}");
+        var page = target.StatusUrl is { } url ? new Uri(url, $"jobs/{jobId}") : null;
+
+        if (json)
+        {
+            console.Profile.Out.Writer.WriteLine(JsonSerializer.Serialize(new { jobId, name = spec.Name, code = uploaded, statusPage = page?.AbsoluteUri }));
+        }
+        else
+        {
+            var flag = target.IsLocal ? " --local" : "";
+            console.MarkupLineInterpolated($"Submitted job [bold]{jobId}[/] ({spec.Name}, {spec.Tpu.Type} in {string.Join(", ", spec.Tpu.Zones)}) to {target.Description}.");
+            console.MarkupLineInterpolated($"[grey]code:[/] {uploaded}");
+            console.MarkupLineInterpolated($"[grey]follow it:[/] spotjax status {jobId}{flag}  ·  spotjax logs {jobId}{flag} --follow  ·  spotjax cancel {jobId}{flag}");
+            if (page is not null)
+            {
+                console.MarkupLineInterpolated($"[grey]status page:[/] {page.AbsoluteUri}");
+            }
+        }
+
+        return jobId;
+    }
+
+    internal static async Task<JobSpec> FromManifestAsync(FileInfo manifest, bool scriptGiven, CancellationToken ct)
     {
         if (scriptGiven)
         {
@@ -125,13 +110,19 @@ public static class SubmitCommand
         return Parse(options => JobDocument.Parse(bytes, options), manifest.Name, manifest.DirectoryName);
     }
 
-    private static JobSpec FromOptions(
+    internal static JobSpec FromOptions(
         FileInfo? script, DirectoryInfo? code, string[] args, string? tpu, string? zone, string[] zones, string? name,
         int? maxRetries, int? maxPreemptions, string[] env, string? runtime)
     {
         if (script is null)
         {
             throw new CliException(ExitCodes.Usage, "give a script to run (spotjax submit train.py --tpu v4-8 --zone us-central2-b) or a manifest (--file job.yaml)");
+        }
+
+        if (tpu is null && script.Extension.ToLowerInvariant() is ".yaml" or ".yml" or ".json")
+        {
+            // The usual slip: a manifest where the script goes.
+            throw new CliException(ExitCodes.Usage, $"{script.Name} looks like a job manifest: pass it as --file {script.Name} (`spotjax run --local {script.Name}` runs it in a throw-away local plane)");
         }
 
         if (!script.Exists)

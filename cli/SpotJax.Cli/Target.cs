@@ -22,6 +22,12 @@ public sealed class Target : IAsyncDisposable
     /// <summary>A Cloud Storage JSON API root other than Google's (the same variable the functions read).</summary>
     public const string StorageApiVariable = "SPOTJAX_STORAGE_API";
 
+    /// <summary>
+    /// A folder that stands in for the control bucket (the same variable the functions read): a
+    /// deployment on emulators whose workers write to that folder.
+    /// </summary>
+    public const string BucketDirVariable = "SPOTJAX_BUCKET_DIR";
+
     private readonly IMessageBus? publisher;
     private readonly string? publisherProblem;
     private readonly Func<string, long, CancellationToken, Task<byte[]?>> readFrom;
@@ -104,9 +110,10 @@ public sealed class Target : IAsyncDisposable
     {
         var endpoints = new GoogleEndpoints();
         var storageApi = Environment.GetEnvironmentVariable(StorageApiVariable) is { Length: > 0 } api ? new Uri(api) : null;
+        var bucketDir = Environment.GetEnvironmentVariable(BucketDirVariable) is { Length: > 0 } dir ? dir : null;
         // Without a credentials file the Google libraries would go looking for a metadata server;
         // on a laptop that only means a slow failure, so the missing login is reported at once.
-        var needsCredentials = !endpoints.PubSub.IsLocal || !endpoints.Firestore.IsLocal || storageApi is null;
+        var needsCredentials = !endpoints.PubSub.IsLocal || !endpoints.Firestore.IsLocal || (storageApi is null && bucketDir is null);
         if (needsCredentials && GcloudConfig.CredentialsFile() is null)
         {
             throw new CliException(ExitCodes.Unavailable, "no Application Default Credentials: run `gcloud auth application-default login` (or set GOOGLE_APPLICATION_CREDENTIALS)");
@@ -116,15 +123,27 @@ public sealed class Target : IAsyncDisposable
         var store = new FirestoreJobStore(
             endpoints.Firestore.CreateTransport(http),
             new FirestoreJobStoreOptions { Project = project, BaseUri = endpoints.Firestore.BaseUri });
-        GcsObjectStore objects;
-        try
+        IObjectStore objects;
+        Func<string, long, CancellationToken, Task<byte[]?>> readFrom;
+        if (bucketDir is not null)
         {
-            objects = await GcsObjectStore.CreateAsync(new GcsObjectStoreOptions { Bucket = bucket, BaseUri = storageApi }, cancellationToken);
+            var folder = new FolderObjectStore(bucketDir, bucket);
+            objects = folder;
+            readFrom = (name, offset, ct) => ReadFileFromAsync(folder.LocalPath(name), offset, ct);
         }
-        catch (InvalidOperationException e)
+        else
         {
-            http.Dispose();
-            throw new CliException(ExitCodes.Unavailable, $"cannot use the Application Default Credentials: {e.Message}; run `gcloud auth application-default login`");
+            try
+            {
+                var gcs = await GcsObjectStore.CreateAsync(new GcsObjectStoreOptions { Bucket = bucket, BaseUri = storageApi }, cancellationToken);
+                objects = gcs;
+                readFrom = gcs.ReadFromAsync;
+            }
+            catch (InvalidOperationException e)
+            {
+                http.Dispose();
+                throw new CliException(ExitCodes.Unavailable, $"cannot use the Application Default Credentials: {e.Message}; run `gcloud auth application-default login`");
+            }
         }
 
         var publisher = new PubSubPublisher(endpoints.PubSub.CreateTransport(http), new PubSubClientOptions { Project = project, BaseUri = endpoints.PubSub.BaseUri });
@@ -135,7 +154,7 @@ public sealed class Target : IAsyncDisposable
             objects,
             publisher,
             null,
-            objects.ReadFromAsync,
+            readFrom,
             null);
         target.owned.AddRange([objects, http]);
         return target;

@@ -43,12 +43,33 @@ public sealed class TargetOptions
         command.Options.Add(Bucket);
     }
 
+    /// <summary>
+    /// Adds only <c>--project</c> and <c>--bucket</c>, for <c>run</c>: its own <c>--local</c> means a
+    /// throw-away plane, so there the running local plane is reached through <c>SPOTJAX_TARGET=local</c>,
+    /// the config file or the default state folder (see <see cref="Resolve(ParseResult, DirectoryInfo?, string)"/>).
+    /// </summary>
+    public void AddGoogleTo(Command command)
+    {
+        command.Options.Add(Project);
+        command.Options.Add(Bucket);
+    }
+
     /// <summary>The deployment these options name, without contacting it.</summary>
     /// <exception cref="CliException">None is named or found.</exception>
-    public TargetChoice Resolve(ParseResult parse)
+    public TargetChoice Resolve(ParseResult parse) =>
+        Resolve(parse, parse.GetValue(Local), parse.GetValue(StateDir), "pass --local (after `spotjax local up --detach`)");
+
+    /// <summary>The deployment a command with only <see cref="AddGoogleTo"/>'s options names, without contacting it.</summary>
+    /// <param name="parse">The command line.</param>
+    /// <param name="stateDir">The local plane's state folder, when the command line names one.</param>
+    /// <param name="localHint">What to pass for local mode, for the message when no deployment is found.</param>
+    /// <exception cref="CliException">None is named or found.</exception>
+    public TargetChoice Resolve(ParseResult parse, DirectoryInfo? stateDir, string localHint) => Resolve(parse, false, stateDir, localHint);
+
+    private TargetChoice Resolve(ParseResult parse, bool localFlag, DirectoryInfo? stateDirOption, string localHint)
     {
         var config = CliConfig.Load();
-        var stateDir = parse.GetValue(StateDir)?.FullName ?? (config.StateDir is { } saved ? Path.GetFullPath(saved) : CliPaths.DefaultLocalStateDir);
+        var stateDir = stateDirOption?.FullName ?? (config.StateDir is { } saved ? Path.GetFullPath(saved) : CliPaths.DefaultLocalStateDir);
         var target = Environment.GetEnvironmentVariable(TargetVariable) is { Length: > 0 } fromEnvironment ? fromEnvironment : null;
         if (target is not null and not CliConfig.Local and not CliConfig.Google)
         {
@@ -58,7 +79,7 @@ public sealed class TargetOptions
         var project = parse.GetValue(Project) ?? Variable(ProjectVariable);
         var bucket = parse.GetValue(Bucket) ?? Variable(BucketVariable);
         var googleNamed = project is not null || bucket is not null || target == CliConfig.Google;
-        if (parse.GetValue(Local) || target == CliConfig.Local || (!googleNamed && config.Target == CliConfig.Local))
+        if (localFlag || target == CliConfig.Local || (!googleNamed && config.Target == CliConfig.Local))
         {
             return new TargetChoice(true, stateDir, null, null);
         }
@@ -76,7 +97,7 @@ public sealed class TargetOptions
         }
 
         throw new CliException(ExitCodes.Unavailable, project is null
-            ? "no deployment: pass --local (after `spotjax local up --detach`), or --project and --bucket for Google Cloud (`spotjax setup --fix --project P --bucket B` remembers them)"
+            ? $"no deployment: {localHint}, or --project and --bucket for Google Cloud (`spotjax setup --fix --project P --bucket B` remembers them)"
             : $"no control bucket for project {project}: pass --bucket BUCKET or set {BucketVariable} (`spotjax setup --fix --bucket BUCKET` remembers it)");
     }
 

@@ -11,7 +11,7 @@ public sealed class SpotJaxProgram : IDisposable
     [
         "SPOTJAX_HOME", "SPOTJAX_LOCAL_DIR", "SPOTJAX_TARGET", "SPOTJAX_BUCKET", "GOOGLE_CLOUD_PROJECT", "GOOGLE_APPLICATION_CREDENTIALS",
         "CLOUDSDK_CONFIG", "CLOUDSDK_CORE_PROJECT", "CLOUDSDK_ACTIVE_CONFIG_NAME", "PUBSUB_EMULATOR_HOST", "FIRESTORE_EMULATOR_HOST", "SPOTJAX_STORAGE_API",
-        "SPOTJAX_TPU_API",
+        "SPOTJAX_TPU_API", "SPOTJAX_BUCKET_DIR",
     ];
 
     public SpotJaxProgram() => Home = Directory.CreateTempSubdirectory("spotjax-home-").FullName;
@@ -26,6 +26,31 @@ public sealed class SpotJaxProgram : IDisposable
     public Dictionary<string, string> Environment { get; } = [];
 
     public async Task<(int ExitCode, string Output, string Error)> RunAsync(params string[] args)
+    {
+        var start = StartInfo(args);
+        using var process = Process.Start(start)!;
+        process.StandardInput.Close();
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        try
+        {
+            await process.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            await process.WaitForExitAsync();
+            throw new TimeoutException($"spotjax {string.Join(' ', args)} did not exit within 2 minutes:\n{await stdout}{await stderr}");
+        }
+
+        return (process.ExitCode, await stdout, await stderr);
+    }
+
+    /// <summary>Starts the program and returns while it runs, for a test that acts on its output (interrupts it).</summary>
+    public RunningProgram Start(params string[] args) => RunningProgram.Start(StartInfo(args));
+
+    private ProcessStartInfo StartInfo(string[] args)
     {
         var start = new ProcessStartInfo("dotnet")
         {
@@ -52,23 +77,7 @@ public sealed class SpotJaxProgram : IDisposable
             start.Environment[name] = value;
         }
 
-        using var process = Process.Start(start)!;
-        process.StandardInput.Close();
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
-        try
-        {
-            await process.WaitForExitAsync(timeout.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            await process.WaitForExitAsync();
-            throw new TimeoutException($"spotjax {string.Join(' ', args)} did not exit within 2 minutes:\n{await stdout}{await stderr}");
-        }
-
-        return (process.ExitCode, await stdout, await stderr);
+        return start;
     }
 
     /// <summary>Runs until the result satisfies <paramref name="done"/> (a job moving on, a log filling up).</summary>

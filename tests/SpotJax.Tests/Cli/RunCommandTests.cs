@@ -77,12 +77,31 @@ public sealed class RunCommandTests
     }
 
     [Fact]
-    public async Task Run_WithoutLocal_ExplainsWhatToDoAndExitsTwo()
+    public async Task Run_JobFileWithoutLocalOrFile_SuggestsBothAndExitsTwo()
     {
         var (exit, output) = await SpotJaxAsync("run", "examples/quickstart/job.yaml");
 
         Assert.Equal(2, exit);
-        Assert.Contains("--local", output, StringComparison.Ordinal);
+        Assert.Contains("--file job.yaml", output, StringComparison.Ordinal);
+        Assert.Contains("--local job.yaml", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task RunLocal_WithDeploymentOptions_NamesThemAndExitsTwo()
+    {
+        var (exit, output) = await SpotJaxAsync("run", "--local", "examples/quickstart/job.yaml", "--tpu", "v4-8", "--project", "p");
+
+        Assert.Equal(2, exit);
+        Assert.Contains("--tpu, --project: not with --local", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Run_LocalOnlyOptionWithoutLocal_NamesItAndExitsTwo()
+    {
+        var (exit, output) = await SpotJaxAsync("run", "examples/quickstart/train.py", "--tpu", "v4-8", "--zone", "us-central2-b", "--preempt-after", "2s");
+
+        Assert.Equal(2, exit);
+        Assert.Contains("--preempt-after: only with --local", output, StringComparison.Ordinal);
     }
 
     [Fact]

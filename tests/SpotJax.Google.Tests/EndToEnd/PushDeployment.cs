@@ -1,0 +1,291 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using System.Text.Json.Nodes;
+using SpotJax.Contracts;
+using SpotJax.Core;
+using SpotJax.Core.Ports;
+using SpotJax.Functions;
+using SpotJax.Google.Firestore;
+using SpotJax.Google.PubSub;
+using SpotJax.Google.Tests.Emulators;
+using SpotJax.Local.Storage;
+using SpotJax.TpuSimulation;
+
+namespace SpotJax.Google.Tests.EndToEnd;
+
+/// <summary>
+/// A SpotJax deployment as on Google Cloud, on this machine: every function in its own
+/// <c>spotjax-functions</c> host (as on Cloud Run) behind Pub/Sub emulator push subscriptions, state
+/// in the Firestore emulator, the TPU simulator with local worker processes, a folder for the
+/// control bucket whose finalize events are posted to <c>bucket-events</c> as Eventarc CloudEvents,
+/// and the sweep called every second as Cloud Scheduler would.
+/// </summary>
+public sealed class PushDeployment : IAsyncDisposable
+{
+    public const string Zone = "us-central2-b";
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(90);
+
+    private static readonly Dictionary<string, string> FunctionOfTopic = new()
+    {
+        [Topics.Jobs] = FunctionNames.Submit,
+        [Topics.Provision] = FunctionNames.Provision,
+        [Topics.Launch] = FunctionNames.Launch,
+        [Topics.Recover] = FunctionNames.Recover,
+        [Topics.Finish] = FunctionNames.Finish,
+    };
+
+    private readonly PubSubEmulator pubsub;
+    private readonly FirestoreEmulator firestore;
+    private readonly string root = Directory.CreateTempSubdirectory("spotjax-deployment-").FullName;
+    private readonly Dictionary<string, (Process Process, int Port, StringBuilder Output)> hosts = [];
+    private readonly HttpClient http = new() { Timeout = TimeSpan.FromSeconds(30) };
+    private readonly CancellationTokenSource stopping = new();
+    private Task sweeps = Task.CompletedTask;
+
+    private PushDeployment(PubSubEmulator pubsub, FirestoreEmulator firestore)
+    {
+        this.pubsub = pubsub;
+        this.firestore = firestore;
+        Store = firestore.CreateStore(Project);
+    }
+
+    public string Project { get; } = $"dep-{Guid.NewGuid():N}"[..20];
+
+    /// <summary>The control bucket's name.</summary>
+    public string Bucket { get; } = "spotjax-deployment";
+
+    /// <summary>The control bucket (a folder).</summary>
+    public FolderObjectStore Objects { get; private set; } = null!;
+
+    public TpuSimulator Simulator { get; private set; } = null!;
+
+    /// <summary>The deployment's job store.</summary>
+    public FirestoreJobStore Store { get; }
+
+    /// <summary>What a client on this machine (the spotjax program) sets to reach this deployment.</summary>
+    public IReadOnlyDictionary<string, string> ClientEnvironment => new Dictionary<string, string>
+    {
+        [GoogleEndpoints.PubSubEmulatorHostVariable] = pubsub.HostPort,
+        [GoogleEndpoints.FirestoreEmulatorHostVariable] = firestore.BaseUri.Authority,
+        [global::SpotJax.Cli.Target.BucketDirVariable] = Objects.Root,
+        [global::SpotJax.Cli.TargetOptions.ProjectVariable] = Project,
+        [global::SpotJax.Cli.TargetOptions.BucketVariable] = Bucket,
+    };
+
+    /// <param name="deliveriesPerMessage">Push subscriptions per topic and function: more than one delivers every message that many times.</param>
+    public static async Task<PushDeployment> StartAsync(PubSubEmulator pubsub, FirestoreEmulator firestore, int deliveriesPerMessage = 1)
+    {
+        var deployment = new PushDeployment(pubsub, firestore);
+        try
+        {
+            await deployment.StartAsync(deliveriesPerMessage);
+        }
+        catch
+        {
+            await deployment.DisposeAsync();
+            throw;
+        }
+
+        return deployment;
+    }
+
+    private async Task StartAsync(int deliveriesPerMessage)
+    {
+        Simulator = await TpuSimulator.StartAsync(new TpuSimulatorOptions
+        {
+            NodesRoot = Path.Combine(root, "nodes"),
+            ProvisionDelay = TimeSpan.FromMilliseconds(300),
+            PreemptionGrace = TimeSpan.FromSeconds(3),
+        });
+        Objects = new FolderObjectStore(Path.Combine(root, "bucket"), Bucket);
+        foreach (var function in FunctionNames.All)
+        {
+            StartHost(function);
+        }
+
+        await Task.WhenAll(hosts.Values.Select(h => WaitHealthyAsync(h.Port)));
+        await SubscribeAsync(deliveriesPerMessage);
+        Objects.OnFinalize((e, ct) => PostStorageEventAsync(e, ct));
+        Objects.Start();
+        sweeps = SweepEverySecondAsync(stopping.Token);
+    }
+
+    /// <summary>The last lines each function host wrote, for a failure message.</summary>
+    public string HostOutput() => string.Join("\n", hosts.Select(h =>
+    {
+        lock (h.Value.Output)
+        {
+            var text = h.Value.Output.ToString();
+            return $"--- {h.Key}:\n{(text.Length > 3000 ? text[^3000..] : text)}";
+        }
+    }));
+
+    private void StartHost(string function)
+    {
+        var port = LoopbackPorts.Choose();
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "spotjax-functions.dll"));
+        var environment = new Dictionary<string, string>
+        {
+            ["FUNCTION_TARGET"] = function,
+            ["PORT"] = port.ToString(CultureInfo.InvariantCulture),
+            ["SPOTJAX_LOOPBACK_ONLY"] = "1",
+            ["GOOGLE_CLOUD_PROJECT"] = Project,
+            ["SPOTJAX_BUCKET"] = Bucket,
+            ["SPOTJAX_BUCKET_DIR"] = Objects.Root,
+            ["PUBSUB_EMULATOR_HOST"] = pubsub.HostPort,
+            ["FIRESTORE_EMULATOR_HOST"] = firestore.BaseUri.Authority,
+            ["SPOTJAX_TPU_API"] = Simulator.BaseUri.AbsoluteUri,
+            ["SPOTJAX_WORKERS"] = "local",
+            ["SPOTJAX_NODES_ROOT"] = Path.Combine(root, "nodes"),
+        };
+        foreach (var (name, value) in environment)
+        {
+            start.Environment[name] = value;
+        }
+
+        var output = new StringBuilder();
+        var process = Process.Start(start) ?? throw new InvalidOperationException($"{function} did not start");
+        process.OutputDataReceived += (_, e) => Append(output, e.Data);
+        process.ErrorDataReceived += (_, e) => Append(output, e.Data);
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        hosts[function] = (process, port, output);
+    }
+
+    private static void Append(StringBuilder output, string? line)
+    {
+        if (line is not null)
+        {
+            lock (output)
+            {
+                output.AppendLine(line);
+            }
+        }
+    }
+
+    private async Task WaitHealthyAsync(int port) =>
+        await Eventually.TrueAsync(
+            async () =>
+            {
+                try
+                {
+                    return (await http.GetAsync(new Uri($"http://127.0.0.1:{port}/healthz"))).IsSuccessStatusCode;
+                }
+                catch (HttpRequestException)
+                {
+                    return false;
+                }
+            },
+            Patience);
+
+    private async Task SubscribeAsync(int copies)
+    {
+        var admin = new PubSubAdminClient(pubsub.Transport, pubsub.Client(Project));
+        foreach (var (topic, function) in FunctionOfTopic)
+        {
+            await admin.CreateTopicAsync(topic, CancellationToken.None);
+            for (var copy = 0; copy < copies; copy++)
+            {
+                await admin.CreateSubscriptionAsync(
+                    new SubscriptionSpec
+                    {
+                        Name = $"{function}-{copy}",
+                        Topic = topic,
+                        AckDeadlineSeconds = 60,
+                        PushEndpoint = new Uri($"http://127.0.0.1:{hosts[function].Port}/"),
+                    },
+                    CancellationToken.None);
+            }
+        }
+    }
+
+    /// <summary>What Eventarc does for the control bucket: a binary-mode <c>object.v1.finalized</c> CloudEvent.</summary>
+    private async Task PostStorageEventAsync(StorageObjectEvent e, CancellationToken ct)
+    {
+        var data = new JsonObject
+        {
+            ["bucket"] = e.Bucket,
+            ["name"] = e.Name,
+            ["generation"] = e.Generation.ToString(CultureInfo.InvariantCulture),
+            ["size"] = e.Size.ToString(CultureInfo.InvariantCulture),
+            ["updated"] = e.Updated.ToString("O", CultureInfo.InvariantCulture),
+            ["kind"] = "storage#object",
+        };
+        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri($"http://127.0.0.1:{hosts[FunctionNames.BucketEvents].Port}/"))
+        {
+            Content = new StringContent(data.ToJsonString(), Encoding.UTF8, "application/json"),
+        };
+        request.Headers.Add("ce-specversion", "1.0");
+        request.Headers.Add("ce-type", "google.cloud.storage.object.v1.finalized");
+        request.Headers.Add("ce-source", $"//storage.googleapis.com/projects/_/buckets/{e.Bucket}");
+        request.Headers.Add("ce-subject", $"objects/{e.Name}");
+        request.Headers.Add("ce-id", $"{e.Name}#{e.Generation}");
+        request.Headers.Add("ce-time", e.Updated.ToString("O", CultureInfo.InvariantCulture));
+        using var response = await http.SendAsync(request, ct);
+        if (!response.IsSuccessStatusCode)
+        {
+            // Eventarc redelivers; so does the folder's scanner when a sink throws.
+            throw new HttpRequestException($"bucket-events answered {(int)response.StatusCode}");
+        }
+    }
+
+    /// <summary>Cloud Scheduler: POST to the sweep every second (Google Cloud's finest is a minute; local time is short).</summary>
+    private async Task SweepEverySecondAsync(CancellationToken ct)
+    {
+        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1));
+        while (await timer.WaitForNextTickAsync(ct).ConfigureAwait(false))
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, new Uri($"http://127.0.0.1:{hosts[FunctionNames.Sweep].Port}/"));
+            request.Headers.Add("X-CloudScheduler", "true");
+            request.Headers.Add("X-CloudScheduler-JobName", "spotjax-sweep");
+            try
+            {
+                using var response = await http.SendAsync(request, ct);
+            }
+            catch (HttpRequestException)
+            {
+                // Like a missed schedule: the next tick tries again.
+            }
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await stopping.CancelAsync();
+        try
+        {
+            await sweeps;
+        }
+        catch (OperationCanceledException)
+        {
+            // Stopped on purpose.
+        }
+
+        foreach (var (process, _, _) in hosts.Values)
+        {
+            if (!process.HasExited)
+            {
+                process.Kill(entireProcessTree: true);
+                await process.WaitForExitAsync();
+            }
+
+            process.Dispose();
+        }
+
+        if (Objects is not null)
+        {
+            await Objects.DisposeAsync();
+        }
+
+        if (Simulator is not null)
+        {
+            await Simulator.DisposeAsync();
+        }
+
+        http.Dispose();
+        stopping.Dispose();
+        Directory.Delete(root, recursive: true);
+    }
+}
