@@ -25,8 +25,8 @@ public static class Consoles
         }
     }
 
-    /// <summary>Standard error.</summary>
-    public static IAnsiConsole Error { get; } = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
+    /// <summary>Standard error; never wrapped when redirected, so that an error stays one line for a script or a log.</summary>
+    public static IAnsiConsole Error { get; } = CreateError();
 
     /// <summary>Runs a command's body and turns what escapes it into a message and an exit code.</summary>
     public static async Task<int> RunAsync(Func<IAnsiConsole, Task<int>> body, CancellationToken ct)
@@ -55,6 +55,17 @@ public static class Consoles
             Fail("interrupted");
             return ExitCodes.Interrupted;
         }
+    }
+
+    private static IAnsiConsole CreateError()
+    {
+        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
+        if (Console.IsErrorRedirected)
+        {
+            console.Profile.Width = 10_000;
+        }
+
+        return console;
     }
 
     public static void Fail(string message)
