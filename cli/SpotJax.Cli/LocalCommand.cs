@@ -39,7 +39,12 @@ public static class LocalCommand
         var stateDir = StateDirOption();
         var detach = new Option<bool>("--detach", "-d") { Description = "Start in the background (log in STATE_DIR/plane.log) and return once it is ready." };
         var port = new Option<int>("--port") { Description = "The loopback port of the status page and API (0: any free port).", DefaultValueFactory = _ => 0 };
-        var provisionDelay = new Option<string>("--provision-delay") { Description = "How long a simulated TPU takes to become ACTIVE.", DefaultValueFactory = _ => "1s" };
+        var provisionDelay = new Option<string[]>("--provision-delay")
+        {
+            Description = "How long a simulated TPU takes to become ACTIVE. Repeat it: the n-th value applies to attempt n, the last one to later attempts.",
+            AllowMultipleArgumentsPerToken = false,
+            DefaultValueFactory = _ => ["1s"],
+        };
         var verbose = new Option<bool>("--verbose") { Description = "Also show the control plane's retries and rejected messages." };
         var command = new Command("up", """
             Start the local control plane. It serves the status page on 127.0.0.1 and takes
@@ -49,6 +54,7 @@ public static class LocalCommand
             Examples:
               spotjax local up --detach
               spotjax local up --state-dir /tmp/spotjax --port 8765
+              spotjax local up --detach --provision-delay 1s --provision-delay 10m
             """)
         {
             stateDir, detach, port, provisionDelay, verbose,
@@ -57,9 +63,13 @@ public static class LocalCommand
             async console =>
             {
                 var root = parse.GetValue(stateDir)?.FullName ?? CliPaths.DefaultLocalStateDir;
-                if (!Durations.TryParse(parse.GetValue(provisionDelay)!, out var delay))
+                var delayTexts = parse.GetValue(provisionDelay) is { Length: > 0 } given ? given : ["1s"];
+                var delays = new List<TimeSpan>();
+                foreach (var text in delayTexts)
                 {
-                    throw new CliException(ExitCodes.Usage, $"--provision-delay {parse.GetValue(provisionDelay)} is not a duration (examples: 0s, 1s, 30s)");
+                    delays.Add(Durations.TryParse(text, out var delay)
+                        ? delay
+                        : throw new CliException(ExitCodes.Usage, $"--provision-delay {text} is not a duration (examples: 0s, 1s, 30s)"));
                 }
 
                 if (LocalPlaneInfo.ReadLive(root) is { } running)
@@ -70,8 +80,8 @@ public static class LocalCommand
 
                 Directory.CreateDirectory(root);
                 return parse.GetValue(detach)
-                    ? await DetachAsync(console, root, parse.GetValue(port), parse.GetValue(provisionDelay)!, parse.GetValue(verbose), ct)
-                    : await RunAsync(console, root, parse.GetValue(port), delay, parse.GetValue(verbose), ct);
+                    ? await DetachAsync(console, root, parse.GetValue(port), delayTexts, parse.GetValue(verbose), ct)
+                    : await RunAsync(console, root, parse.GetValue(port), delays, parse.GetValue(verbose), ct);
             },
             ct));
         return command;
@@ -169,7 +179,7 @@ public static class LocalCommand
     }
 
     /// <summary>Runs the plane in this process until Ctrl+C, SIGTERM or <c>local down</c>.</summary>
-    private static async Task<int> RunAsync(IAnsiConsole console, string root, int port, TimeSpan provisionDelay, bool verbose, CancellationToken ct)
+    private static async Task<int> RunAsync(IAnsiConsole console, string root, int port, IReadOnlyList<TimeSpan> provisionDelays, bool verbose, CancellationToken ct)
     {
         FileStream guard;
         try
@@ -193,7 +203,8 @@ public static class LocalCommand
                 new LocalControlPlaneOptions
                 {
                     Root = root,
-                    ProvisionDelay = provisionDelay,
+                    ProvisionDelay = provisionDelays[0],
+                    ProvisionDelayByAttempt = provisionDelays.Count > 1 ? provisionDelays : [],
                     Log = verbose ? message => console.MarkupLineInterpolated($"[grey]{DateTimeOffset.UtcNow:HH:mm:ss}  control plane: {message}[/]") : null,
                 },
                 ct);
@@ -223,7 +234,7 @@ public static class LocalCommand
     }
 
     /// <summary>Starts <c>local up</c> as a background process, its output in <c>plane.log</c>, and waits until it serves.</summary>
-    private static async Task<int> DetachAsync(IAnsiConsole console, string root, int port, string provisionDelay, bool verbose, CancellationToken ct)
+    private static async Task<int> DetachAsync(IAnsiConsole console, string root, int port, IReadOnlyList<string> provisionDelays, bool verbose, CancellationToken ct)
     {
         var log = Path.Combine(root, "plane.log");
         // exec through sh, so the plane's output goes to the log file rather than to a pipe of ours,
@@ -237,9 +248,15 @@ public static class LocalCommand
             start.ArgumentList.Add(part);
         }
 
-        foreach (var arg in new[] { "local", "up", "--state-dir", root, "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--provision-delay", provisionDelay })
+        foreach (var arg in new[] { "local", "up", "--state-dir", root, "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture) })
         {
             start.ArgumentList.Add(arg);
+        }
+
+        foreach (var delay in provisionDelays)
+        {
+            start.ArgumentList.Add("--provision-delay");
+            start.ArgumentList.Add(delay);
         }
 
         if (verbose)
