@@ -25,11 +25,11 @@ public static class LocalCommand
         var command = new Command("local", "Run the control plane on this machine: every function, the TPU simulator and local workers.");
         command.Subcommands.Add(BuildUp());
         command.Subcommands.Add(BuildDown());
-        command.Subcommands.Add(BuildPreempt());
+        command.Subcommands.Add(LocalPreemptCommand.Build());
         return command;
     }
 
-    private static Option<DirectoryInfo?> StateDirOption() => new("--state-dir")
+    internal static Option<DirectoryInfo?> StateDirOption() => new("--state-dir")
     {
         Description = "Where the plane keeps its job store, bucket and worker folders (default: $SPOTJAX_LOCAL_DIR, else ~/.spotjax/local).",
     };
@@ -135,43 +135,6 @@ public static class LocalCommand
                 }
 
                 console.MarkupLineInterpolated($"Local control plane stopped (pid {plane.Pid}) with its workers; state kept in {root}.");
-                return ExitCodes.Succeeded;
-            },
-            ct));
-        return command;
-    }
-
-    private static Command BuildPreempt()
-    {
-        var stateDir = StateDirOption();
-        var job = new Argument<string>("job") { Description = "The job whose current attempt's TPU is taken back." };
-        var command = new Command("preempt", """
-            Inject a Spot preemption into a job's running attempt on the local plane, to watch it
-            recover: the workers get SIGTERM, then the control plane provisions the next attempt.
-
-            Example:
-              spotjax local preempt quickstart-3f9a0c12be
-            """)
-        {
-            job, stateDir,
-        };
-        command.SetAction((parse, ct) => Consoles.RunAsync(
-            async console =>
-            {
-                var root = parse.GetValue(stateDir)?.FullName ?? CliPaths.DefaultLocalStateDir;
-                var plane = LocalPlaneInfo.ReadLive(root)
-                    ?? throw new CliException(ExitCodes.Unavailable, $"the local control plane in {root} is not running: start it with `spotjax local up --detach`");
-                var id = parse.GetValue(job)!;
-                using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
-                using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(plane.Url, $"local/preempt/{Uri.EscapeDataString(id)}"));
-                request.Headers.Authorization = new("Bearer", plane.Token);
-                using var response = await http.SendAsync(request, ct);
-                if (!response.IsSuccessStatusCode)
-                {
-                    throw new CliException(ExitCodes.NotFound, $"cannot preempt {id}: {await response.Content.ReadAsStringAsync(ct)}");
-                }
-
-                console.MarkupLineInterpolated($"Preempted the current attempt of job {id}.");
                 return ExitCodes.Succeeded;
             },
             ct));
