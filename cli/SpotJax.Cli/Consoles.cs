@@ -27,7 +27,7 @@ public static class Consoles
         }
     }
 
-    /// <summary>Standard error.</summary>
+    /// <summary>Standard error; never wrapped when redirected, so that an error stays one line for a script or a log.</summary>
     public static IAnsiConsole Error { get; } = CreateError();
 
     private static IAnsiConsole CreateError()

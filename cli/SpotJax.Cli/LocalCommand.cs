@@ -25,11 +25,11 @@ public static class LocalCommand
         var command = new Command("local", "Run the control plane on this machine: every function, the TPU simulator and local workers.");
         command.Subcommands.Add(BuildUp());
         command.Subcommands.Add(BuildDown());
-        command.Subcommands.Add(BuildPreempt());
+        command.Subcommands.Add(LocalPreemptCommand.Build());
         return command;
     }
 
-    private static Option<DirectoryInfo?> StateDirOption() => new("--state-dir")
+    internal static Option<DirectoryInfo?> StateDirOption() => new("--state-dir")
     {
         Description = "Where the plane keeps its job store, bucket and worker folders (default: $SPOTJAX_LOCAL_DIR, else ~/.spotjax/local).",
     };
@@ -39,7 +39,12 @@ public static class LocalCommand
         var stateDir = StateDirOption();
         var detach = new Option<bool>("--detach", "-d") { Description = "Start in the background (log in STATE_DIR/plane.log) and return once it is ready." };
         var port = new Option<int>("--port") { Description = "The loopback port of the status page and API (0: any free port).", DefaultValueFactory = _ => 0 };
-        var provisionDelay = new Option<string>("--provision-delay") { Description = "How long a simulated TPU takes to become ACTIVE.", DefaultValueFactory = _ => "1s" };
+        var provisionDelay = new Option<string[]>("--provision-delay")
+        {
+            Description = "How long a simulated TPU takes to become ACTIVE. Repeat it: the n-th value applies to attempt n, the last one to later attempts.",
+            AllowMultipleArgumentsPerToken = false,
+            DefaultValueFactory = _ => ["1s"],
+        };
         var command = new Command("up", """
             Start the local control plane. It serves the status page on 127.0.0.1 and takes
             submissions from `spotjax submit --local`; jobs, logs and checkpoints stay in the state
@@ -48,6 +53,7 @@ public static class LocalCommand
             Examples:
               spotjax local up --detach
               spotjax local up --state-dir /tmp/spotjax --port 8765
+              spotjax local up --detach --provision-delay 1s --provision-delay 10m
             """)
         {
             stateDir, detach, port, provisionDelay,
@@ -56,9 +62,13 @@ public static class LocalCommand
             async console =>
             {
                 var root = parse.GetValue(stateDir)?.FullName ?? CliPaths.DefaultLocalStateDir;
-                if (!Durations.TryParse(parse.GetValue(provisionDelay)!, out var delay))
+                var delayTexts = parse.GetValue(provisionDelay) is { Length: > 0 } given ? given : ["1s"];
+                var delays = new List<TimeSpan>();
+                foreach (var text in delayTexts)
                 {
-                    throw new CliException(ExitCodes.Usage, $"--provision-delay {parse.GetValue(provisionDelay)} is not a duration (examples: 0s, 1s, 30s)");
+                    delays.Add(Durations.TryParse(text, out var delay)
+                        ? delay
+                        : throw new CliException(ExitCodes.Usage, $"--provision-delay {text} is not a duration (examples: 0s, 1s, 30s)"));
                 }
 
                 if (LocalPlaneInfo.ReadLive(root) is { } running)
@@ -69,8 +79,8 @@ public static class LocalCommand
 
                 Directory.CreateDirectory(root);
                 return parse.GetValue(detach)
-                    ? await DetachAsync(console, root, parse.GetValue(port), parse.GetValue(provisionDelay)!, parse.GetValue(SpotJaxCommand.Verbose), ct)
-                    : await RunAsync(console, root, parse.GetValue(port), delay, parse.GetValue(SpotJaxCommand.Verbose), ct);
+                    ? await DetachAsync(console, root, parse.GetValue(port), delayTexts, parse.GetValue(SpotJaxCommand.Verbose), ct)
+                    : await RunAsync(console, root, parse.GetValue(port), delays, parse.GetValue(SpotJaxCommand.Verbose), ct);
             },
             ct));
         return command;
@@ -130,45 +140,8 @@ public static class LocalCommand
         return command;
     }
 
-    private static Command BuildPreempt()
-    {
-        var stateDir = StateDirOption();
-        var job = new Argument<string>("job") { Description = "The job whose current attempt's TPU is taken back." };
-        var command = new Command("preempt", """
-            Inject a Spot preemption into a job's running attempt on the local plane, to watch it
-            recover: the workers get SIGTERM, then the control plane provisions the next attempt.
-
-            Example:
-              spotjax local preempt quickstart-3f9a0c12be
-            """)
-        {
-            job, stateDir,
-        };
-        command.SetAction((parse, ct) => Consoles.RunAsync(
-            async console =>
-            {
-                var root = parse.GetValue(stateDir)?.FullName ?? CliPaths.DefaultLocalStateDir;
-                var plane = LocalPlaneInfo.ReadLive(root)
-                    ?? throw new CliException(ExitCodes.Unavailable, $"the local control plane in {root} is not running: start it with `spotjax local up --detach`");
-                var id = parse.GetValue(job)!;
-                using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
-                using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(plane.Url, $"local/preempt/{Uri.EscapeDataString(id)}"));
-                request.Headers.Authorization = new("Bearer", plane.Token);
-                using var response = await http.SendAsync(request, ct);
-                if (!response.IsSuccessStatusCode)
-                {
-                    throw new CliException(ExitCodes.NotFound, $"cannot preempt {id}: {await response.Content.ReadAsStringAsync(ct)}");
-                }
-
-                console.MarkupLineInterpolated($"Preempted the current attempt of job {id}.");
-                return ExitCodes.Succeeded;
-            },
-            ct));
-        return command;
-    }
-
     /// <summary>Runs the plane in this process until Ctrl+C, SIGTERM or <c>local down</c>.</summary>
-    private static async Task<int> RunAsync(IAnsiConsole console, string root, int port, TimeSpan provisionDelay, bool verbose, CancellationToken ct)
+    private static async Task<int> RunAsync(IAnsiConsole console, string root, int port, IReadOnlyList<TimeSpan> provisionDelays, bool verbose, CancellationToken ct)
     {
         FileStream guard;
         try
@@ -192,7 +165,8 @@ public static class LocalCommand
                 new LocalControlPlaneOptions
                 {
                     Root = root,
-                    ProvisionDelay = provisionDelay,
+                    ProvisionDelay = provisionDelays[0],
+                    ProvisionDelayByAttempt = provisionDelays.Count > 1 ? provisionDelays : [],
                     Log = verbose ? message => console.MarkupLineInterpolated($"[grey]{DateTimeOffset.UtcNow:HH:mm:ss}  control plane: {message}[/]") : null,
                 },
                 ct);
@@ -222,7 +196,7 @@ public static class LocalCommand
     }
 
     /// <summary>Starts <c>local up</c> as a background process, its output in <c>plane.log</c>, and waits until it serves.</summary>
-    private static async Task<int> DetachAsync(IAnsiConsole console, string root, int port, string provisionDelay, bool verbose, CancellationToken ct)
+    private static async Task<int> DetachAsync(IAnsiConsole console, string root, int port, IReadOnlyList<string> provisionDelays, bool verbose, CancellationToken ct)
     {
         var log = Path.Combine(root, "plane.log");
         // exec through sh, so the plane's output goes to the log file rather than to a pipe of ours,
@@ -236,9 +210,15 @@ public static class LocalCommand
             start.ArgumentList.Add(part);
         }
 
-        foreach (var arg in new[] { "local", "up", "--state-dir", root, "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--provision-delay", provisionDelay })
+        foreach (var arg in new[] { "local", "up", "--state-dir", root, "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture) })
         {
             start.ArgumentList.Add(arg);
+        }
+
+        foreach (var delay in provisionDelays)
+        {
+            start.ArgumentList.Add("--provision-delay");
+            start.ArgumentList.Add(delay);
         }
 
         if (verbose)

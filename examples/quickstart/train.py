@@ -77,6 +77,9 @@ def main():
     parser.add_argument("--steps", type=int, default=40)
     parser.add_argument("--step-seconds", type=float, default=0.1)
     parser.add_argument("--checkpoint-every", type=int, default=5)
+    parser.add_argument("--wait-for-preemption", action="store_true",
+                        help="on the first attempt, wait at the last step for a preemption instead of finishing, "
+                             "so that a recovery can be watched by hand however long it takes to preempt")
     options = parser.parse_args()
 
     checkpoint_dir = os.environ.get("SPOT_CHECKPOINT_DIR", "checkpoints")
@@ -103,18 +106,27 @@ def main():
             store.write("step_%08d.json" % at, {"step": at, "loss": loss_at(at)})
             print("saved checkpoint at step {}".format(at), flush=True)
 
+    def preempted():
+        print("preemption notice (SIGTERM) at step {}".format(step), flush=True)
+        save(step)
+        return 0
+
     while step < options.steps:
         deadline = time.monotonic() + options.step_seconds
         while not stop and time.monotonic() < deadline:
             time.sleep(min(0.02, max(0.0, deadline - time.monotonic())))
         if stop:
-            print("preemption notice (SIGTERM) at step {}".format(step), flush=True)
-            save(step)
-            return 0
+            return preempted()
         step += 1
         print("step {}/{} loss {} (worker {}, attempt {})".format(step, options.steps, loss_at(step), worker, attempt), flush=True)
         if step % options.checkpoint_every == 0:
             save(step)
+
+    if options.wait_for_preemption and not is_restart:
+        print("reached step {}; waiting for a preemption (--wait-for-preemption)".format(step), flush=True)
+        while not stop:
+            time.sleep(0.05)
+        return preempted()
 
     if writer:
         store.write("final.json", {"step": step})

@@ -77,7 +77,8 @@ internal sealed partial class SimulatorState(TpuSimulatorOptions options, TimePr
                 throw SimulatorApiException.AlreadyExists(holder.NodeName);
             }
 
-            DateTimeOffset? activeAt = options.ZonesWithoutCapacity.Contains(zone) ? null : now + options.ProvisionDelay;
+            var provisionDelay = options.ProvisionDelayOf?.Invoke(body) ?? options.ProvisionDelay;
+            DateTimeOffset? activeAt = options.ZonesWithoutCapacity.Contains(zone) ? null : now + provisionDelay;
             DateTimeOffset? validUntil = validFor is { } v ? now + v : null;
             var entry = new QueuedResourceEntry
             {
@@ -88,7 +89,7 @@ internal sealed partial class SimulatorState(TpuSimulatorOptions options, TimePr
                 Request = body with { Name = null, CreateTime = null, State = null },
                 RequestId = requestId,
                 CreateTime = now,
-                ProvisionDelay = options.ProvisionDelay,
+                ProvisionDelay = provisionDelay,
                 ActiveAt = activeAt,
                 FailAt = validUntil is { } until && (activeAt is null || until < activeAt) ? until : null,
                 Endpoints = endpoints,

@@ -1,3 +1,5 @@
+using SpotJax.Core.Tpu;
+
 namespace SpotJax.TpuSimulation;
 
 /// <summary>How the <see cref="TpuSimulator"/> behaves.</summary>
@@ -14,6 +16,13 @@ public sealed record TpuSimulatorOptions
     /// resource ACTIVE as soon as it is created.
     /// </summary>
     public TimeSpan ProvisionDelay { get; init; }
+
+    /// <summary>
+    /// The <see cref="ProvisionDelay"/> of one queued resource, chosen from its create request (its node labels,
+    /// say), so that one attempt of a job can be held in provisioning while the others are quick; null gives
+    /// every queued resource <see cref="ProvisionDelay"/>.
+    /// </summary>
+    public Func<QueuedResource, TimeSpan>? ProvisionDelayOf { get; init; }
 
     /// <summary>Time from a delete to the queued resource and its node disappearing (they show DELETING meanwhile).</summary>
     public TimeSpan DeleteDelay { get; init; }

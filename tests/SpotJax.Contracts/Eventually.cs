@@ -3,7 +3,7 @@ namespace SpotJax.Contracts;
 /// <summary>Waits for a condition that real processes or other threads make true, with a bound instead of a fixed sleep.</summary>
 public static class Eventually
 {
-    public static readonly TimeSpan Patience = TimeSpan.FromSeconds(20);
+    public static readonly TimeSpan Patience = TimeSpan.FromSeconds(60);
 
     public static Task TrueAsync(Func<bool> condition, TimeSpan? patience = null) =>
         TrueAsync(() => Task.FromResult(condition()), patience);

@@ -11,7 +11,7 @@ namespace SpotJax.Contracts;
 /// </summary>
 public abstract class MessageBusContractTests
 {
-    protected static readonly TimeSpan Patience = TimeSpan.FromSeconds(10);
+    protected static readonly TimeSpan Patience = TimeSpan.FromSeconds(60);
     private static readonly CancellationToken None = CancellationToken.None;
 
     /// <summary>The bus under test; retries must be quick (milliseconds of backoff).</summary>

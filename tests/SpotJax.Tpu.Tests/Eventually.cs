@@ -3,7 +3,7 @@ namespace SpotJax.Tpu.Tests;
 /// <summary>Waits for a real condition (a file a process writes, a process exit) with a bound, never a fixed sleep.</summary>
 internal static class Eventually
 {
-    public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(10);
+    public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);
 
     public static async Task TrueAsync(Func<bool> condition, string what)
     {

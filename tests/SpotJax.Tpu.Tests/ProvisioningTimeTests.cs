@@ -39,6 +39,32 @@ public sealed class ProvisioningTimeTests
     }
 
     [Fact]
+    public async Task GetQueuedResourceAsync_ProvisionDelayOfOneResource_OnlyThatOneWaitsLonger()
+    {
+        var time = new FakeTimeProvider();
+        var slow = SimulatorHarness.NewId("slow");
+        await using var harness = await SimulatorHarness.StartAsync(
+            o => o with { ProvisionDelay = TimeSpan.FromSeconds(3), ProvisionDelayOf = q => q.Tpu!.NodeSpec![0].NodeId == slow ? TimeSpan.FromMinutes(10) : TimeSpan.FromSeconds(3) },
+            time);
+        var zone = SimulatorHarness.NewZone();
+        var quick = SimulatorHarness.NewId("quick");
+        foreach (var id in new[] { quick, slow })
+        {
+            await harness.Client.CreateQueuedResourceAsync(zone, id, SimulatorHarness.SpotBody(zone, id), SimulatorHarness.NewId("req"), CancellationToken.None);
+        }
+
+        time.Advance(TimeSpan.FromSeconds(3));
+        var quickAfterThreeSeconds = await harness.Client.GetQueuedResourceAsync(zone, quick, CancellationToken.None);
+        var slowAfterThreeSeconds = await harness.Client.GetQueuedResourceAsync(zone, slow, CancellationToken.None);
+        time.Advance(TimeSpan.FromMinutes(10));
+        var slowAfterTenMinutes = await harness.Client.GetQueuedResourceAsync(zone, slow, CancellationToken.None);
+
+        Assert.Equal("ACTIVE", quickAfterThreeSeconds?.State?.State);
+        Assert.Equal("CREATING", slowAfterThreeSeconds?.State?.State);
+        Assert.Equal("ACTIVE", slowAfterTenMinutes?.State?.State);
+    }
+
+    [Fact]
     public async Task GetQueuedResourceAsync_ZoneWithoutCapacity_WaitsThenFailsWithDeadlineExceeded()
     {
         var time = new FakeTimeProvider();

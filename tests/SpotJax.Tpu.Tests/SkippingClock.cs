@@ -10,7 +10,7 @@ namespace SpotJax.Tpu.Tests;
 /// </summary>
 internal sealed class SkippingClock(FakeTimeProvider fake) : TimeProvider
 {
-    private static readonly TimeSpan RealTimeBound = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan RealTimeBound = TimeSpan.FromSeconds(60);
     private readonly Channel<TimeSpan> _timers = Channel.CreateUnbounded<TimeSpan>();
 
     /// <summary>The due time of every timer skipped so far, in order.</summary>

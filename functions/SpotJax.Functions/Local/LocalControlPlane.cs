@@ -2,6 +2,7 @@ using SpotJax.Core;
 using SpotJax.Core.Jobs;
 using SpotJax.Core.Ports;
 using SpotJax.Core.Steps;
+using SpotJax.Core.Tpu;
 using SpotJax.Google.Http;
 using SpotJax.Google.Tpu;
 using SpotJax.Local.Messaging;
@@ -84,6 +85,7 @@ public sealed class LocalControlPlane : IAsyncDisposable
             {
                 NodesRoot = NodesRoot(options.Root),
                 ProvisionDelay = options.ProvisionDelay,
+                ProvisionDelayOf = options.ProvisionDelayByAttempt.Count == 0 ? null : queued => ProvisionDelayOf(queued, options),
                 PreemptionGrace = options.PreemptionGrace,
                 // Worker i of a node is reached at sshd daemon i, as a TPU VM is at its internal address.
                 Endpoint = sshWorkers is null ? null : (_, worker) => sshWorkers.Endpoint(worker),
@@ -121,6 +123,16 @@ public sealed class LocalControlPlane : IAsyncDisposable
         StepTimeout = TimeSpan.FromMinutes(5),
         TimeProvider = time,
     };
+
+    /// <summary>The provisioning time of the attempt a queued resource is labelled with.</summary>
+    private static TimeSpan ProvisionDelayOf(QueuedResource queued, LocalControlPlaneOptions options)
+    {
+        var delays = options.ProvisionDelayByAttempt;
+        return queued.NodeLabels.TryGetValue(ProvisionFunction.AttemptLabel, out var label) &&
+            int.TryParse(label, System.Globalization.CultureInfo.InvariantCulture, out var attempt) && attempt >= 1
+            ? delays[Math.Min(attempt, delays.Count) - 1]
+            : options.ProvisionDelay;
+    }
 
     private static string NodesRoot(string root) => Path.Combine(root, "nodes");
 

@@ -15,6 +15,13 @@ public sealed record LocalControlPlaneOptions
     /// <summary>How long the simulator takes from create to ACTIVE.</summary>
     public TimeSpan ProvisionDelay { get; init; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>
+    /// When not empty, overrides <see cref="ProvisionDelay"/> attempt by attempt: attempt n takes the n-th value,
+    /// later attempts the last one. A long value holds a job between attempts for as long as a test or a
+    /// demonstration needs.
+    /// </summary>
+    public IReadOnlyList<TimeSpan> ProvisionDelayByAttempt { get; init; } = [];
+
     /// <summary>Time between SIGTERM and SIGKILL on a preemption.</summary>
     public TimeSpan PreemptionGrace { get; init; } = TimeSpan.FromSeconds(5);
 

@@ -80,7 +80,8 @@ public sealed class PushLifecycleTests(PubSubEmulator pubsub, FirestoreEmulator 
         var bundle = (await CodeBundle.PackAsync(Path.Combine(Repository.Root, "examples", "quickstart"), None)).Archive;
         await bucket.PutAsync("code/quickstart.tar.gz", bundle, None);
         var code = $"gs://{Bucket}/code/quickstart.tar.gz";
-        var job = $$"""{"name": "quickstart", "tpu": {"type": "v4-8", "zone": "{{Zone}}"}, "code": "{{code}}", "script": "train.py", "args": ["--steps", "30", "--step-seconds", "0.1"]}""";
+        // --wait-for-preemption: the first attempt cannot end before the preemption below, however slow the message path is.
+        var job = $$"""{"name": "quickstart", "tpu": {"type": "v4-8", "zone": "{{Zone}}"}, "code": "{{code}}", "script": "train.py", "args": ["--steps", "30", "--step-seconds", "0.1", "--wait-for-preemption"]}""";
 
         var messageId = await Gcloud.PublishAsync(pubsub.BaseUri, project, Path.Combine(root, "gcloud"), Topics.Jobs, job);
         var jobId = JobId.From("quickstart", "pubsub:" + messageId);

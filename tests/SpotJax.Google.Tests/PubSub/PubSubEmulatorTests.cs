@@ -34,7 +34,8 @@ public sealed class PubSubEmulatorTests(PubSubEmulator emulator) : IAsyncLifetim
 
         var ids = await _publisher.PublishBatchAsync(topic, messages, None);
 
-        await Eventually.TrueAsync(() => arrived.Count >= 2500, TimeSpan.FromSeconds(60));
+        // A bound for a lost message, not a throughput target: a machine shared with another test run is slow.
+        await Eventually.TrueAsync(() => arrived.Count >= 2500, TimeSpan.FromMinutes(3));
         Assert.Equal(2500, ids.Distinct(StringComparer.Ordinal).Count());
         Assert.Equal(ids.Order(StringComparer.Ordinal), arrived.Keys.Order(StringComparer.Ordinal));
         Assert.All(ids.Select((id, i) => (id, i)), p => Assert.Equal($"m{p.i}", arrived[p.id]));

@@ -37,7 +37,8 @@ public sealed class PubSubPullerStopTests : IDisposable
         await pullArrived.Task.WaitAsync(TimeSpan.FromSeconds(30));
 
         var stopping = puller.DisposeAsync().AsTask();
-        await Task.Delay(200);
+        // The pull cannot be answered before answerPull is set, so a stop that waits for it is not done yet;
+        // the nack below proves it waited (a stop that had dropped the pull would never see its message).
         Assert.False(stopping.IsCompleted, "stopping returned before the pull it sent was answered");
         answerPull.Set();
         await stopping.WaitAsync(TimeSpan.FromSeconds(30));

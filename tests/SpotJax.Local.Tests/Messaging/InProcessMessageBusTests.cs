@@ -57,7 +57,10 @@ public sealed class InProcessMessageBusTests : MessageBusContractTests, IAsyncDi
     [Fact]
     public async Task PublishAsync_MaxReorderDelay_AllArriveOutOfPublishOrder()
     {
-        var bus = NewBus(Quick with { MaxReorderDelay = TimeSpan.FromMilliseconds(50), Seed = 42 });
+        // On a fake clock the holds end in the order of their seeded lengths, not in the order in which a
+        // busy machine happened to start them: every hold is waiting before the clock moves.
+        var time = new TimerCountingTime();
+        var bus = NewBus(Quick with { MaxReorderDelay = TimeSpan.FromMilliseconds(50), Seed = 42 }, time);
         var arrived = new ConcurrentQueue<string>();
         bus.Subscribe("t", (message, _) =>
         {
@@ -71,6 +74,8 @@ public sealed class InProcessMessageBusTests : MessageBusContractTests, IAsyncDi
             published.Add(await bus.PublishAsync("t", OutgoingMessage.FromText($"m{i}"), None));
         }
 
+        await Eventually.TrueAsync(() => time.Timers == 30, "every message held");
+        time.Advance(TimeSpan.FromMilliseconds(50));
         await bus.WhenIdleAsync(None).WaitAsync(Patience);
 
         Assert.Equal(published.Order(StringComparer.Ordinal), arrived.Order(StringComparer.Ordinal));
@@ -255,6 +260,20 @@ public sealed class InProcessMessageBusTests : MessageBusContractTests, IAsyncDi
         var bus = new InProcessMessageBus(options, time);
         _buses.Add(bus);
         return bus;
+    }
+
+    /// <summary>A fake clock that counts the timers set on it (each message's hold sets one).</summary>
+    private sealed class TimerCountingTime : FakeTimeProvider
+    {
+        private int timers;
+
+        public int Timers => Volatile.Read(ref timers);
+
+        public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
+        {
+            Interlocked.Increment(ref timers);
+            return base.CreateTimer(callback, state, dueTime, period);
+        }
     }
 
     private static void InterlockedMax(ref int target, int value)

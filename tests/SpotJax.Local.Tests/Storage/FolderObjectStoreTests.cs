@@ -9,7 +9,7 @@ public sealed class FolderObjectStoreTests : ObjectStoreContractTests, IAsyncLif
 {
     private const string BucketName = "spotjax-test";
     private static readonly CancellationToken None = CancellationToken.None;
-    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(10);
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(60);
 
     private readonly string _root = Directory.CreateTempSubdirectory("spotjax-bucket-").FullName;
     private readonly List<StorageObjectEvent> _events = [];

@@ -13,7 +13,8 @@ public sealed class QuickstartTrainTests : IDisposable
     [Fact]
     public async Task TrainPy_RestartAfterPartialRun_ResumesFromNewestCheckpoint()
     {
-        using (var first = Start(restart: false, "--steps", "200", "--step-seconds", "0.01", "--checkpoint-every", "5"))
+        // Half a second a step: the first run is killed after its second checkpoint, far from its last step.
+        using (var first = Start(restart: false, "--steps", "200", "--step-seconds", "0.5", "--checkpoint-every", "1"))
         {
             await WorkerSandbox.WaitUntilAsync(() => Directory.GetFiles(checkpoints, "step_*.json").Length >= 2, "two checkpoints");
             first.Process.Kill();
@@ -39,8 +40,9 @@ public sealed class QuickstartTrainTests : IDisposable
     [Fact]
     public async Task TrainPy_Sigterm_SavesCheckpointOfCurrentStepAndExitsZero()
     {
-        using var run = Start(restart: false, "--steps", "1000", "--step-seconds", "0.05", "--checkpoint-every", "1000");
-        await WorkerSandbox.WaitUntilAsync(() => run.Text.Contains("step 3/1000", StringComparison.Ordinal), "step 3");
+        // Over an hour of steps: the SIGTERM arrives while it trains, however slow this machine is.
+        using var run = Start(restart: false, "--steps", "100000", "--step-seconds", "0.05", "--checkpoint-every", "100000");
+        await WorkerSandbox.WaitUntilAsync(() => run.Text.Contains("step 3/100000", StringComparison.Ordinal), "step 3");
 
         await WorkerSandbox.SignalAsync(run.Process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture), "TERM");
         await run.Process.WaitForExitAsync();
@@ -52,6 +54,31 @@ public sealed class QuickstartTrainTests : IDisposable
         Assert.Contains($"saved checkpoint at step {step}", run.Text, StringComparison.Ordinal);
         Assert.False(File.Exists(Path.Combine(checkpoints, "final.json")));
         Assert.Empty(Directory.GetFiles(checkpoints, ".*"));
+    }
+
+    [Fact]
+    public async Task TrainPy_WaitForPreemptionOnFirstAttempt_WaitsAtLastStepThenResumesAndFinishes()
+    {
+        using (var first = Start(restart: false, "--steps", "3", "--step-seconds", "0", "--wait-for-preemption"))
+        {
+            await WorkerSandbox.WaitUntilAsync(() => first.Text.Contains("waiting for a preemption", StringComparison.Ordinal), "the wait at the last step");
+            Assert.False(first.Process.HasExited);
+
+            await WorkerSandbox.SignalAsync(first.Process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture), "TERM");
+            await first.Process.WaitForExitAsync();
+
+            Assert.Equal(0, first.Process.ExitCode);
+            Assert.Contains("preemption notice (SIGTERM) at step 3", first.Text, StringComparison.Ordinal);
+            Assert.False(File.Exists(Path.Combine(checkpoints, "final.json")));
+        }
+
+        using var second = Start(restart: true, "--steps", "3", "--step-seconds", "0", "--wait-for-preemption");
+        await second.Process.WaitForExitAsync();
+
+        Assert.Equal(0, second.Process.ExitCode);
+        Assert.StartsWith("resumed from checkpoint step 3", second.Text, StringComparison.Ordinal);
+        Assert.Contains("finished at step 3", second.Text, StringComparison.Ordinal);
+        Assert.True(File.Exists(Path.Combine(checkpoints, "final.json")));
     }
 
     public void Dispose()

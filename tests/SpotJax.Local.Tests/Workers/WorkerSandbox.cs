@@ -16,7 +16,7 @@ internal sealed class WorkerSandbox : IDisposable
 {
     public const string Zone = "us-central2-b";
     public const string NodeId = "job-1";
-    public static readonly TimeSpan Patience = TimeSpan.FromSeconds(20);
+    public static readonly TimeSpan Patience = TimeSpan.FromSeconds(60);
 
     public WorkerSandbox()
     {

@@ -48,6 +48,10 @@ public sealed class LocalLifecycleTests
         return job!;
     }
 
+    /// <summary>
+    /// Preempts the attempt once it runs; the jobs preempted here run with <c>--wait-for-preemption</c>,
+    /// so the attempt is still running when the preemption comes, however late that is.
+    /// </summary>
     private static async Task PreemptWhenRunningAsync(LocalControlPlane plane, string jobId, int attempt, Func<Job, bool>? also = null)
     {
         await WaitAsync(plane, jobId, j => j.State == JobState.Running && j.Attempt == attempt && (also?.Invoke(j) ?? true));
@@ -58,7 +62,7 @@ public sealed class LocalLifecycleTests
     public async Task Quickstart_WithOnePreemption_ResumesFromCheckpointAndSucceeds()
     {
         await using var plane = await StartAsync();
-        var jobId = await plane.SubmitAsync(Spec(Quickstart, args: ["--steps", "30", "--step-seconds", "0.1"]), "quickstart-1", CancellationToken.None);
+        var jobId = await plane.SubmitAsync(Spec(Quickstart, args: ["--steps", "30", "--step-seconds", "0.1", "--wait-for-preemption"]), "quickstart-1", CancellationToken.None);
 
         await PreemptWhenRunningAsync(plane, jobId, 1, j => j.LastCheckpointStep >= 5);
         var job = await WaitAsync(plane, jobId, j => j.State.IsTerminal());
@@ -83,7 +87,7 @@ public sealed class LocalLifecycleTests
     public async Task Quickstart_WithDuplicatedAndReorderedDeliveries_EndsTheSame()
     {
         await using var plane = await StartAsync(new InProcessBusOptions { DuplicateProbability = 1, MaxReorderDelay = TimeSpan.FromMilliseconds(100), Seed = 7 });
-        var jobId = await plane.SubmitAsync(Spec(Quickstart, args: ["--steps", "30", "--step-seconds", "0.1"]), "chaos-1", CancellationToken.None);
+        var jobId = await plane.SubmitAsync(Spec(Quickstart, args: ["--steps", "30", "--step-seconds", "0.1", "--wait-for-preemption"]), "chaos-1", CancellationToken.None);
 
         await PreemptWhenRunningAsync(plane, jobId, 1, j => j.LastCheckpointStep >= 5);
         var job = await WaitAsync(plane, jobId, j => j.State.IsTerminal());

@@ -43,7 +43,8 @@ public sealed class SshLifecycleTests
             Tpu = new TpuSpec { Type = "v4-8", Zones = ["us-central2-b"], RuntimeVersion = "tpu-ubuntu2204-base" },
             Code = Path.Combine(Repository.Root, "examples", "quickstart"),
             Script = "train.py",
-            Args = ["--steps", "30", "--step-seconds", "0.1"],
+            // The first attempt waits at its last step for the preemption below: it cannot end before it.
+            Args = ["--steps", "30", "--step-seconds", "0.1", "--wait-for-preemption"],
         };
         var jobId = await plane.SubmitAsync(spec, "ssh-1", CancellationToken.None);
 

@@ -49,7 +49,8 @@ public sealed class StatusPageBrowserTests(ITestOutputHelper output)
                     Tpu = new TpuSpec { Type = "v4-8", Zones = ["us-central2-b"] },
                     Code = Path.Combine(Repository.Root, "examples", "quickstart"),
                     Script = "train.py",
-                    Args = ["--steps", "30", "--step-seconds", "0.1"],
+                    // The first attempt waits at its last step for the preemption below: it cannot end before it.
+                    Args = ["--steps", "30", "--step-seconds", "0.1", "--wait-for-preemption"],
                 },
                 "browser-1",
                 CancellationToken.None);
