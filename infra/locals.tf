@@ -1,6 +1,7 @@
 locals {
-  bucket_location    = coalesce(var.bucket_location, var.region)
-  firestore_location = coalesce(var.firestore_location, var.region)
+  # Null, empty or blank means var.region (coalesce would fail on a blank region and keep a blank location).
+  bucket_location    = trimspace(var.bucket_location == null ? "" : var.bucket_location) == "" ? var.region : trimspace(var.bucket_location)
+  firestore_location = trimspace(var.firestore_location == null ? "" : var.firestore_location) == "" ? var.region : trimspace(var.firestore_location)
   project_number     = data.google_project.this.number
 
   # Topic names, as in shared/SpotJax.Core/Topics.cs (the step topics) plus the two only infra uses.

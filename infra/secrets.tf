@@ -14,10 +14,12 @@ resource "google_secret_manager_secret" "ssh_key" {
 # state (the state bucket must be as private as the secret). To keep it out, make the key yourself,
 # set var.ssh_public_key to its public half, apply, and add the private half to the secret
 # (README, "The SSH key"):
-#   ssh-keygen -t ed25519 -N "" -C spotjax -f spotjax_key
-#   gcloud secrets versions add spotjax-ssh-key --data-file=spotjax_key
+#   mkdir -p -m 700 ~/.ssh && ssh-keygen -t ed25519 -N "" -C spotjax -f ~/.ssh/spotjax_key
+#   gcloud secrets versions add spotjax-ssh-key --data-file=$HOME/.ssh/spotjax_key
+# Null (unset) and empty (Cloud Build's default _SSH_PUBLIC_KEY) both mean "generate": coalesce would
+# fail on either ("no non-null, non-empty-string arguments"), so null is tested first.
 locals {
-  generate_ssh_key = trimspace(coalesce(var.ssh_public_key, "")) == ""
+  generate_ssh_key = trimspace(var.ssh_public_key == null ? "" : var.ssh_public_key) == ""
 }
 
 resource "tls_private_key" "ssh" {

@@ -1,17 +1,25 @@
 variable "project_id" {
   description = "The Google Cloud project that runs the control plane and owns the TPUs."
   type        = string
+  nullable    = false
 }
 
 variable "region" {
   description = "Region of the Cloud Run services, the Scheduler job, the image repository and (by default) the bucket and Firestore. TPU zones may be in other regions."
   type        = string
   default     = "us-central1"
+  nullable    = false
+
+  validation {
+    condition     = trimspace(var.region) != ""
+    error_message = "Set region to a Google Cloud region such as us-central1."
+  }
 }
 
 variable "bucket_name" {
   description = "The control bucket (globally unique): manifests under jobs/, code bundles under code/, each job's checkpoints, logs, markers and host keys, the pip cache. SPOTJAX_BUCKET of every function."
   type        = string
+  nullable    = false
 }
 
 variable "bucket_location" {
@@ -23,6 +31,7 @@ variable "bucket_location" {
 variable "image" {
   description = "The functions image, best by digest: REGION-docker.pkg.dev/PROJECT/REPOSITORY/spotjax-functions@sha256:... (cloudbuild.yaml passes it)."
   type        = string
+  nullable    = false
 
   validation {
     condition     = length(trimspace(var.image)) > 0
@@ -34,6 +43,7 @@ variable "repository" {
   description = "Artifact Registry repository (Docker format, in var.region) that holds the functions image."
   type        = string
   default     = "spotjax"
+  nullable    = false
 }
 
 variable "firestore_location" {
@@ -46,12 +56,14 @@ variable "create_firestore_database" {
   description = "Create the (default) Firestore database. Set false when the project already has one (Native mode) that SpotJax should share."
   type        = bool
   default     = true
+  nullable    = false
 }
 
 variable "ssh_user" {
   description = "The user launch logs in as on the TPU VMs; provisioning authorizes the public key for it (SPOTJAX_SSH_USER)."
   type        = string
   default     = "spotjax"
+  nullable    = false
 }
 
 variable "ssh_public_key" {
@@ -64,24 +76,28 @@ variable "create_default_network" {
   description = "Create the auto-mode network named default. Provisioning leaves networkConfig.network unset, so the TPU API puts the TPU VMs on the project's default network; set true only where the project has none (org policy compute.skipDefaultNetworkCreation)."
   type        = bool
   default     = false
+  nullable    = false
 }
 
 variable "launch_egress_cidr" {
   description = "Range of the subnet (in var.region, on the default network) that launch's Direct VPC egress takes its addresses from; the firewall admits SSH to the TPU VMs from this range only. Must not overlap other subnets (auto-mode subnets use 10.128.0.0/9)."
   type        = string
   default     = "10.8.0.0/24"
+  nullable    = false
 }
 
 variable "sweep_schedule" {
   description = "unix-cron schedule of the sweep; every minute is the finest Cloud Scheduler allows."
   type        = string
   default     = "* * * * *"
+  nullable    = false
 }
 
 variable "sweep_zones" {
   description = "Zones the sweep lists every minute for orphaned SpotJax queued resources (SPOTJAX_SWEEP_ZONES), besides the zones of the active jobs. List every zone your jobs use: a queued resource left behind in a zone where no job is active any more is found only here, and a Spot TPU bills until it is deleted."
   type        = list(string)
   default     = []
+  nullable    = false
 
   validation {
     # The rule of tpu.zone in a job document (shared/SpotJax.Core/Jobs/JobSpecValidator.cs).
@@ -94,40 +110,47 @@ variable "status_viewers" {
   description = "IAM members allowed to open the status page (user:you@example.com, group:team@example.com). The status service admits nobody else."
   type        = list(string)
   default     = []
+  nullable    = false
 }
 
 variable "manifest_retention_days" {
   description = "Days after which manifests under jobs/ are deleted (a job's document is copied into Firestore at submission)."
   type        = number
   default     = 30
+  nullable    = false
 }
 
 variable "code_retention_days" {
   description = "Days after which code bundles under code/ are deleted. Keep it longer than your longest job: a recovery fetches the bundle again."
   type        = number
   default     = 90
+  nullable    = false
 }
 
 variable "pip_cache_retention_days" {
   description = "Days after which the requirements wheel cache under cache/pip/ is deleted (it is rebuilt on the next install)."
   type        = number
   default     = 30
+  nullable    = false
 }
 
 variable "soft_delete_retention_seconds" {
   description = "Soft-delete retention of the control bucket. 0 turns it off: checkpoint rotation deletes a lot, and soft-deleted objects are billed."
   type        = number
   default     = 0
+  nullable    = false
 }
 
 variable "max_delivery_attempts" {
   description = "Deliveries of one message before Pub/Sub moves it to the dead-letter topic (5 to 100). The sweep republishes steps that were lost this way."
   type        = number
   default     = 10
+  nullable    = false
 }
 
 variable "labels" {
   description = "Labels put on every resource that takes labels."
   type        = map(string)
   default     = { app = "spotjax" }
+  nullable    = false
 }

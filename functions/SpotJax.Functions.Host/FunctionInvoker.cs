@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
-using SpotJax.Core.Jobs;
 using SpotJax.Core.Steps;
 using SpotJax.Functions.Host.Events;
 
@@ -36,7 +35,14 @@ public sealed class FunctionInvoker(string target, SpotJaxFunctions functions, S
             return StatusCodes.Status400BadRequest;
         }
 
+        // A published job or a manifest names its job only once the handler has derived its id.
+        var handled = HandledJob.Begin();
         var (outcome, error) = await Delivery.RunAsync(handler, ct);
+        if (handled.JobId is { } jobId)
+        {
+            context = context with { JobId = jobId };
+        }
+
         switch (outcome)
         {
             case DeliveryOutcome.Done:
@@ -51,7 +57,7 @@ public sealed class FunctionInvoker(string target, SpotJaxFunctions functions, S
         }
     }
 
-    /// <summary>The job and attempt a delivery is about, as far as can be told without the store.</summary>
+    /// <summary>The job and attempt a delivery is about, as far as can be told before the handler runs.</summary>
     private static LogContext Context(IncomingEvent incoming, string? trace)
     {
         string? jobId = null;
@@ -75,8 +81,7 @@ public sealed class FunctionInvoker(string target, SpotJaxFunctions functions, S
 
                 break;
             case StorageEvent e:
-                var slash = e.Object.Name.IndexOf('/', StringComparison.Ordinal);
-                jobId = slash > 0 && JobId.IsValid(e.Object.Name[..slash]) ? e.Object.Name[..slash] : null;
+                jobId = Core.BucketLayout.JobIdOf(e.Object.Name);
                 if (Core.BucketLayout.TryParseMarker(e.Object.Name, out var marker))
                 {
                     attempt = marker.Attempt;

@@ -30,6 +30,25 @@ public static partial class BucketLayout
 
     public static string GsUri(string bucket, string name) => $"gs://{bucket}/{name}";
 
+    /// <summary>
+    /// The job an object belongs to: the first part of its name when that is a job id, but never
+    /// the folders of manifests, code bundles and the pip cache (<c>jobs</c>, <c>code</c> and
+    /// <c>cache</c> are well-formed ids too). Null for anything else.
+    /// </summary>
+    public static string? JobIdOf(string objectName)
+    {
+        ArgumentNullException.ThrowIfNull(objectName);
+        var slash = objectName.IndexOf('/', StringComparison.Ordinal);
+        if (slash <= 0)
+        {
+            return null;
+        }
+
+        var folder = objectName[..(slash + 1)];
+        var shared = folder == ManifestPrefix || folder == CodePrefix || RequirementsCachePrefix.StartsWith(folder, StringComparison.Ordinal);
+        return !shared && Jobs.JobId.IsValid(objectName[..slash]) ? objectName[..slash] : null;
+    }
+
     /// <summary>Recognises <c>JOB/markers/attempt-N/worker-I/KIND</c>.</summary>
     public static bool TryParseMarker(string name, out MarkerRef marker)
     {

@@ -49,10 +49,9 @@ public sealed partial class BucketEventsFunction(
             return;
         }
 
-        var slash = name.IndexOf('/', StringComparison.Ordinal);
-        if (slash > 0 && JobId.IsValid(name[..slash]))
+        if (BucketLayout.JobIdOf(name) is { } jobId)
         {
-            await OnJobObjectAsync(name[..slash], storageEvent, cancellationToken);
+            await OnJobObjectAsync(jobId, storageEvent, cancellationToken);
         }
     }
 

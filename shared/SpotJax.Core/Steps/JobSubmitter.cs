@@ -26,11 +26,13 @@ public sealed partial class JobSubmitter(IJobStore store, StepPublisher steps, C
         catch (JobDocumentException e)
         {
             var (rejected, entry) = JobLifecycle.Reject(JobId.From(GuessName(document), submissionKey), submissionKey, e.Message, now);
+            HandledJob.Report(rejected.Id);
             await store.TryCreateAsync(rejected, entry, ct);
             return await store.GetAsync(rejected.Id, ct) ?? rejected;
         }
 
         var (job, submitted) = JobLifecycle.Submit(JobId.From(spec.Name, submissionKey), submissionKey, spec, now);
+        HandledJob.Report(job.Id);
         if (!await store.TryCreateAsync(job, submitted, ct))
         {
             job = await store.GetAsync(job.Id, ct) ?? throw new TransientException($"job {job.Id} exists but cannot be read");

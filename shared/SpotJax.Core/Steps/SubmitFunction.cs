@@ -38,6 +38,8 @@ public sealed class SubmitFunction(JobSubmitter submitter, JobTransitions transi
             throw new MalformedMessageException($"cannot cancel '{jobId}': not a job id");
         }
 
+        HandledJob.Report(jobId);
+
         var decision = await transitions.ApplyAsync(jobId, job => JobLifecycle.RequestCancel(job, time.GetUtcNow()), ct)
             ?? throw new MalformedMessageException($"cannot cancel {jobId}: no such job");
         if (decision.Verdict is Verdict.Apply or Verdict.AlreadyApplied)

@@ -258,6 +258,76 @@ public sealed class FunctionHostTests : IAsyncLifetime
         Assert.Equal("gcs:spotjax-test/jobs/first.json#1587627537231057", Assert.Single(await JobsAsync()).Submission);
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Submit_PublishedJob_LogsTheIdSubmitComputed(bool withSubmissionId)
+    {
+        var client = await HostAsync(FunctionNames.Submit);
+        var body = Fixture("pubsub-push.json", Base64(JobJson()));
+        if (!withSubmissionId)
+        {
+            body = body.Replace("\"attributes\": { \"submissionId\": \"push-1\" },", "", StringComparison.Ordinal);
+        }
+
+        using var response = await client.SendAsync(Json(body));
+
+        Assert.Equal(HttpStatusCode.NoContent, response.StatusCode);
+        var job = Assert.Single(await JobsAsync());
+        Assert.Equal(JobId.From("host test", withSubmissionId ? "client:push-1" : "pubsub:2070443601311542"), job.Id);
+        Assert.Equal(job.Id, LogLine("handled").GetProperty("jobId").GetString());
+    }
+
+    [Fact]
+    public async Task BucketEvents_ManifestUnderJobs_LogsTheIdOfTheJobItCreates()
+    {
+        var client = await HostAsync(FunctionNames.BucketEvents);
+        await h.Objects.PutAsync("jobs/first.json", Encoding.UTF8.GetBytes(JobJson()), CancellationToken.None);
+
+        using var response = await client.SendAsync(Binary("google.cloud.storage.object.v1.finalized", "//storage.googleapis.com/projects/_/buckets/spotjax-test", "10", Fixture("eventarc-storage-data.json", objectName: "jobs/first.json"), "objects/jobs/first.json"));
+
+        Assert.Equal(HttpStatusCode.NoContent, response.StatusCode);
+        var job = Assert.Single(await JobsAsync());
+        Assert.Equal(JobId.From("host test", "gcs:spotjax-test/jobs/first.json#1587627537231057"), job.Id);
+        Assert.Equal(job.Id, LogLine("handled").GetProperty("jobId").GetString());
+    }
+
+    [Theory]
+    [InlineData("code/3f9a0c12be0123456789.tar.gz")]
+    [InlineData("cache/pip/0123456789abcdef.tar")]
+    public async Task BucketEvents_SharedUpload_LogsNoJobId(string name)
+    {
+        var client = await HostAsync(FunctionNames.BucketEvents);
+        await h.Objects.PutAsync(name, [1, 2, 3], CancellationToken.None);
+
+        using var response = await client.SendAsync(Binary("google.cloud.storage.object.v1.finalized", "//storage.googleapis.com/projects/_/buckets/spotjax-test", "11", Fixture("eventarc-storage-data.json", objectName: name), $"objects/{name}"));
+
+        Assert.Equal(HttpStatusCode.NoContent, response.StatusCode);
+        Assert.False(LogLine("handled").TryGetProperty("jobId", out var jobId), $"logged jobId {jobId}");
+    }
+
+    [Fact]
+    public async Task BucketEvents_Checkpoint_LogsItsJobId()
+    {
+        var job = await h.SubmitAsync(HandlerHarness.JobYaml(h.Code(Forever)));
+        var client = await HostAsync(FunctionNames.BucketEvents);
+        var name = $"{job.Id}/ckpt/step_00000044.json";
+
+        using var response = await client.SendAsync(Binary("google.cloud.storage.object.v1.finalized", "//storage.googleapis.com/projects/_/buckets/spotjax-test", "12", Fixture("eventarc-storage-data.json", objectName: name), $"objects/{name}"));
+
+        Assert.Equal(HttpStatusCode.NoContent, response.StatusCode);
+        Assert.Equal(job.Id, LogLine("handled").GetProperty("jobId").GetString());
+    }
+
+    /// <summary>The last log line with this message, as JSON.</summary>
+    private JsonElement LogLine(string message)
+    {
+        var line = logs.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries)
+            .Last(l => JsonDocument.Parse(l).RootElement.GetProperty("message").GetString() == message);
+        using var json = JsonDocument.Parse(line);
+        return json.RootElement.Clone();
+    }
+
     [Fact]
     public async Task Sweep_CloudSchedulerCall_RunsTheSweep()
     {

@@ -88,6 +88,40 @@ public sealed partial class CloudBuildTests
         Assert.All(required.Where(v => v != "image"), v => Assert.Contains(v, set));
     }
 
+    [Fact]
+    public void DestroyBuild_TerraformVariables_AreTheDeployStepsWithTheSameSubstitutions()
+    {
+        var (build, _) = Load("cloudbuild.yaml");
+        var (destroy, _) = Load("infra/destroy.cloudbuild.yaml");
+        var deployStep = Steps(build).Single(s => Scalar(s, "id") == "deploy");
+        var destroyStep = Steps(destroy).Single(s => Scalar(s, "id") == "destroy");
+        var deployed = TerraformVariables(deployStep);
+        var destroyed = TerraformVariables(destroyStep);
+
+        Assert.Contains("ssh_public_key", deployed);
+        Assert.Equal(deployed.Order(StringComparer.Ordinal), destroyed.Order(StringComparer.Ordinal));
+        var used = Substitution().Matches(Content(deployStep) + string.Join('\n', Env(deployStep)))
+            .Select(m => m.Groups[1].Value.Length > 0 ? m.Groups[1].Value : m.Groups[2].Value)
+            .Where(name => name.StartsWith('_'))
+            .ToHashSet();
+        Assert.All(used, name => Assert.Equal(Scalar(build["substitutions"], name), Scalar(destroy["substitutions"], name)));
+        // The sweep zones become the same Terraform list in both.
+        Assert.Contains(Content(deployStep).Split('\n').Single(l => l.Contains("TF_VAR_sweep_zones", StringComparison.Ordinal)), Content(destroyStep), StringComparison.Ordinal);
+    }
+
+    /// <summary>The Terraform variables a step sets: TF_VAR_ in its env or exported by its script, and -var= on its command line.</summary>
+    private static HashSet<string> TerraformVariables(YamlMappingNode step) =>
+        Env(step).Concat([Content(step)])
+            .SelectMany(text => TerraformVariable().Matches(text))
+            .Select(m => m.Groups[1].Value.Length > 0 ? m.Groups[1].Value : m.Groups[2].Value)
+            .ToHashSet();
+
+    private static IEnumerable<string> Env(YamlMappingNode step) =>
+        step.Children.TryGetValue("env", out var env) ? ((YamlSequenceNode)env).Children.Select(n => ((YamlScalarNode)n).Value!) : [];
+
+    [GeneratedRegex(@"\bTF_VAR_([a-z_][a-z0-9_]*)=|-var=""?([a-z_][a-z0-9_]*)=")]
+    private static partial Regex TerraformVariable();
+
     [Theory]
     [InlineData("", "[]")]
     [InlineData("us-central2-b", "[\"us-central2-b\"]")]
