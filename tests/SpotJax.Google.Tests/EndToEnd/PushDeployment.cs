@@ -121,6 +121,16 @@ public sealed class PushDeployment : IAsyncDisposable
         }
     }));
 
+    /// <summary>Everything one function's host has written so far.</summary>
+    public string OutputOf(string function)
+    {
+        var output = hosts[function].Output;
+        lock (output)
+        {
+            return output.ToString();
+        }
+    }
+
     private void StartHost(string function)
     {
         var port = LoopbackPorts.Choose();

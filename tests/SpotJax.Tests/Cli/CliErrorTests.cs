@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Diagnostics;
 using System.Net.Sockets;
 using System.Text;
 using Spectre.Console;
@@ -17,38 +16,13 @@ public sealed class CliErrorTests : IDisposable
     // Outside the code folder (`code: .`), which would otherwise pack the run's own state.
     private readonly string state = Directory.CreateTempSubdirectory("spotjax-cli-state-").FullName;
 
+    private readonly SpotJaxProgram program = new();
+
     public void Dispose()
     {
+        program.Dispose();
         Directory.Delete(dir, recursive: true);
         Directory.Delete(state, recursive: true);
-    }
-
-    private static async Task<(int ExitCode, string Output)> SpotJaxAsync(IReadOnlyDictionary<string, string>? environment, params string[] args)
-    {
-        var start = new ProcessStartInfo("dotnet")
-        {
-            WorkingDirectory = Repository.Root,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "spotjax.dll"));
-        foreach (var arg in args)
-        {
-            start.ArgumentList.Add(arg);
-        }
-
-        start.Environment["NO_COLOR"] = "1";
-        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
-        {
-            start.Environment[name] = value;
-        }
-
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
-        await process.WaitForExitAsync(timeout.Token);
-        return (process.ExitCode, await stdout + await stderr);
     }
 
     [Fact]
@@ -57,7 +31,8 @@ public sealed class CliErrorTests : IDisposable
         await File.WriteAllTextAsync(Path.Combine(dir, "train.py"), "print('read a UTF-16 job')\n");
         await File.WriteAllBytesAsync(Path.Combine(dir, "job.yaml"), [.. Encoding.Unicode.Preamble, .. Encoding.Unicode.GetBytes(Job)]);
 
-        var (exit, output) = await SpotJaxAsync(null, "run", "--local", Path.Combine(dir, "job.yaml"), "--provision-delay", "0s", "--state-dir", state);
+        var (exit, stdout, stderr) = await program.RunAsync("run", "--local", Path.Combine(dir, "job.yaml"), "--provision-delay", "0s", "--state-dir", state);
+        var output = stdout + stderr;
 
         Assert.True(exit == 0, output);
         Assert.Contains("read a UTF-16 job", output, StringComparison.Ordinal);
@@ -70,7 +45,8 @@ public sealed class CliErrorTests : IDisposable
         bytes[8] = 0xFE;
         await File.WriteAllBytesAsync(Path.Combine(dir, "job.yaml"), bytes);
 
-        var (exit, output) = await SpotJaxAsync(null, "run", "--local", Path.Combine(dir, "job.yaml"));
+        var (exit, stdout, stderr) = await program.RunAsync("run", "--local", Path.Combine(dir, "job.yaml"));
+        var output = stdout + stderr;
 
         Assert.True(exit == 2, output);
         Assert.Contains("document: is not valid UTF-8: invalid byte 0xFE at offset 8; save it as UTF-8", output, StringComparison.Ordinal);
@@ -82,7 +58,8 @@ public sealed class CliErrorTests : IDisposable
         await File.WriteAllTextAsync(Path.Combine(dir, "train.py"), "import sys\nprint('starting')\nsys.stderr.write('ValueError: learning rate must be positive\\n')\nsys.exit(2)\n");
         await File.WriteAllTextAsync(Path.Combine(dir, "job.yaml"), Job);
 
-        var (exit, output) = await SpotJaxAsync(null, "run", "--local", Path.Combine(dir, "job.yaml"), "--provision-delay", "0s", "--state-dir", state);
+        var (exit, stdout, stderr) = await program.RunAsync("run", "--local", Path.Combine(dir, "job.yaml"), "--provision-delay", "0s", "--state-dir", state);
+        var output = stdout + stderr;
 
         Assert.True(exit == 1, output);
         var error = output[output.IndexOf("last error:", StringComparison.Ordinal)..];
@@ -99,7 +76,8 @@ public sealed class CliErrorTests : IDisposable
         using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         socket.Bind(new UnixDomainSocketEndPoint(Path.Combine(dir, "MSBuild11479")));
 
-        var (exit, output) = await SpotJaxAsync(null, "run", "--local", Path.Combine(dir, "job.yaml"), "--provision-delay", "0s", "--state-dir", state);
+        var (exit, stdout, stderr) = await program.RunAsync("run", "--local", Path.Combine(dir, "job.yaml"), "--provision-delay", "0s", "--state-dir", state);
+        var output = stdout + stderr;
 
         Assert.True(exit == 0, output);
         Assert.Contains($"packed {dir}: 2 files, ", output, StringComparison.Ordinal);
@@ -115,8 +93,9 @@ public sealed class CliErrorTests : IDisposable
         await File.WriteAllTextAsync(Path.Combine(dir, "data", "big.bin"), new string('x', 5000));
         await File.WriteAllTextAsync(Path.Combine(dir, "job.yaml"), Job);
 
-        var (exit, output) = await SpotJaxAsync(
-            new Dictionary<string, string> { ["SPOTJAX_MAX_CODE_SIZE"] = "4KiB" }, "run", "--local", Path.Combine(dir, "job.yaml"), "--state-dir", state);
+        program.Environment["SPOTJAX_MAX_CODE_SIZE"] = "4KiB";
+        var (exit, stdout, stderr) = await program.RunAsync("run", "--local", Path.Combine(dir, "job.yaml"), "--state-dir", state);
+        var output = stdout + stderr;
 
         Assert.True(exit == 2, output);
         Assert.Contains("error: the code folder", output, StringComparison.Ordinal);

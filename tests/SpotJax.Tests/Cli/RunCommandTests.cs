@@ -1,41 +1,22 @@
-using System.Diagnostics;
 using SpotJax.Contracts;
 using SpotJax.Tests.EndToEnd;
 
 namespace SpotJax.Tests.Cli;
 
 /// <summary>The README's first command, run as a user runs it: the spotjax program in its own process.</summary>
-public sealed class RunCommandTests
+public sealed class RunCommandTests : IDisposable
 {
-    private static async Task<(int ExitCode, string Output)> SpotJaxAsync(params string[] args)
-    {
-        var start = new ProcessStartInfo("dotnet")
-        {
-            WorkingDirectory = Repository.Root,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "spotjax.dll"));
-        foreach (var arg in args)
-        {
-            start.ArgumentList.Add(arg);
-        }
+    private readonly SpotJaxProgram program = new();
 
-        start.Environment["NO_COLOR"] = "1";
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
-        await process.WaitForExitAsync(timeout.Token);
-        return (process.ExitCode, await stdout + await stderr);
-    }
+    public void Dispose() => program.Dispose();
 
     [Fact]
     public async Task RunLocal_QuickstartWithOnePreemption_ShowsTwoAttemptsAndExitsZero()
     {
         var state = Directory.CreateTempSubdirectory("spotjax-cli-").FullName;
 
-        var (exit, output) = await SpotJaxAsync("run", "--local", "examples/quickstart/job.yaml", "--preempt-after", "2s", "--state-dir", state);
+        var (exit, stdout, stderr) = await program.RunAsync("run", "--local", "examples/quickstart/job.yaml", "--preempt-after", "2s", "--state-dir", state);
+        var output = stdout + stderr;
 
         Assert.True(exit == 0, output);
         Assert.Contains("injecting a Spot preemption into attempt 1", output, StringComparison.Ordinal);
@@ -53,7 +34,8 @@ public sealed class RunCommandTests
         await File.WriteAllTextAsync(Path.Combine(dir, "train.py"), "import os\nprint('over ssh from', os.environ['SSH_CONNECTION'].split()[0], 'worker', os.environ['SPOT_WORKER_ID'])\n");
         await File.WriteAllTextAsync(Path.Combine(dir, "job.yaml"), "name: ssh\ntpu: {type: v4-8, zone: us-central2-b}\ncode: .\nscript: train.py\n");
 
-        var (exit, output) = await SpotJaxAsync("run", "--local", Path.Combine(dir, "job.yaml"), "--ssh-workers", "--provision-delay", "0s", "--state-dir", Path.Combine(dir, "state"));
+        var (exit, stdout, stderr) = await program.RunAsync("run", "--local", Path.Combine(dir, "job.yaml"), "--ssh-workers", "--provision-delay", "0s", "--state-dir", Path.Combine(dir, "state"));
+        var output = stdout + stderr;
         Directory.Delete(dir, recursive: true);
 
         Assert.True(exit == 0, output);
@@ -69,7 +51,8 @@ public sealed class RunCommandTests
         var file = Path.Combine(dir, "job.yaml");
         await File.WriteAllTextAsync(file, "name: x\ntpu: {type: v4-8, zone: us-central2-b}\ncode: .\nscript: ../outside.py\nmaxRetries: many\n");
 
-        var (exit, output) = await SpotJaxAsync("run", "--local", file);
+        var (exit, stdout, stderr) = await program.RunAsync("run", "--local", file);
+        var output = stdout + stderr;
 
         Assert.Equal(2, exit);
         Assert.Contains("script", output, StringComparison.Ordinal);
@@ -79,7 +62,8 @@ public sealed class RunCommandTests
     [Fact]
     public async Task Run_JobFileWithoutLocalOrFile_SuggestsBothAndExitsTwo()
     {
-        var (exit, output) = await SpotJaxAsync("run", "examples/quickstart/job.yaml");
+        var (exit, stdout, stderr) = await program.RunAsync("run", "examples/quickstart/job.yaml");
+        var output = stdout + stderr;
 
         Assert.Equal(2, exit);
         Assert.Contains("--file job.yaml", output, StringComparison.Ordinal);
@@ -89,7 +73,8 @@ public sealed class RunCommandTests
     [Fact]
     public async Task RunLocal_WithDeploymentOptions_NamesThemAndExitsTwo()
     {
-        var (exit, output) = await SpotJaxAsync("run", "--local", "examples/quickstart/job.yaml", "--tpu", "v4-8", "--project", "p");
+        var (exit, stdout, stderr) = await program.RunAsync("run", "--local", "examples/quickstart/job.yaml", "--tpu", "v4-8", "--project", "p");
+        var output = stdout + stderr;
 
         Assert.Equal(2, exit);
         Assert.Contains("--tpu, --project: not with --local", output, StringComparison.Ordinal);
@@ -98,7 +83,8 @@ public sealed class RunCommandTests
     [Fact]
     public async Task Run_LocalOnlyOptionWithoutLocal_NamesItAndExitsTwo()
     {
-        var (exit, output) = await SpotJaxAsync("run", "examples/quickstart/train.py", "--tpu", "v4-8", "--zone", "us-central2-b", "--preempt-after", "2s");
+        var (exit, stdout, stderr) = await program.RunAsync("run", "examples/quickstart/train.py", "--tpu", "v4-8", "--zone", "us-central2-b", "--preempt-after", "2s");
+        var output = stdout + stderr;
 
         Assert.Equal(2, exit);
         Assert.Contains("--preempt-after: only with --local", output, StringComparison.Ordinal);
@@ -111,7 +97,8 @@ public sealed class RunCommandTests
         await File.WriteAllTextAsync(Path.Combine(dir, "train.py"), "raise SystemExit(4)\n");
         await File.WriteAllTextAsync(Path.Combine(dir, "job.yaml"), "name: failing\ntpu: {type: v4-8, zone: us-central2-b}\ncode: .\nscript: train.py\nmaxRetries: 0\n");
 
-        var (exit, output) = await SpotJaxAsync("run", "--local", Path.Combine(dir, "job.yaml"), "--provision-delay", "0s");
+        var (exit, stdout, stderr) = await program.RunAsync("run", "--local", Path.Combine(dir, "job.yaml"), "--provision-delay", "0s");
+        var output = stdout + stderr;
 
         Assert.Equal(1, exit);
         Assert.Contains("FAILED", output, StringComparison.Ordinal);
