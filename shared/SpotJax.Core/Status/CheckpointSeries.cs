@@ -6,7 +6,8 @@ namespace SpotJax.Core.Status;
 
 /// <summary>
 /// A job's checkpoint steps over time, read from the listing of its checkpoint folder: the object
-/// names give the step (as <c>bucket-events</c> reads it) and the objects' update times give when.
+/// names give the step (<see cref="CheckpointStep"/>, as <c>bucket-events</c> reads it) and the
+/// objects' update times give when.
 /// The bucket already keeps the whole series, so the job store needs no second copy of it.
 /// </summary>
 public static class CheckpointSeries
@@ -30,7 +31,7 @@ public static class CheckpointSeries
         var prefix = folder[bucketRoot.Length..];
         var listed = await objects.ListAsync(prefix, cancellationToken);
         return listed
-            .Select(o => (Step: BucketEventsFunction.StepOf(o.Name[prefix.Length..]), o.Updated))
+            .Select(o => (Step: CheckpointStep.Of(o.Name[prefix.Length..]), o.Updated))
             .Where(o => o.Step is not null)
             .GroupBy(o => o.Step!.Value)
             .Select(g => new CheckpointPoint(g.Key, g.Max(o => o.Updated)))

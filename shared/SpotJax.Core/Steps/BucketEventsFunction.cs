@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Text.Json;
-using System.Text.RegularExpressions;
 using SpotJax.Core.Jobs;
 using SpotJax.Core.Lifecycle;
 using SpotJax.Core.Ports;
@@ -11,9 +10,10 @@ namespace SpotJax.Core.Steps;
 /// <summary>
 /// <c>bucket-events</c>: object-finalize events of the control bucket. A manifest under
 /// <c>jobs/</c> submits a job; an object under a job's checkpoint folder resets its stall timer and
-/// records the step; the node agent's markers advance the attempt (preempted, exited).
+/// records its step (<see cref="CheckpointStep"/>; the highest seen is kept); the node agent's
+/// markers advance the attempt (preempted, exited).
 /// </summary>
-public sealed partial class BucketEventsFunction(
+public sealed class BucketEventsFunction(
     JobSubmitter submitter,
     JobTransitions transitions,
     IJobStore store,
@@ -74,23 +74,8 @@ public sealed partial class BucketEventsFunction(
             return;
         }
 
-        var step = StepOf(uri[checkpointDir.Length..]);
+        var step = CheckpointStep.Of(uri[checkpointDir.Length..]);
         await transitions.ApplyAsync(jobId, j => JobLifecycle.RecordCheckpoint(j, step, storageEvent.Updated), ct);
-    }
-
-    /// <summary>
-    /// The step of a checkpoint object, from its name below the checkpoint folder: the last run of
-    /// digits in the first part of that name. That reads a file per step (<c>step_00000120.json</c>
-    /// -> 120) and a folder per step, as Orbax writes (<c>120/state/d/9f3a...</c> -> 120,
-    /// <c>checkpoint_120/...</c> -> 120), without mistaking the digits of a file deeper down (a hash,
-    /// <c>ocdbt.process_0</c>) for a step. Null when that part has no digits (<c>final.json</c>).
-    /// </summary>
-    public static long? StepOf(string nameInCheckpointDir)
-    {
-        ArgumentNullException.ThrowIfNull(nameInCheckpointDir);
-        var first = nameInCheckpointDir.TrimStart('/').Split('/')[0];
-        var digits = Digits().Matches(first);
-        return digits.Count > 0 && long.TryParse(digits[^1].Value, CultureInfo.InvariantCulture, out var step) ? step : null;
     }
 
     private async Task OnMarkerAsync(MarkerRef marker, CancellationToken ct)
@@ -171,7 +156,4 @@ public sealed partial class BucketEventsFunction(
         var node = await tpu.GetNodeAsync(job.Zone!, job.QueuedResourceId!, ct);
         return node?.State is "PREEMPTED" or "TERMINATED";
     }
-
-    [GeneratedRegex("[0-9]+")]
-    private static partial Regex Digits();
 }

@@ -243,6 +243,33 @@ public sealed class StepHandlerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task CheckpointEvents_OrbaxSavesOfAMaxTextRun_RecordTheFinishedStepOnly()
+    {
+        var job = await h.RunAsync(await h.SubmitAsync(HandlerHarness.JobYaml(h.Code(Forever))));
+        var at = h.Time.GetUtcNow();
+        var run = "ckpt/run-2024-07-01/checkpoints";
+        var events = new[]
+        {
+            ($"{run}/1000.orbax-checkpoint-tmp-1733300000/items/_METADATA", 1),
+            ($"{run}/1000/_CHECKPOINT_METADATA", 2),
+            ($"{run}/1000/items/ocdbt.process_0/d/9f3a07e1c2b4d5a6", 2),
+            ($"{run}/1000/commit_success.txt", 3),
+            ($"{run}/2000.orbax-checkpoint-tmp-1733300600/items/manifest.ocdbt", 4),
+            ($"{run}/1000/items/_METADATA", 2),
+        };
+
+        foreach (var (name, minutes) in events)
+        {
+            await h.Functions.BucketEvents.HandleAsync(new StorageObjectEvent(HandlerHarness.Bucket, $"{job.Id}/{name}", 1, 10, at.AddMinutes(minutes)), CancellationToken.None);
+        }
+
+        job = await h.JobAsync(job.Id);
+        Assert.Equal(1000, job.LastCheckpointStep);
+        // The save in flight is still progress: it keeps the stall timer from firing.
+        Assert.Equal(at.AddMinutes(4), job.LastCheckpointAt);
+    }
+
+    [Fact]
     public async Task Sweep_StallWithWarn_WarnsOnceAndKeepsRunning()
     {
         var job = await h.RunAsync(await h.SubmitAsync(HandlerHarness.JobYaml(h.Code(Forever), stall: "{minutes: 60, action: warn}")));

@@ -1,6 +1,5 @@
 using SpotJax.Core.Jobs;
 using SpotJax.Core.Status;
-using SpotJax.Core.Steps;
 
 namespace SpotJax.Tests.Status;
 
@@ -68,12 +67,29 @@ public sealed class JobTimelineTests
         Assert.Empty(await CheckpointSeries.ReadAsync(fixture.Objects, elsewhere, CancellationToken.None));
     }
 
-    [Theory]
-    [InlineData("step_00000120.json", 120L)]
-    [InlineData("120/state/d/9f3a07e1c2b4d5", 120L)]
-    [InlineData("120/state/ocdbt.process_0/manifest.ocdbt", 120L)]
-    [InlineData("checkpoint_75/_CHECKPOINT_METADATA", 75L)]
-    [InlineData("final.json", null)]
-    public void StepOf_CheckpointObjectNames_ReadsTheStepFromTheFirstPart(string name, long? step) =>
-        Assert.Equal(step, BucketEventsFunction.StepOf(name));
+    [Fact]
+    public async Task CheckpointSeries_MaxTextRunWithAnUnfinishedSave_OnlyTheFinishedStepFolders()
+    {
+        await using var fixture = await PreemptedJob.CreateAsync();
+        var prefix = $"{fixture.Job.Id}/ckpt/";
+        var names = new[]
+        {
+            ("run-2024-07-01/checkpoints/500/items/_METADATA", 3),
+            ("run-2024-07-01/checkpoints/500/commit_success.txt", 4),
+            ("run-2024-07-01/checkpoints/600.orbax-checkpoint-tmp-1733300000/items/_METADATA", 6),
+            ("run-2024-07-01/tensorboard/run-2024-07-01/events.out.tfevents.1719800000.host.0.v2", 8),
+        };
+        foreach (var (name, seconds) in names)
+        {
+            var path = fixture.Objects.LocalPath(prefix + name);
+            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+            await File.WriteAllTextAsync(path, "x");
+            File.SetLastWriteTimeUtc(path, PreemptedJob.Start.AddHours(2).AddSeconds(seconds).UtcDateTime);
+        }
+
+        var points = await CheckpointSeries.ReadAsync(fixture.Objects, fixture.Job, CancellationToken.None);
+
+        Assert.Equal(new CheckpointPoint(500, PreemptedJob.Start.AddHours(2).AddSeconds(4)), points[^1]);
+        Assert.DoesNotContain(points, p => p.Step is 600 or 2024 or 1 or 1719800000);
+    }
 }
