@@ -6,8 +6,9 @@ namespace SpotJax.Tests.Examples;
 
 /// <summary>
 /// examples/jax-mnist cannot train here (no JAX): its files must compile, its job file must be a
-/// valid job, and its helper's environment, checkpoint and preemption handling is tested with jax
-/// and orbax replaced by stand-ins (test_spotjax_utils.py).
+/// valid job, and its helper's environment, checkpoint and preemption handling, under its own
+/// names and the original spotax helper's, is tested with jax and orbax replaced by stand-ins
+/// (test_spotjax_utils.py).
 /// </summary>
 public sealed class JaxMnistExampleTests
 {
@@ -33,14 +34,14 @@ public sealed class JaxMnistExampleTests
     }
 
     [Fact]
-    public async Task Sources_TrainAndHelper_AreValidPython()
+    public async Task Sources_TrainAndBothHelperNames_AreValidPython()
     {
         var check = "import ast, sys\nfor path in sys.argv[1:]:\n    ast.parse(open(path, encoding='utf-8').read(), path)\nprint('parsed', len(sys.argv) - 1)";
 
-        var (exit, output) = await PythonAsync("-c", check, Path.Combine(Example, "train.py"), Path.Combine(Example, "spotjax_utils.py"));
+        var (exit, output) = await PythonAsync("-c", check, Path.Combine(Example, "train.py"), Path.Combine(Example, "spotjax_utils.py"), Path.Combine(Example, "spotax_utils.py"));
 
         Assert.True(exit == 0, output);
-        Assert.Contains("parsed 2", output, StringComparison.Ordinal);
+        Assert.Contains("parsed 3", output, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -49,8 +50,10 @@ public sealed class JaxMnistExampleTests
         var (exit, output) = await PythonAsync("-m", "unittest", "discover", "-v", "-s", Path.Combine(Repository.Root, "tests", "SpotJax.Tests", "Examples"), "-p", "test_spotjax_utils.py");
 
         Assert.True(exit == 0, output);
-        Assert.Contains("Ran 12 tests", output, StringComparison.Ordinal);
+        Assert.Contains("Ran 31 tests", output, StringComparison.Ordinal);
         Assert.Matches(@"test_sigterm_sets_the_flag_with_its_reason \(.*\) \.\.\. ok", output);
+        Assert.Matches(@"test_restore_or_init_with_checkpoints_restores_the_newest_into_the_initial_tree \(.*\) \.\.\. ok", output);
+        Assert.Matches(@"test_import_without_jax_or_orbax_reads_the_config \(.*\) \.\.\. ok", output);
         Assert.DoesNotContain("FAILED", output, StringComparison.Ordinal);
     }
 
