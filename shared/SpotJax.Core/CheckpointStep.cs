@@ -30,6 +30,10 @@ namespace SpotJax.Core;
 /// <para>More than 12 digits never make a step: such numbers are timestamps, ids or hashes.
 /// Everything else (<c>final.json</c>, <c>run-2024-07-01/</c>, <c>ocdbt.process_0</c>,
 /// <c>d/9f3a...</c>) is not a step.</para>
+/// <para>Only an unfinished save in a temporary folder can be told by its name. Orbax uses one
+/// where the file system renames atomically (a local folder); on <c>gs://</c> it writes straight
+/// into <c>&lt;step&gt;/</c> and marks the end with <c>&lt;step&gt;/commit_success.txt</c>, so
+/// there the step of a save in flight counts from its first object.</para>
 /// </remarks>
 public static partial class CheckpointStep
 {
