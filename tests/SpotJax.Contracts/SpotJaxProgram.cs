@@ -48,17 +48,27 @@ public sealed class SpotJaxProgram : IDisposable
     }
 
     /// <summary>Starts the program and returns while it runs, for a test that acts on its output (interrupts it).</summary>
-    public RunningProgram Start(params string[] args) => RunningProgram.Start(StartInfo(args));
+    public RunningProgram Start(params string[] args) => RunningProgram.Start(StartInfo(args, interruptible: true));
 
-    private ProcessStartInfo StartInfo(string[] args)
+    private ProcessStartInfo StartInfo(string[] args, bool interruptible = false)
     {
-        var start = new ProcessStartInfo("dotnet")
+        // A test run started in the background (`cmd &` in a shell without job control, as CI may start it)
+        // inherits SIGINT ignored, and .NET keeps an ignored SIGINT ignored: Ctrl+C would never reach the
+        // program. env(1) restores the default first, as a terminal's foreground process has it, and execs
+        // dotnet in the same process, so the pid the test signals is the program's.
+        var start = new ProcessStartInfo(interruptible ? "/usr/bin/env" : "dotnet")
         {
             WorkingDirectory = Repository.Root,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             RedirectStandardInput = true,
         };
+        if (interruptible)
+        {
+            start.ArgumentList.Add("--default-signal=INT");
+            start.ArgumentList.Add("dotnet");
+        }
+
         start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "spotjax.dll"));
         foreach (var arg in args)
         {
