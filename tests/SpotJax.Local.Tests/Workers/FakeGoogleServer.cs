@@ -72,9 +72,18 @@ internal sealed class FakeGoogleServer : IAsyncDisposable
             }
 
             var (status, body) = await AnswerAsync(context.Request);
-            context.Response.StatusCode = status;
-            await context.Response.OutputStream.WriteAsync(body);
-            context.Response.Close();
+            try
+            {
+                context.Response.StatusCode = status;
+                await context.Response.OutputStream.WriteAsync(body);
+                context.Response.Close();
+            }
+            catch (Exception e) when (e is HttpListenerException or IOException or ObjectDisposedException)
+            {
+                // The agent hung up (it exits with its script, mid-way through a metadata poll): a real
+                // server sees that all the time, and it must not end the serving of everyone else.
+                context.Response.Abort();
+            }
         }
     }
 
