@@ -172,12 +172,15 @@ public sealed class GoogleApiTransportTests : IDisposable
     public async Task SendAsync_NotIdempotentAndServerHangs_DeadlineExceededAfterOneAttempt()
     {
         await using var server = StubApiServer.Script((StubResponse?)null);
-        var options = Quick with { AttemptTimeout = TimeSpan.FromMilliseconds(300), Deadline = TimeSpan.FromSeconds(5) };
+        // The attempt is long enough for a loaded machine's stub to take the request in before the client gives up.
+        var options = Quick with { AttemptTimeout = TimeSpan.FromSeconds(2), Deadline = TimeSpan.FromSeconds(5) };
 
         var error = await Assert.ThrowsAsync<GoogleApiException>(() => Transport(options: options).SendAsync(HttpMethod.Post, Uri(server), new { }, idempotent: false, CancellationToken.None))
-            .WaitAsync(TimeSpan.FromSeconds(10));
+            .WaitAsync(TimeSpan.FromSeconds(60));
 
         Assert.Equal("DEADLINE_EXCEEDED", error.Status);
+        // The call is over, so no retry can come any more; the stub may record the one request a moment later.
+        await Eventually.TrueAsync(() => server.Requests.Count >= 1);
         Assert.Single(server.Requests);
     }
 
