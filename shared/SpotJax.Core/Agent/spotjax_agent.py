@@ -39,8 +39,9 @@ launch  (cwd = the worker's home) fetch the code into code/, run spotjax_setup.s
         once it has written attempt-N.pgid (or the attempt was already started).
 run     start the script of one attempt (at most once per attempt: attempt-N.lock), stream its
         output to logUri, write the booted / preempted / exited markers under markersUri, and
-        turn SIGTERM or a metadata-server preemption or maintenance notice into SIGTERM to
-        the script, then SIGKILL after graceSeconds.
+        turn SIGTERM, a metadata-server preemption or maintenance notice, or the metadata
+        server no longer knowing the node (404: it was deleted) into SIGTERM to the script,
+        then SIGKILL after graceSeconds.
 
 environment:
   SPOTJAX_STORAGE_BASE  Cloud Storage endpoint (default https://storage.googleapis.com)
@@ -724,12 +725,25 @@ class MetadataWatcher(threading.Thread):
                     time.sleep(1.0 - elapsed)
             except socket.timeout:
                 continue
-            except (OSError, urllib.error.URLError, ValueError) as e:
-                if not failing:
-                    log("metadata watch {} failing, retrying: {}".format(self.url, e))
-                    failing = True
+            except urllib.error.HTTPError as e:
+                if e.code == 404:
+                    # The metadata server no longer knows this node: it was deleted, and with it
+                    # the attempt, whose script must not run on beside the next one.
+                    self.notify("metadata:node-gone")
+                    return
+                self.report_failure(e, failing)
+                failing = True
                 time.sleep(backoff)
                 backoff = min(backoff * 2, 30.0)
+            except (OSError, urllib.error.URLError, ValueError) as e:
+                self.report_failure(e, failing)
+                failing = True
+                time.sleep(backoff)
+                backoff = min(backoff * 2, 30.0)
+
+    def report_failure(self, error, failing):
+        if not failing:
+            log("metadata watch {} failing, retrying: {}".format(self.url, error))
 
 
 class Attempt:
