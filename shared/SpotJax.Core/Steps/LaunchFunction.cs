@@ -11,7 +11,8 @@ namespace SpotJax.Core.Steps;
 /// script on every worker (in parallel, through <see cref="IWorkerRunner"/>) and moves the job to
 /// RUNNING. Each attempt is launched once: the launch that moves the job to LAUNCHING holds a lease
 /// (<see cref="Job.LaunchLeaseUntil"/>) and any other launch message for the attempt does nothing
-/// until that lease expires (the holder crashed); the agent also refuses a second copy.
+/// until that lease expires (the holder crashed); the agent also refuses a second copy. An attempt
+/// that ended while its agents were being started is stopped again.
 /// </summary>
 public sealed class LaunchFunction(
     JobTransitions transitions,
@@ -71,7 +72,13 @@ public sealed class LaunchFunction(
             return;
         }
 
-        await transitions.ApplyAsync(job.Id, j => JobLifecycle.WorkersStarted(j, step.Attempt, time.GetUtcNow()), cancellationToken);
+        // Read again after the agents started: a recovery that ended the attempt meanwhile (its
+        // resource deleted while this launch ran) leaves a script nobody would ever stop.
+        var started = await transitions.ApplyAsync(job.Id, j => JobLifecycle.WorkersStarted(j, step.Attempt, time.GetUtcNow()), cancellationToken);
+        if (started?.Verdict is not (Verdict.Apply or Verdict.AlreadyApplied))
+        {
+            await workers.StopAsync(plan, cancellationToken);
+        }
     }
 
     /// <summary>The attempt's launch plan, with the environment contract of the original tool.</summary>

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using SpotJax.Contracts;
 using SpotJax.Core;
 using SpotJax.Core.Jobs;
 using SpotJax.Core.Lifecycle;
@@ -10,7 +11,8 @@ namespace SpotJax.Tests.Handlers;
 
 /// <summary>
 /// Each attempt is launched once, however often <c>launch</c> is delivered or the sweep runs, and a
-/// launch that crashed after taking its lease is taken over once the lease expires (fake clock).
+/// launch that crashed after taking its lease is taken over once the lease expires (fake clock); an
+/// attempt that ended while its agents were being started is stopped.
 /// </summary>
 public sealed class LaunchLeaseTests : IAsyncLifetime
 {
@@ -95,21 +97,63 @@ public sealed class LaunchLeaseTests : IAsyncLifetime
         Assert.Equal([(1, 0)], runner.Launched);
     }
 
-    /// <summary>The local runner, counting every (attempt, worker) it is asked to launch.</summary>
+    [Fact]
+    public async Task Launch_RecoveryDeletesTheResourceWhileAgentsStart_StopsTheStartedAttempt()
+    {
+        var job = await h.SubmitAsync(HandlerHarness.JobYaml(h.Code(Forever)));
+        await functions.Provision.HandleAsync(h.Step(job.Id, 1), CancellationToken.None);
+        // The recovery lands after the agents started and before launch reads the job again.
+        runner.AfterLaunch = () => functions.Recover.HandleAsync(h.Step(job.Id, 1, AttemptEnd.Preempted, "preempted during launch"), CancellationToken.None);
+
+        await functions.Launch.HandleAsync(h.Step(job.Id, 1), CancellationToken.None);
+
+        Assert.Equal([(1, 0)], runner.Launched);
+        Assert.Equal([(1, 0)], runner.Stopped);
+        var recovering = await h.JobAsync(job.Id);
+        Assert.Equal(JobState.Recovering, recovering.State);
+        Assert.DoesNotContain(await h.HistoryAsync(job.Id), e => e.To == JobState.Running);
+        Assert.True(h.Objects.TryResolve(BucketLayout.GsUri(HandlerHarness.Bucket, BucketLayout.Marker(job.Id, 1, 0, MarkerKind.Exited)), out var exited));
+        await Eventually.TrueAsync(() => File.Exists(exited), "the stopped attempt's exited marker");
+        Assert.Contains("\"preemptionNotice\": true", await File.ReadAllTextAsync(exited), StringComparison.Ordinal);
+    }
+
+    /// <summary>The local runner, counting every (attempt, worker) it is asked to launch or stop.</summary>
     private sealed class CountingRunner(IWorkerRunner inner) : IWorkerRunner
     {
         private readonly ConcurrentQueue<(int Attempt, int Worker)> launched = new();
+        private readonly ConcurrentQueue<(int Attempt, int Worker)> stopped = new();
 
         public IReadOnlyList<(int Attempt, int Worker)> Launched => [.. launched];
 
-        public Task<IReadOnlyList<WorkerResult>> LaunchAsync(LaunchPlan plan, CancellationToken cancellationToken)
+        public IReadOnlyList<(int Attempt, int Worker)> Stopped => [.. stopped];
+
+        /// <summary>Runs after the agents started, before the launch returns: a step racing the launch.</summary>
+        public Func<Task>? AfterLaunch { get; set; }
+
+        public async Task<IReadOnlyList<WorkerResult>> LaunchAsync(LaunchPlan plan, CancellationToken cancellationToken)
         {
             foreach (var worker in plan.Workers)
             {
                 launched.Enqueue((plan.Attempt, worker.Index));
             }
 
-            return inner.LaunchAsync(plan, cancellationToken);
+            var results = await inner.LaunchAsync(plan, cancellationToken);
+            if (AfterLaunch is { } racing)
+            {
+                await racing();
+            }
+
+            return results;
+        }
+
+        public Task<IReadOnlyList<WorkerResult>> StopAsync(LaunchPlan plan, CancellationToken cancellationToken)
+        {
+            foreach (var worker in plan.Workers)
+            {
+                stopped.Enqueue((plan.Attempt, worker.Index));
+            }
+
+            return inner.StopAsync(plan, cancellationToken);
         }
     }
 }
