@@ -69,6 +69,21 @@ public sealed partial class SshWorkerRunner : IWorkerRunner
             ? await LocalBundle.LoadAsync(code, cancellationToken)
             : null;
 
+        return await EachWorkerAsync(plan, keyProblem, worker => LaunchWorkerAsync(plan, worker, key, code, bundle, cancellationToken), cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public async Task<IReadOnlyList<WorkerResult>> StopAsync(LaunchPlan plan, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(plan);
+        var key = await options.KeySource.GetPrivateKeyAsync(cancellationToken);
+        return await EachWorkerAsync(plan, CheckKey(key), worker => StopWorkerAsync(plan, worker, key, cancellationToken), cancellationToken);
+    }
+
+    /// <summary>Runs one worker's part of a step on every worker, at most <see cref="SshRunnerOptions.MaxConcurrency"/> at once.</summary>
+    private async Task<IReadOnlyList<WorkerResult>> EachWorkerAsync(
+        LaunchPlan plan, string? keyProblem, Func<WorkerEndpoint, Task<(int ExitCode, string Stderr)>> step, CancellationToken cancellationToken)
+    {
         using var slots = new SemaphoreSlim(options.MaxConcurrency);
         var workers = plan.Workers.Select(w => options.Port is { } port ? w with { Port = port } : w);
         return await Task.WhenAll(workers.Select(async worker =>
@@ -82,7 +97,7 @@ public sealed partial class SshWorkerRunner : IWorkerRunner
                     throw new WorkerLaunchException(keyProblem);
                 }
 
-                var (exitCode, stderr) = await LaunchWorkerAsync(plan, worker, key, code, bundle, cancellationToken);
+                var (exitCode, stderr) = await step(worker);
                 return new WorkerResult(worker.Index, exitCode == 0, exitCode, Tail(stderr), options.TimeProvider.GetElapsedTime(started));
             }
             catch (WorkerLaunchException e)
@@ -156,15 +171,28 @@ public sealed partial class SshWorkerRunner : IWorkerRunner
             await StepAsync("upload the code bundle", t => UploadOnceAsync(sftp, codeUri, bundle.Content, t), ct);
         }
 
-        var configName = string.Create(CultureInfo.InvariantCulture, $"attempt-{plan.Attempt}.json");
+        var configName = ConfigName(plan);
         var config = JsonSerializer.SerializeToUtf8Bytes(BuildConfig(plan, worker, codeUri), SpotJaxJson.Options);
         await StepAsync($"upload {configName}", t => UploadIfChangedAsync(sftp, $"{root}/{configName}", config, t), ct);
 
-        return await StepAsync("the node agent's launch", t => RunAsync(sshConnection.Client, LaunchCommand(root, configName), t), ct);
+        return await StepAsync("the node agent's launch", t => RunAsync(sshConnection.Client, AgentCommand(root, "launch", configName), t), ct);
     }
 
-    /// <summary>The one command run on a worker; every word in it is quoted.</summary>
-    private string LaunchCommand(string root, string configName)
+    private async Task<(int ExitCode, string Stderr)> StopWorkerAsync(LaunchPlan plan, WorkerEndpoint worker, byte[] key, CancellationToken ct)
+    {
+        var pin = new HostKeyPin(hostKeys, plan.JobId, plan.Attempt, worker.Index);
+        await pin.LoadAsync(ct);
+        using var failed = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        using var sshConnection = await ConnectAsync(worker, key, pin, info => new SshClient(info) { KeepAliveInterval = KeepAlive }, failed);
+        await pin.RecordAsync(ct);
+        // A relative root is under the home folder, where an SSH command starts.
+        return await StepAsync("the node agent's stop", t => RunAsync(sshConnection.Client, AgentCommand(options.RemoteRoot(plan, worker), "stop", ConfigName(plan)), t), ct);
+    }
+
+    private static string ConfigName(LaunchPlan plan) => string.Create(CultureInfo.InvariantCulture, $"attempt-{plan.Attempt}.json");
+
+    /// <summary>One command of the node agent run on a worker; every word in it is quoted.</summary>
+    private string AgentCommand(string root, string command, string configName)
     {
         var words = new List<string>();
         if (options.AgentEnvironment is { Count: > 0 } environment)
@@ -173,7 +201,7 @@ public sealed partial class SshWorkerRunner : IWorkerRunner
             words.AddRange(environment.Select(e => $"{e.Key}={e.Value}"));
         }
 
-        words.AddRange([options.Python, NodeAgent.FileName, "launch", configName]);
+        words.AddRange([options.Python, NodeAgent.FileName, command, configName]);
         return $"cd {ShellQuote.Word(root)} && {ShellQuote.Command(words)}";
     }
 
@@ -377,7 +405,7 @@ public sealed partial class SshWorkerRunner : IWorkerRunner
         var stderr = command.Error;
         return command.ExitStatus is { } status
             ? (status, stderr)
-            : (-1, $"{stderr}the node agent's launch ended by signal {command.ExitSignal ?? "unknown"}");
+            : (-1, $"{stderr}the node agent ended by signal {command.ExitSignal ?? "unknown"}");
     }
 
     private static string Tail(string text) => text.Length <= StderrTailChars ? text : text[^StderrTailChars..];

@@ -13,11 +13,18 @@ internal sealed partial class SimulatorState(TpuSimulatorOptions options, TimePr
     private const int DefaultPageSize = 100;
     private static readonly TimeSpan MaxDeleteGrace = TimeSpan.FromSeconds(1);
 
+    /// <summary>How often the folders of deleted nodes are searched for groups registered after the delete.</summary>
+    private static readonly TimeSpan DeletedNodeSweep = TimeSpan.FromMilliseconds(250);
+
     private readonly Lock _gate = new();
     private readonly Dictionary<string, QueuedResourceEntry> _queuedResources = new(StringComparer.Ordinal);
     private readonly Dictionary<string, (QueuedResourceEntry Entry, bool IsDelete)> _operations = new(StringComparer.Ordinal);
     private readonly HashSet<string> _nodeDirectories = new(StringComparer.Ordinal);
     private readonly List<ITimer> _timers = [];
+
+    // A launch racing the delete may start an agent on a node that is already gone: it must not run on.
+    private readonly HashSet<string> _deletedNodeDirectories = new(StringComparer.Ordinal);
+    private ITimer? _deletedNodeSweeper;
     private long _operationCount;
     private bool _disposed;
 
@@ -104,6 +111,7 @@ internal sealed partial class SimulatorState(TpuSimulatorOptions options, TimePr
             _queuedResources.Add(entry.Name, entry);
             _operations.Add(entry.CreateOperation, (entry, false));
             _nodeDirectories.Add(directory);
+            _deletedNodeDirectories.Remove(directory);
             return entry.CreateOperationToJson(now);
         }
     }
@@ -159,7 +167,7 @@ internal sealed partial class SimulatorState(TpuSimulatorOptions options, TimePr
         }
 
         ProcessGroups.Terminate(directory);
-        ScheduleKill(directory, options.PreemptionGrace < MaxDeleteGrace ? options.PreemptionGrace : MaxDeleteGrace);
+        ScheduleKill(directory, options.PreemptionGrace < MaxDeleteGrace ? options.PreemptionGrace : MaxDeleteGrace, nodeDeleted: true);
         return operation;
     }
 
@@ -252,6 +260,7 @@ internal sealed partial class SimulatorState(TpuSimulatorOptions options, TimePr
             }
 
             _timers.Clear();
+            _deletedNodeSweeper?.Dispose();
             directories = [.. _nodeDirectories];
         }
 
@@ -261,7 +270,45 @@ internal sealed partial class SimulatorState(TpuSimulatorOptions options, TimePr
         }
     }
 
-    private void ScheduleKill(string directory, TimeSpan grace)
+    /// <summary>
+    /// SIGKILLs every group registered in a deleted node's folder after the delete's own signals:
+    /// the registration of a process on a node that no longer exists is refused.
+    /// </summary>
+    private void KillLateRegistrations()
+    {
+        string[] directories;
+        lock (_gate)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+
+            directories = [.. _deletedNodeDirectories];
+        }
+
+        foreach (var directory in directories)
+        {
+            ProcessGroups.Kill(directory);
+        }
+    }
+
+    /// <summary>From now on every group that registers in the deleted node's folder is killed (the delete's grace is over).</summary>
+    private void RefuseRegistrations(string directory)
+    {
+        lock (_gate)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+
+            _deletedNodeDirectories.Add(directory);
+            _deletedNodeSweeper ??= time.CreateTimer(_ => KillLateRegistrations(), null, DeletedNodeSweep, DeletedNodeSweep);
+        }
+    }
+
+    private void ScheduleKill(string directory, TimeSpan grace, bool nodeDeleted = false)
     {
         lock (_gate)
         {
@@ -275,6 +322,11 @@ internal sealed partial class SimulatorState(TpuSimulatorOptions options, TimePr
                 _ =>
                 {
                     ProcessGroups.Kill(directory);
+                    if (nodeDeleted)
+                    {
+                        RefuseRegistrations(directory);
+                    }
+
                     lock (_gate)
                     {
                         // Null when a zero grace fired inside CreateTimer; Dispose then takes it.

@@ -33,6 +33,7 @@ public abstract class JobStoreContractTests
         Assert.Equal(job.SubmittedAt, stored.SubmittedAt);
         Assert.Equal(job.SubmittedAt.Offset, stored.SubmittedAt.Offset);
         Assert.Equal(job.StartedAt!.Value.Ticks, stored.StartedAt!.Value.Ticks);
+        Assert.Equal(job.LaunchLeaseUntil!.Value.Ticks, stored.LaunchLeaseUntil!.Value.Ticks);
         Assert.Equal(JobState.Running, stored.State);
     }
 

@@ -41,6 +41,7 @@ public static class TestJobs
             LastCheckpointAt = submitted.AddHours(1).ToOffset(TimeSpan.FromHours(-7)),
             LastCheckpointStep = 5_000_000_000,
             UpdatedAt = submitted.AddHours(1),
+            LaunchLeaseUntil = submitted.AddMinutes(38).AddTicks(7654321),
             PreemptionsSpent = 1,
             FailuresSpent = 1,
             ZonePreemptions = 1,

@@ -89,6 +89,27 @@ public sealed class SshWorkerRunnerTests(SshWorkersFixture sshd)
     }
 
     [Fact]
+    public async Task StopAsync_AttemptRunningOnTwoWorkers_EndsEachScriptAsForAPreemption()
+    {
+        using var sandbox = new SshSandbox();
+        File.WriteAllText(Path.Combine(sandbox.Code, "work.py"), "import time\nwhile True:\n    time.sleep(0.1)\n");
+        var runner = new SshWorkerRunner(sandbox.Options(sshd), sandbox.Objects);
+        var plan = sandbox.Plan(Ports(2));
+        var launched = await runner.LaunchAsync(plan, CancellationToken.None);
+        Assert.All(launched, r => Assert.True(r.Succeeded, r.StderrTail));
+
+        var stopped = await runner.StopAsync(plan, CancellationToken.None);
+
+        Assert.All(stopped, r => Assert.True(r.Succeeded, r.StderrTail));
+        for (var worker = 0; worker < 2; worker++)
+        {
+            var exited = await SshSandbox.WaitForFileAsync(sandbox.MarkerPath(1, worker, "exited"));
+            Assert.Contains("\"preemptionNotice\": true", exited, StringComparison.Ordinal);
+            Assert.Contains("SIGTERM", await File.ReadAllTextAsync(sandbox.MarkerPath(1, worker, "preempted")), StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
     public void Options_ByDefault_UseTheSshPortNotTheTpuRuntimePort()
     {
         var options = new SshRunnerOptions { User = "spotjax", KeySource = new FileSshKeySource("key") };

@@ -70,6 +70,30 @@ public sealed class PreemptionTests
     }
 
     [Fact]
+    public async Task Delete_ProcessRegistersAfterTheDelete_IsKilledWithoutGrace()
+    {
+        var time = new FakeTimeProvider();
+        await using var harness = await SimulatorHarness.StartAsync(o => o with { PreemptionGrace = Grace }, time);
+        var zone = SimulatorHarness.NewZone();
+        var id = await harness.CreateAsync(zone);
+        var nodeDirectory = harness.Simulator.NodeDirectory(zone, id);
+        using var early = await NodeProcess.StartStubbornAsync(Path.Combine(nodeDirectory, "worker-0"));
+        await harness.Client.DeleteQueuedResourceAsync(zone, id, force: true, "delete-1", CancellationToken.None);
+        // The delete's own SIGTERM, then its SIGKILL after at most a second.
+        time.Advance(TimeSpan.FromSeconds(1));
+        await early.WaitForExitAsync();
+
+        // A launch that raced the delete starts an agent on the node that is gone.
+        using var late = await NodeProcess.StartStubbornAsync(Path.Combine(nodeDirectory, "worker-1"));
+        time.Advance(TimeSpan.FromMilliseconds(250));
+        await late.WaitForExitAsync();
+
+        Assert.Equal(128 + 9, early.ExitCode);
+        Assert.Equal(128 + 9, late.ExitCode);
+        Assert.False(File.Exists(late.TermFile), "a late registration is killed at once, without a grace");
+    }
+
+    [Fact]
     public async Task DisposeAsync_NodeProcessRunning_KillsIt()
     {
         var harness = await SimulatorHarness.StartAsync();

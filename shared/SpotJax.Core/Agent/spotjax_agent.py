@@ -31,6 +31,7 @@ from datetime import datetime, timezone
 USAGE = """\
 usage: spotjax_agent.py launch CONFIG.json
        spotjax_agent.py run CONFIG.json
+       spotjax_agent.py stop CONFIG.json
 
 launch  (cwd = the worker's home) fetch the code into code/, run spotjax_setup.sh (or
         spotax_setup.sh) once, install requirements.txt into venv/ once per content (from the
@@ -39,8 +40,12 @@ launch  (cwd = the worker's home) fetch the code into code/, run spotjax_setup.s
         once it has written attempt-N.pgid (or the attempt was already started).
 run     start the script of one attempt (at most once per attempt: attempt-N.lock), stream its
         output to logUri, write the booted / preempted / exited markers under markersUri, and
-        turn SIGTERM or a metadata-server preemption or maintenance notice into SIGTERM to
-        the script, then SIGKILL after graceSeconds.
+        turn SIGTERM, a metadata-server preemption or maintenance notice, or the metadata
+        server no longer knowing the node (404: it was deleted) into SIGTERM to the script,
+        then SIGKILL after graceSeconds.
+stop    end an attempt the control plane has given up on: keep a 'run' that has not started
+        from starting, and send SIGTERM to the process group of one that has (its agent then
+        ends the script as for a preemption notice).
 
 environment:
   SPOTJAX_STORAGE_BASE  Cloud Storage endpoint (default https://storage.googleapis.com)
@@ -694,6 +699,32 @@ def output_tail(path):
     return "\n".join(lines[-OUTPUT_TAIL_LINES:])
 
 
+def stop(config_path):
+    config = Config(config_path)
+    try:
+        # Taken before a 'run' takes it, the lock keeps that run from starting the script at all.
+        os.mkdir(config.home_file(".lock"))
+        log("attempt {} stopped before it started".format(config.attempt))
+        return 0
+    except FileExistsError:
+        pass
+    # A run that holds the lock publishes its group before it starts the script, and launch waits
+    # for that: stop, called after launch returned, finds it.
+    stamp = read_stamp(config.home_file(".pgid"))
+    if stamp is None:
+        log("attempt {} has no process group to stop".format(config.attempt))
+        return 0
+    pgid = int(stamp)
+    if pgid <= 1 or pgid == os.getpgid(0):
+        raise StepError("stop", "attempt {} names process group {}, which is not its own".format(config.attempt, pgid))
+    try:
+        os.killpg(pgid, signal.SIGTERM)
+        log("attempt {} stopped: SIGTERM to process group {}".format(config.attempt, pgid))
+    except ProcessLookupError:
+        log("attempt {} had already ended".format(config.attempt))
+    return 0
+
+
 class MetadataWatcher(threading.Thread):
     """Long-polls one metadata key and reports a notice when it takes the given value."""
 
@@ -724,12 +755,25 @@ class MetadataWatcher(threading.Thread):
                     time.sleep(1.0 - elapsed)
             except socket.timeout:
                 continue
-            except (OSError, urllib.error.URLError, ValueError) as e:
-                if not failing:
-                    log("metadata watch {} failing, retrying: {}".format(self.url, e))
-                    failing = True
+            except urllib.error.HTTPError as e:
+                if e.code == 404:
+                    # The metadata server no longer knows this node: it was deleted, and with it
+                    # the attempt, whose script must not run on beside the next one.
+                    self.notify("metadata:node-gone")
+                    return
+                self.report_failure(e, failing)
+                failing = True
                 time.sleep(backoff)
                 backoff = min(backoff * 2, 30.0)
+            except (OSError, urllib.error.URLError, ValueError) as e:
+                self.report_failure(e, failing)
+                failing = True
+                time.sleep(backoff)
+                backoff = min(backoff * 2, 30.0)
+
+    def report_failure(self, error, failing):
+        if not failing:
+            log("metadata watch {} failing, retrying: {}".format(self.url, error))
 
 
 class Attempt:
@@ -856,7 +900,7 @@ class Attempt:
 def main(argv):
     parser = argparse.ArgumentParser(prog="spotjax_agent.py", usage=USAGE, add_help=False)
     parser.add_argument("-h", "--help", action="store_true")
-    parser.add_argument("command", nargs="?", choices=["launch", "run"])
+    parser.add_argument("command", nargs="?", choices=["launch", "run", "stop"])
     parser.add_argument("config", nargs="?")
     options = parser.parse_args(argv)
     if options.help:
@@ -868,6 +912,8 @@ def main(argv):
     try:
         if options.command == "launch":
             return launch(options.config)
+        if options.command == "stop":
+            return stop(options.config)
         return Attempt(Config(options.config)).run()
     except StepError as e:
         sys.stderr.write("spotjax-agent: {} failed: {}\n".format(options.command, e))

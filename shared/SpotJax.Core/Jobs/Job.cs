@@ -39,6 +39,14 @@ public sealed record Job
     public DateTimeOffset? FinishedAt { get; init; }
     public required DateTimeOffset UpdatedAt { get; init; }
 
+    /// <summary>
+    /// Until when the current attempt's launch belongs to the one <c>launch</c> that took it (set
+    /// with PROVISIONING -> LAUNCHING); while PROVISIONING, until when the launch the sweep published
+    /// is awaited. Another launch for the attempt before then does nothing; after it, the launch
+    /// is taken to have crashed and may be taken again.
+    /// </summary>
+    public DateTimeOffset? LaunchLeaseUntil { get; init; }
+
     public int PreemptionsSpent { get; init; }
     public int FailuresSpent { get; init; }
 

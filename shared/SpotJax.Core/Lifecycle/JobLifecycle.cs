@@ -82,13 +82,14 @@ public static class JobLifecycle
             RunningSince = null,
             NextAttemptAt = null,
             StallWarnedAt = null,
+            LaunchLeaseUntil = null,
             UpdatedAt = now,
         };
         return Decision.Apply(updated, Entry(job, updated, now, $"provisioning a Spot {job.Spec.Tpu.Type} in {zone}"));
     }
 
     /// <summary>The queued resource is ACTIVE and its node has <paramref name="workers"/> workers (PROVISIONING -> LAUNCHING).</summary>
-    public static Decision NodesReady(Job job, int attempt, int workers, DateTimeOffset now)
+    public static Decision NodesReady(Job job, int attempt, int workers, DateTimeOffset now, DateTimeOffset leaseUntil)
     {
         if (job.Attempt != attempt)
         {
@@ -97,7 +98,10 @@ public static class JobLifecycle
 
         if (job.State == JobState.Launching)
         {
-            return Decision.Already(job, "already launching");
+            // Only a launch whose lease ran out (it crashed or was lost) is taken over; a live one is left alone.
+            return job.LaunchLeaseUntil > now
+                ? Decision.Ignore(job, "already being launched")
+                : Decision.Update(job with { Workers = workers, LaunchLeaseUntil = leaseUntil, UpdatedAt = now }, "launch lease expired; launching again");
         }
 
         if (job.State != JobState.Provisioning)
@@ -105,8 +109,25 @@ public static class JobLifecycle
             return Decision.Ignore(job, $"nodes ready while {job.State.ToWire()}");
         }
 
-        var updated = job with { State = JobState.Launching, Workers = workers, UpdatedAt = now };
+        var updated = job with { State = JobState.Launching, Workers = workers, LaunchLeaseUntil = leaseUntil, UpdatedAt = now };
         return Decision.Apply(updated, Entry(job, updated, now, $"TPU ready with {workers} worker(s)"));
+    }
+
+    /// <summary>
+    /// The sweep is about to publish <c>launch</c> for a PROVISIONING attempt whose resource is
+    /// ACTIVE: it does so only when no launch it published is still awaited, and marks the one it
+    /// publishes, so a second pass does not publish another.
+    /// </summary>
+    public static Decision LaunchPublished(Job job, int attempt, DateTimeOffset now, DateTimeOffset awaitUntil)
+    {
+        if (job.Attempt != attempt || job.State != JobState.Provisioning)
+        {
+            return Decision.Ignore(job, $"no launch due for attempt {attempt} while {job.State.ToWire()}");
+        }
+
+        return job.LaunchLeaseUntil > now
+            ? Decision.Ignore(job, "a launch is already on its way")
+            : Decision.Update(job with { LaunchLeaseUntil = awaitUntil }, "launch published");
     }
 
     /// <summary>The script runs on every worker (LAUNCHING -> RUNNING).</summary>

@@ -13,4 +13,10 @@ public sealed record LifecycleOptions
 
     /// <summary>A step that made no progress for this long is published again by the sweep.</summary>
     public TimeSpan StuckAfter { get; init; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>
+    /// How long a launch holds its attempt: the <c>launch</c> function's 30-minute request timeout
+    /// plus a margin, so a launch still running is never taken for a crashed one.
+    /// </summary>
+    public TimeSpan LaunchLease { get; init; } = TimeSpan.FromMinutes(35);
 }

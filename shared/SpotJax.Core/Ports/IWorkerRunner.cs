@@ -8,6 +8,13 @@ namespace SpotJax.Core.Ports;
 public interface IWorkerRunner
 {
     Task<IReadOnlyList<WorkerResult>> LaunchAsync(LaunchPlan plan, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Ends what <see cref="LaunchAsync"/> started for the plan's attempt on every worker (the
+    /// agent's <c>stop</c>: SIGTERM to the attempt's process group, SIGKILL after the grace), for an
+    /// attempt that ended while it was being launched. A worker never launched is kept from starting.
+    /// </summary>
+    Task<IReadOnlyList<WorkerResult>> StopAsync(LaunchPlan plan, CancellationToken cancellationToken);
 }
 
 /// <summary>

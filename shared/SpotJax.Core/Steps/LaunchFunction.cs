@@ -9,7 +9,10 @@ namespace SpotJax.Core.Steps;
 /// <summary>
 /// <c>launch</c>: once the attempt's queued resource is ACTIVE, puts the agent, the code and the
 /// script on every worker (in parallel, through <see cref="IWorkerRunner"/>) and moves the job to
-/// RUNNING. Launching the same attempt twice starts nothing twice: the agent refuses a second copy.
+/// RUNNING. Each attempt is launched once: the launch that moves the job to LAUNCHING holds a lease
+/// (<see cref="Job.LaunchLeaseUntil"/>) and any other launch message for the attempt does nothing
+/// until that lease expires (the holder crashed); the agent also refuses a second copy. An attempt
+/// that ended while its agents were being started is stopped again.
 /// </summary>
 public sealed class LaunchFunction(
     JobTransitions transitions,
@@ -50,8 +53,11 @@ public sealed class LaunchFunction(
             throw new TransientException($"node {job.QueuedResourceId} has no network endpoints yet");
         }
 
-        var ready = await transitions.ApplyAsync(job.Id, j => JobLifecycle.NodesReady(j, step.Attempt, endpoints.Count, time.GetUtcNow()), cancellationToken);
-        if (ready?.Verdict is not (Verdict.Apply or Verdict.AlreadyApplied))
+        // The lease makes this call the attempt's one launch: a duplicate message, or the sweep's
+        // republish while this one runs, finds it held and does nothing.
+        var now = time.GetUtcNow();
+        var ready = await transitions.ApplyAsync(job.Id, j => JobLifecycle.NodesReady(j, step.Attempt, endpoints.Count, now, now + options.Lifecycle.LaunchLease), cancellationToken);
+        if (ready?.Verdict is not Verdict.Apply)
         {
             return;
         }
@@ -66,7 +72,13 @@ public sealed class LaunchFunction(
             return;
         }
 
-        await transitions.ApplyAsync(job.Id, j => JobLifecycle.WorkersStarted(j, step.Attempt, time.GetUtcNow()), cancellationToken);
+        // Read again after the agents started: a recovery that ended the attempt meanwhile (its
+        // resource deleted while this launch ran) leaves a script nobody would ever stop.
+        var started = await transitions.ApplyAsync(job.Id, j => JobLifecycle.WorkersStarted(j, step.Attempt, time.GetUtcNow()), cancellationToken);
+        if (started?.Verdict is not (Verdict.Apply or Verdict.AlreadyApplied))
+        {
+            await workers.StopAsync(plan, cancellationToken);
+        }
     }
 
     /// <summary>The attempt's launch plan, with the environment contract of the original tool.</summary>

@@ -112,7 +112,13 @@ public sealed class SweepFunction(
 
                 break;
             case JobState.Provisioning when state == QueuedResourceStates.Active:
-                await steps.LaunchAsync(job.Id, job.Attempt, ct);
+                // Marked before it is published, so the next pass does not publish it again while it waits in the bus.
+                var marked = await transitions.ApplyAsync(job.Id, j => JobLifecycle.LaunchPublished(j, job.Attempt, now, now + options.Lifecycle.LaunchLease), ct);
+                if (marked?.Verdict == Verdict.Apply)
+                {
+                    await steps.LaunchAsync(job.Id, job.Attempt, ct);
+                }
+
                 break;
             case JobState.Provisioning when state == QueuedResourceStates.Failed:
                 await RecoverAsync(job, AttemptEnd.ProvisionFailed, queued!.State?.FailedData?.Error?.Message ?? "no reason given", ct);
@@ -127,7 +133,8 @@ public sealed class SweepFunction(
             case JobState.Launching or JobState.Running when queued is null || QueuedResourceStates.IsLost(state) || state == QueuedResourceStates.Failed:
                 await RecoverAsync(job, AttemptEnd.Preempted, $"queued resource {state ?? "gone"}", ct);
                 break;
-            case JobState.Launching when sinceUpdate > stuck:
+            case JobState.Launching when !(job.LaunchLeaseUntil > now):
+                // The launch that held the attempt crashed or was lost; the next launch takes the lease over.
                 await steps.LaunchAsync(job.Id, job.Attempt, ct);
                 break;
             case JobState.Running:

@@ -63,6 +63,31 @@ public sealed partial class LocalWorkerRunner : IWorkerRunner
     /// <inheritdoc />
     public async Task<IReadOnlyList<WorkerResult>> LaunchAsync(LaunchPlan plan, CancellationToken cancellationToken)
     {
+        var (zone, nodeId) = Check(plan);
+        return await Task.WhenAll(plan.Workers.Select(w => LaunchWorkerAsync(plan, zone, nodeId, w.Index, cancellationToken)));
+    }
+
+    /// <inheritdoc />
+    public async Task<IReadOnlyList<WorkerResult>> StopAsync(LaunchPlan plan, CancellationToken cancellationToken)
+    {
+        var (zone, nodeId) = Check(plan);
+        return await Task.WhenAll(plan.Workers.Select(async w =>
+        {
+            var started = options.TimeProvider.GetTimestamp();
+            var home = WorkerHome(options.NodesRoot, zone, nodeId, w.Index);
+            var configName = string.Create(CultureInfo.InvariantCulture, $"attempt-{plan.Attempt}.json");
+            if (!File.Exists(Path.Combine(home, configName)))
+            {
+                // Never launched on this worker: nothing to stop.
+                return new WorkerResult(w.Index, true, 0, "", options.TimeProvider.GetElapsedTime(started));
+            }
+
+            return await RunAgentAsync("stop", home, configName, w.Index, started, cancellationToken);
+        }));
+    }
+
+    private static (string Zone, string NodeId) Check(LaunchPlan plan)
+    {
         ArgumentNullException.ThrowIfNull(plan);
         var match = NodeNamePattern().Match(plan.NodeName);
         if (!match.Success)
@@ -75,9 +100,7 @@ public sealed partial class LocalWorkerRunner : IWorkerRunner
             throw new ArgumentException("the plan needs at least one worker and distinct non-negative worker indexes", nameof(plan));
         }
 
-        var zone = match.Groups["zone"].Value;
-        var nodeId = match.Groups["node"].Value;
-        return await Task.WhenAll(plan.Workers.Select(w => LaunchWorkerAsync(plan, zone, nodeId, w.Index, cancellationToken)));
+        return (match.Groups["zone"].Value, match.Groups["node"].Value);
     }
 
     private async Task<WorkerResult> LaunchWorkerAsync(LaunchPlan plan, string zone, string nodeId, int index, CancellationToken cancellationToken)
@@ -95,7 +118,12 @@ public sealed partial class LocalWorkerRunner : IWorkerRunner
         var configName = string.Create(CultureInfo.InvariantCulture, $"attempt-{plan.Attempt}.json");
         var config = BuildConfig(plan, zone, nodeId, index);
         await WriteAtomicAsync(Path.Combine(home, configName), JsonSerializer.SerializeToUtf8Bytes(config, SpotJaxJson.Options), cancellationToken);
+        return await RunAgentAsync("launch", home, configName, index, started, cancellationToken);
+    }
 
+    /// <summary>Runs one command of the node agent in a worker's home and waits for it under the step timeout.</summary>
+    private async Task<WorkerResult> RunAgentAsync(string command, string home, string configName, int index, long started, CancellationToken cancellationToken)
+    {
         var start = new ProcessStartInfo(interpreter.Value)
         {
             WorkingDirectory = home,
@@ -105,7 +133,7 @@ public sealed partial class LocalWorkerRunner : IWorkerRunner
             RedirectStandardError = true,
         };
         start.ArgumentList.Add(NodeAgent.FileName);
-        start.ArgumentList.Add("launch");
+        start.ArgumentList.Add(command);
         start.ArgumentList.Add(configName);
         foreach (var (name, value) in options.ExtraEnvironment ?? new Dictionary<string, string>())
         {
@@ -141,7 +169,7 @@ public sealed partial class LocalWorkerRunner : IWorkerRunner
             cancellationToken.ThrowIfCancellationRequested();
             var tail = await stderr.CompleteAsync(StderrDrainTimeout, options.TimeProvider);
             return new WorkerResult(
-                index, false, -1, Tail($"{tail}launch did not finish within {options.StepTimeout}"), options.TimeProvider.GetElapsedTime(started));
+                index, false, -1, Tail($"{tail}{command} did not finish within {options.StepTimeout}"), options.TimeProvider.GetElapsedTime(started));
         }
 
         var stderrTail = await stderr.CompleteAsync(StderrDrainTimeout, options.TimeProvider);

@@ -21,6 +21,8 @@ public sealed class JobLifecycleTests
 
     private static Job Queued(JobSpec? spec = null) => JobLifecycle.Submit("train-0123456789", "pubsub:1", spec ?? Spec(), T0).Job;
 
+    private static DateTimeOffset Lease(DateTimeOffset now) => now.AddMinutes(35);
+
     private static Job Applied(Decision decision)
     {
         Assert.Equal(Verdict.Apply, decision.Verdict);
@@ -31,7 +33,7 @@ public sealed class JobLifecycleTests
     private static Job RunningAttempt(Job job, int attempt, DateTimeOffset at)
     {
         job = Applied(JobLifecycle.StartProvisioning(job, attempt, at));
-        job = Applied(JobLifecycle.NodesReady(job, attempt, 1, at));
+        job = Applied(JobLifecycle.NodesReady(job, attempt, 1, at, Lease(at)));
         return Applied(JobLifecycle.WorkersStarted(job, attempt, at));
     }
 
@@ -66,7 +68,7 @@ public sealed class JobLifecycleTests
         Assert.Equal((JobState.Provisioning, 1, "train-0123456789-1"), (job.State, job.Attempt, job.QueuedResourceId));
         Assert.Equal(new HistoryEntry(T0, JobState.Queued, JobState.Provisioning, 1, provisioning.Entry!.Cause), provisioning.Entry);
 
-        var ready = JobLifecycle.NodesReady(job, 1, 4, T0.AddMinutes(1));
+        var ready = JobLifecycle.NodesReady(job, 1, 4, T0.AddMinutes(1), Lease(T0.AddMinutes(1)));
         job = Applied(ready);
         Assert.Equal((JobState.Launching, 4), (job.State, job.Workers));
         Assert.Equal(JobState.Provisioning, ready.Entry!.From);
@@ -91,9 +93,7 @@ public sealed class JobLifecycleTests
         var job = Applied(JobLifecycle.StartProvisioning(Queued(), 1, T0));
         Assert.Equal(Verdict.AlreadyApplied, JobLifecycle.StartProvisioning(job, 1, T0).Verdict);
 
-        job = Applied(JobLifecycle.NodesReady(job, 1, 1, T0));
-        Assert.Equal(Verdict.AlreadyApplied, JobLifecycle.NodesReady(job, 1, 1, T0).Verdict);
-
+        job = Applied(JobLifecycle.NodesReady(job, 1, 1, T0, Lease(T0)));
         job = Applied(JobLifecycle.WorkersStarted(job, 1, T0));
         Assert.Equal(Verdict.AlreadyApplied, JobLifecycle.WorkersStarted(job, 1, T0).Verdict);
 
@@ -106,18 +106,65 @@ public sealed class JobLifecycleTests
     }
 
     [Fact]
+    public void NodesReady_WhileLaunchingUnderALiveLease_IsIgnoredAndKeepsTheLease()
+    {
+        var launching = Applied(JobLifecycle.NodesReady(Applied(JobLifecycle.StartProvisioning(Queued(), 1, T0)), 1, 1, T0, Lease(T0)));
+
+        var again = JobLifecycle.NodesReady(launching, 1, 1, T0.AddMinutes(34), Lease(T0.AddMinutes(34)));
+
+        Assert.Equal(Verdict.Ignore, again.Verdict);
+        Assert.Equal(Lease(T0), again.Job.LaunchLeaseUntil);
+    }
+
+    [Fact]
+    public void NodesReady_WhileLaunchingAfterTheLeaseExpired_TakesTheLeaseWithoutAHistoryEntry()
+    {
+        var launching = Applied(JobLifecycle.NodesReady(Applied(JobLifecycle.StartProvisioning(Queued(), 1, T0)), 1, 1, T0, Lease(T0)));
+
+        var retaken = JobLifecycle.NodesReady(launching, 1, 1, Lease(T0), Lease(Lease(T0)));
+
+        Assert.Equal(Verdict.Apply, retaken.Verdict);
+        Assert.Null(retaken.Entry);
+        Assert.Equal((JobState.Launching, Lease(Lease(T0))), (retaken.Job.State, retaken.Job.LaunchLeaseUntil));
+    }
+
+    [Fact]
+    public void LaunchPublished_TwiceWhileProvisioning_MarksOnceUntilTheMarkExpires()
+    {
+        var provisioning = Applied(JobLifecycle.StartProvisioning(Queued(), 1, T0));
+
+        var marked = Applied(JobLifecycle.LaunchPublished(provisioning, 1, T0, Lease(T0)));
+
+        Assert.Equal(Verdict.Ignore, JobLifecycle.LaunchPublished(marked, 1, T0.AddMinutes(1), Lease(T0.AddMinutes(1))).Verdict);
+        Assert.Equal(Verdict.Apply, JobLifecycle.LaunchPublished(marked, 1, Lease(T0), Lease(Lease(T0))).Verdict);
+        Assert.Equal(Verdict.Ignore, JobLifecycle.LaunchPublished(marked, 2, T0, Lease(T0)).Verdict);
+    }
+
+    [Fact]
+    public void StartProvisioning_NextAttempt_ClearsTheLaunchLease()
+    {
+        var running = RunningAttempt(Queued(), 1, T0);
+        var recovering = Applied(JobLifecycle.EndAttempt(running, 1, AttemptEnd.Preempted, "", null, Options, T0));
+
+        var next = Applied(JobLifecycle.StartProvisioning(recovering, 2, T0.AddHours(1)));
+
+        Assert.NotNull(running.LaunchLeaseUntil);
+        Assert.Null(next.LaunchLeaseUntil);
+    }
+
+    [Fact]
     public void OutOfOrderSteps_ForOtherAttemptsOrStates_AreIgnored()
     {
         var queued = Queued();
         Assert.Equal(Verdict.Ignore, JobLifecycle.StartProvisioning(queued, 2, T0).Verdict);
-        Assert.Equal(Verdict.Ignore, JobLifecycle.NodesReady(queued, 0, 1, T0).Verdict);
+        Assert.Equal(Verdict.Ignore, JobLifecycle.NodesReady(queued, 0, 1, T0, Lease(T0)).Verdict);
         Assert.Equal(Verdict.Ignore, JobLifecycle.WorkersStarted(queued, 0, T0).Verdict);
         Assert.Equal(Verdict.Ignore, JobLifecycle.Succeed(queued, 0, T0).Verdict);
         Assert.Equal(Verdict.Ignore, JobLifecycle.EndAttempt(queued, 0, AttemptEnd.Failed, "", 1, Options, T0).Verdict);
 
         var running = RunningAttempt(queued, 1, T0);
         Assert.Equal(Verdict.Ignore, JobLifecycle.WorkersStarted(running with { State = JobState.Provisioning }, 1, T0).Verdict);
-        Assert.Equal(Verdict.Ignore, JobLifecycle.NodesReady(running, 1, 1, T0).Verdict);
+        Assert.Equal(Verdict.Ignore, JobLifecycle.NodesReady(running, 1, 1, T0, Lease(T0)).Verdict);
 
         var recovering = Applied(JobLifecycle.EndAttempt(running, 1, AttemptEnd.Preempted, "", null, Options, T0));
         var second = RunningAttempt(recovering, 2, T0.AddHours(1));
@@ -126,7 +173,7 @@ public sealed class JobLifecycleTests
         Assert.Equal(Verdict.Ignore, JobLifecycle.Succeed(second, 1, T0).Verdict);
         Assert.Equal(Verdict.Ignore, JobLifecycle.EndAttempt(second, 1, AttemptEnd.Failed, "", 1, Options, T0).Verdict);
         Assert.Equal(Verdict.Ignore, JobLifecycle.StartProvisioning(second, 3, T0).Verdict);
-        Assert.Equal(Verdict.Ignore, JobLifecycle.NodesReady(second, 1, 1, T0).Verdict);
+        Assert.Equal(Verdict.Ignore, JobLifecycle.NodesReady(second, 1, 1, T0, Lease(T0)).Verdict);
     }
 
     [Fact]

@@ -47,7 +47,10 @@ internal sealed class FakeGoogleServer : IAsyncDisposable
 
     public int RequestsWithoutToken => Volatile.Read(ref requestsWithoutToken);
 
-    /// <summary>Starts a server whose <paramref name="noticeKey"/> (such as <c>instance/preempted</c>) answers its notice value from the second request on.</summary>
+    /// <summary>
+    /// Starts a server whose <paramref name="noticeKey"/> (such as <c>instance/preempted</c>) answers its notice value
+    /// from the second request on, or 404 from then on when <paramref name="noticeValue"/> is null (the node was deleted).
+    /// </summary>
     public static FakeGoogleServer Start(string? noticeKey = null, string? noticeValue = null) => new(noticeKey, noticeValue);
 
     public async ValueTask DisposeAsync()
@@ -106,7 +109,13 @@ internal sealed class FakeGoogleServer : IAsyncDisposable
 
             if (key == noticeKey)
             {
-                return (200, Encoding.ASCII.GetBytes(Interlocked.Increment(ref noticeRequests) == 1 ? "FALSE" : noticeValue!));
+                var first = Interlocked.Increment(ref noticeRequests) == 1;
+                if (!first && noticeValue is null)
+                {
+                    return (404, Encoding.ASCII.GetBytes("Not Found"));
+                }
+
+                return (200, Encoding.ASCII.GetBytes(first ? "FALSE" : noticeValue!));
             }
 
             return (200, Encoding.ASCII.GetBytes(key == "instance/maintenance-event" ? "NONE" : "FALSE"));

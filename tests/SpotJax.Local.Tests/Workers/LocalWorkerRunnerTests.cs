@@ -107,6 +107,24 @@ public sealed class LocalWorkerRunnerTests
     }
 
     [Fact]
+    public async Task LaunchAsync_MetadataServerAnswers404ForTheNode_EndsTheScriptAsForAPreemption()
+    {
+        using var sandbox = new WorkerSandbox();
+        sandbox.WriteWorkScript();
+        await using var metadata = FakeGoogleServer.Start("instance/preempted", noticeValue: null);
+        var runner = new LocalWorkerRunner(sandbox.Options(metadataUrl: metadata.MetadataUrl));
+
+        var results = await runner.LaunchAsync(sandbox.Plan(workers: 1, env: new Dictionary<string, string> { ["MODE"] = "wait" }), CancellationToken.None);
+
+        Assert.True(results[0].Succeeded, results[0].StderrTail);
+        var preempted = await sandbox.WaitForMarkerAsync(1, 0, "preempted");
+        Assert.Equal("metadata:node-gone", preempted.GetProperty("reason").GetString());
+        var exited = await sandbox.WaitForMarkerAsync(1, 0, "exited");
+        Assert.True(exited.GetProperty("preemptionNotice").GetBoolean());
+        Assert.Equal(128 + 15, exited.GetProperty("exitCode").GetInt32());
+    }
+
+    [Fact]
     public async Task LaunchAsync_HostileArgsAndEnv_ArriveVerbatimWithoutAShell()
     {
         using var sandbox = new WorkerSandbox();
