@@ -118,6 +118,13 @@ public static class StatusCommand
         Row("attempt", job.Attempt + (job.Workers > 0 ? $" ({job.Workers} worker(s))" : ""));
         Row("preemptions", spec is null ? $"{job.PreemptionsSpent}" : $"{job.PreemptionsSpent} of {spec.MaxPreemptions}");
         Row("failures", spec is null ? $"{job.FailuresSpent}" : $"{job.FailuresSpent} of {spec.MaxRetries}");
+        if (spec is not null)
+        {
+            Row("preparation", job.State == JobState.Launching && job.AgentsStartedAt is { } agentsStarted
+                ? $"{job.PreparedWorkers.Count} of {job.Workers} worker(s) prepared since {Time(agentsStarted)}, at most {spec.PrepareTimeoutMinutes} min"
+                : $"at most {spec.PrepareTimeoutMinutes} min");
+        }
+
         Row("checkpoint step", job.LastCheckpointStep is { } step
             ? $"{step} at {Time(job.LastCheckpointAt!.Value)} ({report.Checkpoints.Count} checkpoint(s) in the bucket)"
             : "none yet");

@@ -25,8 +25,19 @@ public static partial class BucketLayout
     public static string LogObject(string logDir, int attempt, int worker) =>
         $"{logDir.TrimEnd('/')}/attempt-{attempt}/worker-{worker}.log";
 
+    /// <summary>The preparation log (code, uv, venv, setup script, requirements) of one worker of one attempt.</summary>
+    public static string PrepareLogObject(string logDir, int attempt, int worker) =>
+        $"{logDir.TrimEnd('/')}/attempt-{attempt}/worker-{worker}.prepare.log";
+
     public static string Marker(string jobId, int attempt, int worker, MarkerKind kind) =>
-        $"{MarkersPrefix(jobId)}attempt-{attempt}/worker-{worker}/{kind.ToString().ToLowerInvariant()}";
+        $"{MarkersPrefix(jobId)}attempt-{attempt}/worker-{worker}/{MarkerName(kind)}";
+
+    /// <summary>The object name of a marker kind: <c>booted</c>, <c>prepared</c>, <c>prepare-failed</c>, ...</summary>
+    public static string MarkerName(MarkerKind kind) => kind switch
+    {
+        MarkerKind.PrepareFailed => "prepare-failed",
+        _ => kind.ToString().ToLowerInvariant(),
+    };
 
     public static string GsUri(string bucket, string name) => $"gs://{bucket}/{name}";
 
@@ -54,7 +65,7 @@ public static partial class BucketLayout
     {
         marker = default;
         var m = MarkerPattern().Match(name);
-        if (!m.Success || !Enum.TryParse<MarkerKind>(m.Groups["kind"].Value, ignoreCase: true, out var kind))
+        if (!m.Success || !Enum.TryParse<MarkerKind>(m.Groups["kind"].Value.Replace("-", "", StringComparison.Ordinal), ignoreCase: true, out var kind))
         {
             return false;
         }
@@ -67,13 +78,19 @@ public static partial class BucketLayout
         return true;
     }
 
-    [GeneratedRegex(@"^(?<job>[a-z][a-z0-9-]{0,62})/markers/attempt-(?<attempt>[0-9]{1,6})/worker-(?<worker>[0-9]{1,5})/(?<kind>booted|preempted|exited)$")]
+    [GeneratedRegex(@"^(?<job>[a-z][a-z0-9-]{0,62})/markers/attempt-(?<attempt>[0-9]{1,6})/worker-(?<worker>[0-9]{1,5})/(?<kind>booted|prepared|prepare-failed|preempted|exited)$")]
     private static partial Regex MarkerPattern();
 }
 
 public enum MarkerKind
 {
     Booted,
+
+    /// <summary>The worker is prepared and its script has started.</summary>
+    Prepared,
+
+    /// <summary>A preparation step failed: <c>{"step", "message", "outputTail", "time"}</c>.</summary>
+    PrepareFailed,
     Preempted,
     Exited,
 }

@@ -38,4 +38,7 @@ public sealed record AgentConfig
     /// package index, and stores one after an install that had none. Null: no cache.
     /// </summary>
     [JsonPropertyName("requirementsCacheUri")] public string? RequirementsCacheUri { get; init; }
+
+    /// <summary>The preparation log object of this worker and attempt (code, setup script, requirements).</summary>
+    [JsonPropertyName("prepareLogUri")] public required string PrepareLogUri { get; init; }
 }

@@ -33,28 +33,32 @@ usage: spotjax_agent.py launch CONFIG.json
        spotjax_agent.py run CONFIG.json
        spotjax_agent.py stop CONFIG.json
 
-launch  (cwd = the worker's home) fetch the code into code/, run spotjax_setup.sh (or
-        spotax_setup.sh) once, install requirements.txt into venv/ once per content (from the
-        wheel archive in requirementsCacheUri when there is one for this requirements.txt,
-        storing one there otherwise), then start 'run' detached in a new session and return
-        once it has written attempt-N.pgid (or the attempt was already started).
-run     start the script of one attempt (at most once per attempt: attempt-N.lock), stream its
-        output to logUri, write the booted / preempted / exited markers under markersUri, and
-        turn SIGTERM, a metadata-server preemption or maintenance notice, or the metadata
-        server no longer knowing the node (404: it was deleted) into SIGTERM to the script,
-        then SIGKILL after graceSeconds.
+launch  (cwd = the worker's home) start 'run' detached in a new session and return once it
+        has written attempt-N.pgid (or the attempt was already started): in well under a
+        second, whatever the preparation takes.
+run     one attempt (at most once per attempt: attempt-N.lock): write the booted marker, then
+        prepare the worker, with the output in prepareLogUri: fetch the code into code/, run
+        spotjax_setup.sh (or spotax_setup.sh) once, install requirements.txt into venv/ once
+        per content (from the wheel archive in requirementsCacheUri when there is one for this
+        requirements.txt, storing one there otherwise); a failed step writes the
+        prepare-failed marker and ends the attempt. Then start the script, write the prepared
+        marker, stream its output to logUri and write the preempted / exited markers under
+        markersUri. SIGTERM, a metadata-server preemption or maintenance notice, or the
+        metadata server no longer knowing the node (404: it was deleted) end the preparation
+        (SIGKILL to the running step's process group) or send SIGTERM to the script, then
+        SIGKILL after graceSeconds.
 stop    end an attempt the control plane has given up on: keep a 'run' that has not started
         from starting, and send SIGTERM to the process group of one that has (its agent then
-        ends the script as for a preemption notice).
+        ends the preparation or the script as for a preemption notice).
 
 environment:
   SPOTJAX_STORAGE_BASE  Cloud Storage endpoint (default https://storage.googleapis.com)
   SPOTJAX_PIP_ARGS      extra arguments for pip install, split on spaces
 """
 
-# How long `launch` waits for the detached `run` to start the script. Generous: giving up early on a
-# busy host (64 stand-in workers on two cores took 30 s) would report a failed attempt while the
-# child still starts the script a moment later.
+# How long `launch` waits for the detached `run` to take its attempt (it does so before preparing).
+# Generous: giving up early on a busy host (64 stand-in workers on two cores took 30 s) would report
+# a failed attempt while the child still starts a moment later.
 LAUNCH_WAIT_SECONDS = 60.0
 LOG_UPLOAD_SECONDS = 15.0
 METADATA_TIMEOUT_SECONDS = 600.0
@@ -73,6 +77,7 @@ class StepError(Exception):
     def __init__(self, step, message):
         super().__init__("{}: {}".format(step, message))
         self.step = step
+        self.message = message
 
 
 def log(message):
@@ -120,6 +125,10 @@ class Config:
         self.env = _field(raw, "env", dict)
         self.markers_uri = _field(raw, "markersUri", str).rstrip("/")
         self.log_uri = _field(raw, "logUri", str)
+        # Where the preparation's output goes (gs:// or a local file); older controllers sent none.
+        self.prepare_log_uri = raw.get("prepareLogUri") or self.home_file(".prepare.log")
+        if not isinstance(self.prepare_log_uri, str):
+            raise StepError("config", "prepareLogUri must be a string")
         self.metadata_url = _field(raw, "metadataUrl", str)
         self.grace_seconds = raw.get("graceSeconds", 25)
         self.requirements_cache_uri = raw.get("requirementsCacheUri")
@@ -357,13 +366,61 @@ def write_atomic(path, data):
         raise
 
 
+class StepGroups:
+    """The process group of the preparation command running now, so a notice can end it.
+
+    Each command leads its own session (setup scripts start children of their own, and a notice
+    must end all of them); its group is kept here and in attempt-N.prepare.pgid. Once ended, no
+    further command starts.
+    """
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.path = None
+        self.pgid = None
+        self.ended = None
+
+    def start(self, step, command, **options):
+        with self.lock:
+            if self.ended is not None:
+                raise StepError(step, "not started: the preparation was ended ({})".format(self.ended))
+            child = subprocess.Popen(command, start_new_session=True, **options)
+            self.pgid = child.pid
+            if self.path is not None:
+                write_atomic(self.path, "{}\n".format(child.pid).encode("ascii"))
+            return child
+
+    def finish(self, child):
+        with self.lock:
+            if self.pgid == child.pid:
+                self.pgid = None
+
+    def end(self, reason):
+        """Kills the running command's whole group and keeps any further one from starting."""
+        with self.lock:
+            self.ended = reason
+            if self.pgid is not None:
+                try:
+                    os.killpg(self.pgid, signal.SIGKILL)
+                    log("killed preparation process group {} ({})".format(self.pgid, reason))
+                except ProcessLookupError:
+                    pass
+
+
+STEP_GROUPS = StepGroups()
+
+
 def run_step(step, command, cwd, env, output_path):
-    """Runs one prepare command with its output appended to prepare.log."""
+    """Runs one prepare command with its output appended to the preparation log."""
     with open(output_path, "ab") as out:
         out.write("\n== {} {}: {}\n".format(now_rfc3339(), step, " ".join(command)).encode("utf-8"))
         out.flush()
         start = out.tell()
-        code = subprocess.call(command, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
+        child = STEP_GROUPS.start(step, command, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            code = child.wait()
+        finally:
+            STEP_GROUPS.finish(child)
     if code != 0:
         with open(output_path, "rb") as f:
             f.seek(start)
@@ -483,10 +540,9 @@ def install_requirements(config, cloud, home, code, path, requirements_key, prep
         shutil.rmtree(wheels, ignore_errors=True)
 
 
-def prepare(config, home):
+def prepare(config, home, prepare_log):
     cloud = Cloud(config.metadata_url)
     code = os.path.join(home, "code")
-    prepare_log = os.path.join(home, "prepare.log")
     code_key = sha256_text(config.code_uri)
 
     def fetch():
@@ -551,11 +607,6 @@ def launch(config_path):
         log("attempt {} already started".format(config.attempt))
         return 0
 
-    # Two launches of one worker (a redelivered step message) must not prepare at the same time.
-    with open(os.path.join(home, "prepare.lock"), "a") as guard:
-        fcntl.flock(guard.fileno(), fcntl.LOCK_EX)
-        prepare(config, home)
-
     agent_log = config.home_file(".agent.log")
     with open(agent_log, "ab") as out:
         child = subprocess.Popen(
@@ -573,10 +624,10 @@ def launch(config_path):
             log("attempt {} already started".format(config.attempt))
             return 0
         if code is not None:
-            raise StepError("run", "the agent exited with code {} before starting the script ({})".format(
+            raise StepError("run", "the agent exited with code {} before taking the attempt ({})".format(
                 code, last_line(agent_log)))
         time.sleep(0.05)
-    raise StepError("run", "the agent did not start the script within {:.0f} s".format(LAUNCH_WAIT_SECONDS))
+    raise StepError("run", "the agent did not take the attempt within {:.0f} s".format(LAUNCH_WAIT_SECONDS))
 
 
 def last_line(path):
@@ -640,13 +691,13 @@ class Markers:
 
 
 class LogSink:
-    """The script's stdout and stderr: a local file, or a local file uploaded to gs:// regularly."""
+    """A log (the script's output, or the preparation's): a local file, or a local file uploaded to gs:// regularly."""
 
-    def __init__(self, config, cloud):
-        self.uri = config.log_uri
+    def __init__(self, cloud, uri, local_path):
+        self.uri = uri
         self.cloud = cloud
         self.remote = self.uri.startswith("gs://")
-        self.path = config.home_file(".log") if self.remote else self.uri
+        self.path = local_path if self.remote else self.uri
         os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
         self.file = open(self.path, "ab")
         self._stop = threading.Event()
@@ -708,8 +759,8 @@ def stop(config_path):
         return 0
     except FileExistsError:
         pass
-    # A run that holds the lock publishes its group before it starts the script, and launch waits
-    # for that: stop, called after launch returned, finds it.
+    # A run that holds the lock publishes its group before it prepares, and launch waits for that:
+    # stop, called after launch returned, finds it, also while the worker is still preparing.
     stamp = read_stamp(config.home_file(".pgid"))
     if stamp is None:
         log("attempt {} has no process group to stop".format(config.attempt))
@@ -814,6 +865,8 @@ class Attempt:
                 return
             self.notice = reason
             log("preemption notice: " + reason)
+            # A worker still preparing stops at once: nothing it installs would be used.
+            STEP_GROUPS.end(reason)
             try:
                 self.markers.write("preempted", {"reason": reason, "time": now_rfc3339()})
             except (OSError, urllib.error.URLError, ValueError, KeyError, StepError) as e:
@@ -858,7 +911,19 @@ class Attempt:
             MetadataWatcher(config.metadata_url, "instance/maintenance-event", "TERMINATE_ON_HOST_MAINTENANCE",
                             "metadata:maintenance", self.on_notice).start()
 
-        sink = LogSink(config, self.cloud)
+        failure, prepare_log = self.prepare()
+        if self.sigterm_received:
+            self.on_notice("SIGTERM")
+        with self.lock:
+            # A step killed by a notice is the notice's doing, not a failed preparation.
+            failed = failure is not None and self.notice is None
+            self.finished = failed
+        if failed:
+            self.markers.write("prepare-failed", {
+                "step": failure.step, "message": failure.message, "outputTail": output_tail(prepare_log), "time": now_rfc3339()})
+            return 0
+
+        sink = LogSink(self.cloud, config.log_uri, config.home_file(".log"))
         exit_code = self.run_script(sink)
         self.exited.set()
         sink.close()
@@ -876,6 +941,28 @@ class Attempt:
         self.markers.write("exited", exited)
         return 0
 
+    def prepare(self):
+        """Prepares the worker with its output in the preparation log: (the failed step's StepError or None, the log's path)."""
+        config = self.config
+        STEP_GROUPS.path = config.home_file(".prepare.pgid")
+        sink = LogSink(self.cloud, config.prepare_log_uri, config.home_file(".prepare.log"))
+        failure = None
+        try:
+            # Two attempts on one VM must not prepare its code and venv at the same time.
+            with open(os.path.join(self.home, "prepare.lock"), "a") as guard:
+                fcntl.flock(guard.fileno(), fcntl.LOCK_EX)
+                prepare(config, self.home, sink.path)
+        except StepError as e:
+            failure = e
+        except (OSError, urllib.error.URLError, ValueError, KeyError) as e:
+            failure = StepError("prepare", "{}: {}".format(type(e).__name__, e))
+        if failure is not None:
+            log("preparation failed: {}".format(failure))
+            sink.file.write("\n== {} spotjax-agent: {} failed: {}\n".format(now_rfc3339(), failure.step, failure.message).encode("utf-8"))
+            sink.file.flush()
+        sink.close()
+        return failure, sink.path
+
     def run_script(self, sink):
         try:
             command = script_command(self.config, self.home)
@@ -892,6 +979,11 @@ class Attempt:
             sink.file.flush()
             log("cannot start the script: {}".format(e))
             return 127
+        try:
+            self.markers.write("prepared", {"pid": self.process.pid, "time": now_rfc3339()})
+        except (OSError, urllib.error.URLError, ValueError, KeyError, StepError) as e:
+            # The control plane then ends the attempt at its preparation timeout; the script runs until then.
+            log("cannot write the prepared marker: {}".format(e))
         code = self.process.wait()
         log("script exited with code {}".format(code))
         return 128 - code if code < 0 else code

@@ -47,6 +47,16 @@ public sealed record Job
     /// </summary>
     public DateTimeOffset? LaunchLeaseUntil { get; init; }
 
+    /// <summary>
+    /// When the current attempt's agents were started on every worker (they then prepare, and
+    /// report <c>prepared</c> when the script runs); null before. The sweep ends an attempt still
+    /// LAUNCHING <see cref="JobSpec.PrepareTimeoutMinutes"/> after it.
+    /// </summary>
+    public DateTimeOffset? AgentsStartedAt { get; init; }
+
+    /// <summary>The workers of the current attempt whose agent reported <c>prepared</c> (the script runs there).</summary>
+    public IReadOnlyList<int> PreparedWorkers { get; init; } = [];
+
     public int PreemptionsSpent { get; init; }
     public int FailuresSpent { get; init; }
 

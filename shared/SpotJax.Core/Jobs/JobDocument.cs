@@ -169,6 +169,8 @@ public static class JobDocument
                 writer.WriteString(JobFields.LogDir, logDir);
             }
 
+            writer.WriteNumber(JobFields.PrepareTimeoutMinutes, spec.PrepareTimeoutMinutes);
+
             writer.WriteEndObject();
         }
 

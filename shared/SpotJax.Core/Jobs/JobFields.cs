@@ -15,6 +15,7 @@ internal static class JobFields
     public const string ProvisionTimeoutMinutes = "provisionTimeoutMinutes";
     public const string CheckpointDir = "checkpointDir";
     public const string LogDir = "logDir";
+    public const string PrepareTimeoutMinutes = "prepareTimeoutMinutes";
 
     public const string TpuType = "type";
     public const string TpuZone = "zone";
@@ -27,6 +28,7 @@ internal static class JobFields
     public static readonly IReadOnlyList<string> TopLevel =
     [
         Name, Tpu, Code, Script, Args, Env, MaxRetries, MaxPreemptions, Stall, ProvisionTimeoutMinutes, CheckpointDir, LogDir,
+        PrepareTimeoutMinutes,
     ];
 
     public static readonly IReadOnlyList<string> TpuLevel = [TpuType, TpuZone, TpuZones, TpuRuntimeVersion];

@@ -24,6 +24,9 @@ public sealed record JobSpec
 
     /// <summary>Override of the default <c>gs://BUCKET/&lt;jobId&gt;/logs</c>.</summary>
     public string? LogDir { get; init; }
+
+    /// <summary>Minutes the agents may prepare the workers (code, setup script, requirements) before the attempt is ended as a launch failure.</summary>
+    public int PrepareTimeoutMinutes { get; init; } = 30;
 }
 
 public sealed record TpuSpec

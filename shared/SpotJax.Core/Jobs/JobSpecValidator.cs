@@ -99,6 +99,7 @@ internal sealed partial class JobSpecValidator
         var provisionTimeout = Integer(root, JobFields.ProvisionTimeoutMinutes, JobFields.ProvisionTimeoutMinutes, 1, 10080, Defaults.ProvisionTimeoutMinutes);
         var checkpointDir = root.TryGetPropertyValue(JobFields.CheckpointDir, out var ckptNode) ? Location(ckptNode, JobFields.CheckpointDir) : null;
         var logDir = root.TryGetPropertyValue(JobFields.LogDir, out var logNode) ? Location(logNode, JobFields.LogDir) : null;
+        var prepareTimeout = Integer(root, JobFields.PrepareTimeoutMinutes, JobFields.PrepareTimeoutMinutes, 1, 1440, Defaults.PrepareTimeoutMinutes);
 
         if (_errors.Count > errorsBefore || name is null || tpu is null || code is null || script is null)
         {
@@ -119,6 +120,7 @@ internal sealed partial class JobSpecValidator
             ProvisionTimeoutMinutes = provisionTimeout,
             CheckpointDir = checkpointDir,
             LogDir = logDir,
+            PrepareTimeoutMinutes = prepareTimeout,
         };
     }
 

@@ -83,6 +83,8 @@ public static class JobLifecycle
             NextAttemptAt = null,
             StallWarnedAt = null,
             LaunchLeaseUntil = null,
+            AgentsStartedAt = null,
+            PreparedWorkers = [],
             UpdatedAt = now,
         };
         return Decision.Apply(updated, Entry(job, updated, now, $"provisioning a Spot {job.Spec.Tpu.Type} in {zone}"));
@@ -130,8 +132,36 @@ public static class JobLifecycle
             : Decision.Update(job with { LaunchLeaseUntil = awaitUntil }, "launch published");
     }
 
-    /// <summary>The script runs on every worker (LAUNCHING -> RUNNING).</summary>
-    public static Decision WorkersStarted(Job job, int attempt, DateTimeOffset now)
+    /// <summary>
+    /// <c>launch</c> started the agent on every worker; they now prepare (LAUNCHING stays LAUNCHING,
+    /// and its preparation timeout starts). Their <c>prepared</c> markers may have come first.
+    /// </summary>
+    public static Decision AgentsStarted(Job job, int attempt, DateTimeOffset now)
+    {
+        if (job.Attempt != attempt)
+        {
+            return Decision.Ignore(job, $"attempt {attempt} is not the current attempt {job.Attempt}");
+        }
+
+        if (job.State == JobState.Running || (job.State == JobState.Launching && job.AgentsStartedAt is not null))
+        {
+            return Decision.Already(job, "agents already started");
+        }
+
+        if (job.State != JobState.Launching)
+        {
+            return Decision.Ignore(job, $"agents started while {job.State.ToWire()}");
+        }
+
+        var updated = job with { AgentsStartedAt = now, UpdatedAt = now };
+        return Decision.Apply(updated, Entry(job, updated, now, $"agents started on {job.Workers} worker(s); preparing"));
+    }
+
+    /// <summary>
+    /// Worker <paramref name="worker"/> is prepared and runs the script; the last one moves the job
+    /// LAUNCHING -> RUNNING. Duplicates and markers of an attempt that has ended change nothing.
+    /// </summary>
+    public static Decision WorkerPrepared(Job job, int attempt, int worker, DateTimeOffset now)
     {
         if (job.Attempt != attempt)
         {
@@ -145,12 +175,29 @@ public static class JobLifecycle
 
         if (job.State != JobState.Launching)
         {
-            return Decision.Ignore(job, $"workers started while {job.State.ToWire()}");
+            return Decision.Ignore(job, $"worker {worker} prepared while {job.State.ToWire()}");
+        }
+
+        if (worker < 0 || worker >= job.Workers)
+        {
+            return Decision.Ignore(job, $"worker {worker} is not one of the attempt's {job.Workers}");
+        }
+
+        if (job.PreparedWorkers.Contains(worker))
+        {
+            return Decision.Already(job, $"worker {worker} already prepared");
+        }
+
+        var prepared = job.PreparedWorkers.Append(worker).Order().ToList();
+        if (prepared.Count < job.Workers)
+        {
+            return Decision.Update(job with { PreparedWorkers = prepared, UpdatedAt = now }, $"worker {worker} prepared");
         }
 
         var updated = job with
         {
             State = JobState.Running,
+            PreparedWorkers = prepared,
             RunningSince = now,
             StartedAt = job.StartedAt ?? now,
             UpdatedAt = now,

@@ -15,8 +15,9 @@ public sealed record LifecycleOptions
     public TimeSpan StuckAfter { get; init; } = TimeSpan.FromMinutes(5);
 
     /// <summary>
-    /// How long a launch holds its attempt: the <c>launch</c> function's 30-minute request timeout
-    /// plus a margin, so a launch still running is never taken for a crashed one.
+    /// How long a launch holds its attempt: the <c>launch</c> function's 5-minute request timeout
+    /// (it only starts the agents; they prepare on their own) plus a margin, so a launch still
+    /// running is never taken for a crashed one.
     /// </summary>
-    public TimeSpan LaunchLease { get; init; } = TimeSpan.FromMinutes(35);
+    public TimeSpan LaunchLease { get; init; } = TimeSpan.FromMinutes(6);
 }

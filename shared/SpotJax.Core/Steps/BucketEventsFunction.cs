@@ -11,7 +11,7 @@ namespace SpotJax.Core.Steps;
 /// <c>bucket-events</c>: object-finalize events of the control bucket. A manifest under
 /// <c>jobs/</c> submits a job; an object under a job's checkpoint folder resets its stall timer and
 /// records its step (<see cref="CheckpointStep"/>; the highest seen is kept); the node agent's
-/// markers advance the attempt (preempted, exited).
+/// markers advance the attempt (prepared, prepare-failed, preempted, exited).
 /// </summary>
 public sealed class BucketEventsFunction(
     JobSubmitter submitter,
@@ -94,7 +94,33 @@ public sealed class BucketEventsFunction(
             case MarkerKind.Exited:
                 await OnExitedAsync(job, marker, ct);
                 break;
+            case MarkerKind.Prepared:
+                await transitions.ApplyAsync(job.Id, j => JobLifecycle.WorkerPrepared(j, marker.Attempt, marker.Worker, time.GetUtcNow()), ct);
+                break;
+            case MarkerKind.PrepareFailed:
+                await OnPrepareFailedAsync(job, marker, ct);
+                break;
         }
+    }
+
+    private async Task OnPrepareFailedAsync(Job job, MarkerRef marker, CancellationToken ct)
+    {
+        var body = await objects.GetAsync(BucketLayout.Marker(job.Id, marker.Attempt, marker.Worker, MarkerKind.PrepareFailed), ct);
+        if (body is null)
+        {
+            return;
+        }
+
+        var failure = PrepareFailedMarker.Parse(body);
+        var log = BucketLayout.PrepareLogObject(JobPaths.LogDir(job, options.Bucket), marker.Attempt, marker.Worker);
+        await steps.RecoverAsync(
+            new StepMessage(job.Id, marker.Attempt)
+            {
+                Cause = AttemptEnd.LaunchFailed,
+                Detail = $"worker {marker.Worker} failed to prepare at step '{failure.SafeStep()}': {failure.SafeMessage()} (its preparation log: {log})",
+                OutputTail = failure.SafeOutputTail(),
+            },
+            ct);
     }
 
     private async Task OnExitedAsync(Job job, MarkerRef marker, CancellationToken ct)

@@ -26,14 +26,17 @@ public sealed partial record ExitMarker
     /// <see cref="OutputTail"/> held to the agent's bounds and stripped of control characters, since the
     /// marker comes from a worker and ends up in a job's error shown on terminals and pages; null when empty.
     /// </summary>
-    public string? SafeOutputTail()
+    public string? SafeOutputTail() => SafeTail(OutputTail);
+
+    /// <summary>An output tail from a worker's marker held to the agent's bounds and stripped of control characters; null when empty.</summary>
+    public static string? SafeTail(string? outputTail)
     {
-        if (string.IsNullOrWhiteSpace(OutputTail))
+        if (string.IsNullOrWhiteSpace(outputTail))
         {
             return null;
         }
 
-        var text = OutputTail.Length > MaxTailChars ? OutputTail[^MaxTailChars..] : OutputTail;
+        var text = outputTail.Length > MaxTailChars ? outputTail[^MaxTailChars..] : outputTail;
         var lines = text.Split('\n').Select(line => ControlCharacters().Replace(line, "").TrimEnd()).ToList();
         var kept = lines.Skip(Math.Max(0, lines.Count - MaxTailLines)).SkipWhile(string.IsNullOrEmpty);
         var tail = string.Join('\n', kept).TrimEnd();
@@ -51,6 +54,13 @@ public sealed partial record ExitMarker
         {
             return new ExitMarker { ExitCode = -1 };
         }
+    }
+
+    /// <summary>One line from a worker's marker, without control characters, at most <paramref name="maxChars"/> characters.</summary>
+    public static string SafeLine(string? text, int maxChars)
+    {
+        var line = ControlCharacters().Replace((text ?? "").ReplaceLineEndings(" "), "").Trim();
+        return line.Length <= maxChars ? line : line[..maxChars];
     }
 
     // ANSI colour sequences lose their ESC here and leave "[31m" behind: harmless, unlike the ESC itself.

@@ -7,9 +7,10 @@ using SpotJax.Core.Tpu;
 namespace SpotJax.Core.Steps;
 
 /// <summary>
-/// <c>launch</c>: once the attempt's queued resource is ACTIVE, puts the agent, the code and the
-/// script on every worker (in parallel, through <see cref="IWorkerRunner"/>) and moves the job to
-/// RUNNING. Each attempt is launched once: the launch that moves the job to LAUNCHING holds a lease
+/// <c>launch</c>: once the attempt's queued resource is ACTIVE, puts the agent and its configuration
+/// on every worker and starts it detached (in parallel, through <see cref="IWorkerRunner"/>), in
+/// seconds: the agents prepare on their own and report <c>prepared</c> (the job moves to RUNNING
+/// when every worker has) or <c>prepare-failed</c>, through <see cref="BucketEventsFunction"/>. Each attempt is launched once: the launch that moves the job to LAUNCHING holds a lease
 /// (<see cref="Job.LaunchLeaseUntil"/>) and any other launch message for the attempt does nothing
 /// until that lease expires (the holder crashed); the agent also refuses a second copy. An attempt
 /// that ended while its agents were being started is stopped again.
@@ -74,7 +75,7 @@ public sealed class LaunchFunction(
 
         // Read again after the agents started: a recovery that ended the attempt meanwhile (its
         // resource deleted while this launch ran) leaves a script nobody would ever stop.
-        var started = await transitions.ApplyAsync(job.Id, j => JobLifecycle.WorkersStarted(j, step.Attempt, time.GetUtcNow()), cancellationToken);
+        var started = await transitions.ApplyAsync(job.Id, j => JobLifecycle.AgentsStarted(j, step.Attempt, time.GetUtcNow()), cancellationToken);
         if (started?.Verdict is not (Verdict.Apply or Verdict.AlreadyApplied))
         {
             await workers.StopAsync(plan, cancellationToken);

@@ -133,7 +133,14 @@ public sealed class SweepFunction(
             case JobState.Launching or JobState.Running when queued is null || QueuedResourceStates.IsLost(state) || state == QueuedResourceStates.Failed:
                 await RecoverAsync(job, AttemptEnd.Preempted, $"queued resource {state ?? "gone"}", ct);
                 break;
-            case JobState.Launching when !(job.LaunchLeaseUntil > now):
+            case JobState.Launching when job.AgentsStartedAt is { } agentsStarted && now - agentsStarted > TimeSpan.FromMinutes(job.Spec!.PrepareTimeoutMinutes):
+                await RecoverAsync(
+                    job,
+                    AttemptEnd.LaunchFailed,
+                    string.Create(CultureInfo.InvariantCulture, $"preparation timed out: {job.PreparedWorkers.Count} of {job.Workers} worker(s) prepared within {job.Spec.PrepareTimeoutMinutes} min"),
+                    ct);
+                break;
+            case JobState.Launching when job.AgentsStartedAt is null && !(job.LaunchLeaseUntil > now):
                 // The launch that held the attempt crashed or was lost; the next launch takes the lease over.
                 await steps.LaunchAsync(job.Id, job.Attempt, ct);
                 break;

@@ -196,6 +196,7 @@ public sealed partial class LocalWorkerRunner : IWorkerRunner
             Env = env,
             MarkersUri = options.ResolveUri(string.Create(CultureInfo.InvariantCulture, $"{plan.MarkersUri.TrimEnd('/')}/attempt-{plan.Attempt}/worker-{index}")),
             LogUri = options.ResolveUri(BucketLayout.LogObject(plan.LogUri, plan.Attempt, index)),
+            PrepareLogUri = options.ResolveUri(BucketLayout.PrepareLogObject(plan.LogUri, plan.Attempt, index)),
             MetadataUrl = options.MetadataUrl(zone, nodeId),
         };
     }

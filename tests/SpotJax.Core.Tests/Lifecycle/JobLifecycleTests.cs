@@ -34,7 +34,8 @@ public sealed class JobLifecycleTests
     {
         job = Applied(JobLifecycle.StartProvisioning(job, attempt, at));
         job = Applied(JobLifecycle.NodesReady(job, attempt, 1, at, Lease(at)));
-        return Applied(JobLifecycle.WorkersStarted(job, attempt, at));
+        job = Applied(JobLifecycle.AgentsStarted(job, attempt, at));
+        return Applied(JobLifecycle.WorkerPrepared(job, attempt, 0, at));
     }
 
     [Fact]
@@ -73,9 +74,18 @@ public sealed class JobLifecycleTests
         Assert.Equal((JobState.Launching, 4), (job.State, job.Workers));
         Assert.Equal(JobState.Provisioning, ready.Entry!.From);
 
-        var started = JobLifecycle.WorkersStarted(job, 1, T0.AddMinutes(2));
+        job = Applied(JobLifecycle.AgentsStarted(job, 1, T0.AddMinutes(2)));
+        Assert.Equal((JobState.Launching, T0.AddMinutes(2)), (job.State, job.AgentsStartedAt));
+        foreach (var worker in new[] { 2, 0, 3 })
+        {
+            job = Applied(JobLifecycle.WorkerPrepared(job, 1, worker, T0.AddMinutes(2)));
+            Assert.Equal(JobState.Launching, job.State);
+        }
+
+        var started = JobLifecycle.WorkerPrepared(job, 1, 1, T0.AddMinutes(2));
         job = Applied(started);
         Assert.Equal(JobState.Running, job.State);
+        Assert.Equal([0, 1, 2, 3], job.PreparedWorkers);
         Assert.Equal(T0.AddMinutes(2), job.StartedAt);
         Assert.Equal(T0.AddMinutes(2), job.RunningSince);
 
@@ -88,14 +98,71 @@ public sealed class JobLifecycleTests
     }
 
     [Fact]
+    public void WorkerPrepared_BeforeTheLaunchReportsItsAgentsStarted_StillRunsOnceAllArePrepared()
+    {
+        var job = Applied(JobLifecycle.StartProvisioning(Queued(), 1, T0));
+        job = Applied(JobLifecycle.NodesReady(job, 1, 2, T0, Lease(T0)));
+
+        job = Applied(JobLifecycle.WorkerPrepared(job, 1, 1, T0.AddSeconds(1)));
+        Assert.Equal(Verdict.AlreadyApplied, JobLifecycle.WorkerPrepared(job, 1, 1, T0.AddSeconds(2)).Verdict);
+        var running = JobLifecycle.WorkerPrepared(job, 1, 0, T0.AddSeconds(3));
+        job = Applied(running);
+        Assert.Equal((JobState.Running, T0.AddSeconds(3)), (job.State, job.RunningSince));
+        Assert.Equal("script started on 2 worker(s)", running.Entry!.Cause);
+
+        // The launch that started the agents reports last: the job stays RUNNING.
+        Assert.Equal(Verdict.AlreadyApplied, JobLifecycle.AgentsStarted(job, 1, T0.AddSeconds(4)).Verdict);
+    }
+
+    [Fact]
+    public void WorkerPrepared_AfterTheAttemptEndedOrForAnUnknownWorker_ChangesNothing()
+    {
+        var job = Applied(JobLifecycle.StartProvisioning(Queued(), 1, T0));
+        job = Applied(JobLifecycle.NodesReady(job, 1, 1, T0, Lease(T0)));
+        job = Applied(JobLifecycle.AgentsStarted(job, 1, T0));
+        Assert.Equal(Verdict.Ignore, JobLifecycle.WorkerPrepared(job, 1, 1, T0).Verdict);
+
+        // The preemption notice (or exit) of the attempt came first: its late prepared marker is ignored.
+        var recovering = Applied(JobLifecycle.EndAttempt(job, 1, AttemptEnd.Preempted, "worker 0 got a preemption notice", null, Options, T0));
+        Assert.Equal(Verdict.Ignore, JobLifecycle.WorkerPrepared(recovering, 1, 0, T0).Verdict);
+
+        var next = Applied(JobLifecycle.StartProvisioning(recovering with { NextAttemptAt = null }, 2, T0.AddMinutes(1)));
+        Assert.Equal((null, 0), (next.AgentsStartedAt, next.PreparedWorkers.Count));
+        Assert.Equal(Verdict.Ignore, JobLifecycle.WorkerPrepared(next, 1, 0, T0).Verdict);
+    }
+
+    [Fact]
+    public void PrepareFailed_EndsTheAttemptAsALaunchFailureWithTheStepAndTheLogTail()
+    {
+        var job = Applied(JobLifecycle.StartProvisioning(Queued(Spec(maxRetries: 1)), 1, T0));
+        job = Applied(JobLifecycle.NodesReady(job, 1, 1, T0, Lease(T0)));
+        job = Applied(JobLifecycle.AgentsStarted(job, 1, T0));
+
+        const string Detail = "worker 0 failed to prepare at step 'setup': 'bash spotax_setup.sh' exited with code 3";
+        var first = Applied(JobLifecycle.EndAttempt(job, 1, AttemptEnd.LaunchFailed, Detail, null, Options, T0, "installing\nno such package: jaxx"));
+        Assert.Equal((JobState.Recovering, 1, 0), (first.State, first.FailuresSpent, first.PreemptionsSpent));
+        Assert.Contains("step 'setup'", first.LastError, StringComparison.Ordinal);
+        Assert.EndsWith("installing\nno such package: jaxx", first.LastError, StringComparison.Ordinal);
+
+        var second = Applied(JobLifecycle.StartProvisioning(first with { NextAttemptAt = null }, 2, T0.AddMinutes(1)));
+        second = Applied(JobLifecycle.NodesReady(second, 2, 1, T0, Lease(T0)));
+        var failed = Applied(JobLifecycle.EndAttempt(second, 2, AttemptEnd.LaunchFailed, Detail, null, Options, T0, "no such package: jaxx"));
+        Assert.Equal(JobState.Failed, failed.State);
+        Assert.Contains("retry budget exhausted", (JobLifecycle.EndAttempt(second, 2, AttemptEnd.LaunchFailed, Detail, null, Options, T0).Entry!.Cause), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void EveryStep_RepeatedForSameAttempt_IsAlreadyApplied()
     {
         var job = Applied(JobLifecycle.StartProvisioning(Queued(), 1, T0));
         Assert.Equal(Verdict.AlreadyApplied, JobLifecycle.StartProvisioning(job, 1, T0).Verdict);
 
         job = Applied(JobLifecycle.NodesReady(job, 1, 1, T0, Lease(T0)));
-        job = Applied(JobLifecycle.WorkersStarted(job, 1, T0));
-        Assert.Equal(Verdict.AlreadyApplied, JobLifecycle.WorkersStarted(job, 1, T0).Verdict);
+        job = Applied(JobLifecycle.AgentsStarted(job, 1, T0));
+        Assert.Equal(Verdict.AlreadyApplied, JobLifecycle.AgentsStarted(job, 1, T0).Verdict);
+        job = Applied(JobLifecycle.WorkerPrepared(job, 1, 0, T0));
+        Assert.Equal(Verdict.AlreadyApplied, JobLifecycle.WorkerPrepared(job, 1, 0, T0).Verdict);
+        Assert.Equal(Verdict.AlreadyApplied, JobLifecycle.AgentsStarted(job, 1, T0).Verdict);
 
         var recovering = Applied(JobLifecycle.EndAttempt(job, 1, AttemptEnd.Preempted, "", null, Options, T0));
         Assert.Equal(Verdict.AlreadyApplied, JobLifecycle.EndAttempt(recovering, 1, AttemptEnd.Preempted, "", null, Options, T0).Verdict);
@@ -158,12 +225,14 @@ public sealed class JobLifecycleTests
         var queued = Queued();
         Assert.Equal(Verdict.Ignore, JobLifecycle.StartProvisioning(queued, 2, T0).Verdict);
         Assert.Equal(Verdict.Ignore, JobLifecycle.NodesReady(queued, 0, 1, T0, Lease(T0)).Verdict);
-        Assert.Equal(Verdict.Ignore, JobLifecycle.WorkersStarted(queued, 0, T0).Verdict);
+        Assert.Equal(Verdict.Ignore, JobLifecycle.AgentsStarted(queued, 0, T0).Verdict);
+        Assert.Equal(Verdict.Ignore, JobLifecycle.WorkerPrepared(queued, 0, 0, T0).Verdict);
         Assert.Equal(Verdict.Ignore, JobLifecycle.Succeed(queued, 0, T0).Verdict);
         Assert.Equal(Verdict.Ignore, JobLifecycle.EndAttempt(queued, 0, AttemptEnd.Failed, "", 1, Options, T0).Verdict);
 
         var running = RunningAttempt(queued, 1, T0);
-        Assert.Equal(Verdict.Ignore, JobLifecycle.WorkersStarted(running with { State = JobState.Provisioning }, 1, T0).Verdict);
+        Assert.Equal(Verdict.Ignore, JobLifecycle.AgentsStarted(running with { State = JobState.Provisioning }, 1, T0).Verdict);
+        Assert.Equal(Verdict.Ignore, JobLifecycle.WorkerPrepared(running with { State = JobState.Provisioning }, 1, 0, T0).Verdict);
         Assert.Equal(Verdict.Ignore, JobLifecycle.NodesReady(running, 1, 1, T0, Lease(T0)).Verdict);
 
         var recovering = Applied(JobLifecycle.EndAttempt(running, 1, AttemptEnd.Preempted, "", null, Options, T0));

@@ -213,7 +213,7 @@ public sealed partial class CliAgainstEmulatorsTests(PubSubEmulator pubsub, Fire
         Assert.True(await store.TryCreateAsync(job, entry, None));
         await ApplyAsync(jobId, j => JobLifecycle.StartProvisioning(j, 1, DateTimeOffset.UtcNow));
         await ApplyAsync(jobId, j => JobLifecycle.NodesReady(j, 1, 1, DateTimeOffset.UtcNow, DateTimeOffset.UtcNow.AddMinutes(35)));
-        await ApplyAsync(jobId, j => JobLifecycle.WorkersStarted(j, 1, DateTimeOffset.UtcNow));
+        await ApplyAsync(jobId, j => JobLifecycle.WorkerPrepared(j, 1, 0, DateTimeOffset.UtcNow));
         Assert.Equal(JobState.Running, (await store.GetAsync(jobId, None))!.State);
         return jobId;
     }

@@ -54,11 +54,11 @@ public sealed class PreemptedJob : IAsyncDisposable
 
         await StepAsync(j => JobLifecycle.StartProvisioning(j, 1, at), 1);
         await StepAsync(j => JobLifecycle.NodesReady(j, 1, 1, at, at.AddMinutes(35)), 20);
-        await StepAsync(j => JobLifecycle.WorkersStarted(j, 1, at), 10);
+        await StepAsync(j => JobLifecycle.WorkerPrepared(j, 1, 0, at), 10);
         await StepAsync(j => JobLifecycle.EndAttempt(j, 1, AttemptEnd.Preempted, "queued resource SUSPENDING", null, new LifecycleOptions(), at), 60);
         await StepAsync(j => JobLifecycle.StartProvisioning(j, 2, at), 30);
         await StepAsync(j => JobLifecycle.NodesReady(j, 2, 1, at, at.AddMinutes(35)), 20);
-        await StepAsync(j => JobLifecycle.WorkersStarted(j, 2, at), 10);
+        await StepAsync(j => JobLifecycle.WorkerPrepared(j, 2, 0, at), 10);
         await StepAsync(j => JobLifecycle.Succeed(j, 2, at), 60);
 
         // One step a second while running: steps 10..50 in attempt 1 (running from 31 s, preempted at
