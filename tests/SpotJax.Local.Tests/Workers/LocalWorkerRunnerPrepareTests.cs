@@ -29,19 +29,89 @@ public sealed class LocalWorkerRunnerPrepareTests
     }
 
     [Fact]
-    public async Task LaunchAsync_FailingSetupScript_FailsNamingTheStep()
+    public async Task LaunchAsync_FailingSetupScript_PrepareFailedMarkerNamesTheStepWithTheLogTail()
     {
         using var sandbox = new WorkerSandbox();
         sandbox.WriteWorkScript();
-        File.WriteAllText(Path.Combine(sandbox.Code, "spotax_setup.sh"), "echo 'no compiler here' >&2\nexit 4\n");
+        File.WriteAllText(Path.Combine(sandbox.Code, "spotax_setup.sh"), "for i in $(seq 1 40); do echo \"installing part $i\"; done\necho 'no compiler here' >&2\nexit 4\n");
         var runner = new LocalWorkerRunner(sandbox.Options());
 
         var results = await runner.LaunchAsync(sandbox.Plan(workers: 1), CancellationToken.None);
 
-        Assert.False(results[0].Succeeded);
-        Assert.Contains("setup", results[0].StderrTail, StringComparison.Ordinal);
-        Assert.Contains("no compiler here", results[0].StderrTail, StringComparison.Ordinal);
-        Assert.False(File.Exists(Path.Combine(sandbox.Home(0), "attempt-1.pgid")));
+        Assert.True(results[0].Succeeded, results[0].StderrTail);
+        var failed = await sandbox.WaitForMarkerAsync(1, 0, "prepare-failed");
+        Assert.Equal("setup", failed.GetProperty("step").GetString());
+        Assert.Contains("exited with code 4", failed.GetProperty("message").GetString(), StringComparison.Ordinal);
+        var tail = failed.GetProperty("outputTail").GetString()!;
+        Assert.Contains("no compiler here", tail, StringComparison.Ordinal);
+        Assert.DoesNotContain("installing part 1\n", tail, StringComparison.Ordinal);
+
+        // The whole preparation log is in the bucket, beside the worker's output log.
+        var log = await File.ReadAllTextAsync(sandbox.PrepareLogPath(1, 0));
+        Assert.Contains("installing part 1\n", log, StringComparison.Ordinal);
+        Assert.Contains("no compiler here", log, StringComparison.Ordinal);
+        Assert.False(File.Exists(sandbox.MarkerPath(1, 0, "exited")));
+        Assert.False(File.Exists(sandbox.MarkerPath(1, 0, "prepared")));
+        Assert.False(File.Exists(sandbox.LogPath(1, 0)));
+    }
+
+    [Fact]
+    public async Task LaunchAsync_SetupFailedOnTheFirstNode_ASecondAttemptOnAFreshNodePreparesAgain()
+    {
+        using var sandbox = new WorkerSandbox();
+        sandbox.WriteWorkScript();
+        var runs = Path.Combine(sandbox.Root, "setup-runs.txt");
+        File.WriteAllText(Path.Combine(sandbox.Code, "spotjax_setup.sh"), $"echo ran >> {runs}\n[ $(wc -l < {runs}) -gt 1 ] || exit 2\n");
+        var runner = new LocalWorkerRunner(sandbox.Options());
+
+        await runner.LaunchAsync(sandbox.Plan(attempt: 1, workers: 1), CancellationToken.None);
+        Assert.Equal("setup", (await sandbox.WaitForMarkerAsync(1, 0, "prepare-failed")).GetProperty("step").GetString());
+        var second = sandbox.Plan(attempt: 2, workers: 1) with { NodeName = $"projects/p/locations/{WorkerSandbox.Zone}/nodes/job-2" };
+        await runner.LaunchAsync(second, CancellationToken.None);
+
+        await sandbox.WaitForMarkerAsync(2, 0, "prepared");
+        Assert.Equal(0, (await sandbox.WaitForMarkerAsync(2, 0, "exited")).GetProperty("exitCode").GetInt32());
+        Assert.Equal(["ran", "ran"], await File.ReadAllLinesAsync(runs));
+        Assert.Contains("setup: bash spotjax_setup.sh", await File.ReadAllTextAsync(sandbox.PrepareLogPath(2, 0)), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task StopAsync_WhileTheSetupScriptRuns_KillsItsProcessGroupAndWritesPreemptedThenExited()
+    {
+        using var sandbox = new WorkerSandbox();
+        sandbox.WriteWorkScript();
+        var child = Path.Combine(sandbox.Root, "child.pid");
+        // The setup script leaves a child of its own behind: the whole group must go.
+        File.WriteAllText(Path.Combine(sandbox.Code, "spotjax_setup.sh"), $"sleep 1000 &\necho $! > {child}.partial\nmv {child}.partial {child}\nwait\n");
+        var runner = new LocalWorkerRunner(sandbox.Options());
+        var plan = sandbox.Plan(workers: 1);
+        await runner.LaunchAsync(plan, CancellationToken.None);
+        var pid = int.Parse((await WorkerSandbox.WaitForFileAsync(child)).Trim(), System.Globalization.CultureInfo.InvariantCulture);
+
+        var stopped = await runner.StopAsync(plan, CancellationToken.None);
+
+        Assert.True(stopped[0].Succeeded, stopped[0].StderrTail);
+        var exited = await sandbox.WaitForMarkerAsync(1, 0, "exited");
+        Assert.True(exited.GetProperty("preemptionNotice").GetBoolean());
+        Assert.Equal("SIGTERM", (await sandbox.WaitForMarkerAsync(1, 0, "preempted")).GetProperty("reason").GetString());
+        Assert.False(File.Exists(sandbox.MarkerPath(1, 0, "prepared")));
+        Assert.False(File.Exists(sandbox.MarkerPath(1, 0, "prepare-failed")));
+        await WorkerSandbox.WaitUntilAsync(() => IsGone(pid), "the setup script's child to be killed");
+        Assert.False(File.Exists(sandbox.LogPath(1, 0)) && File.ReadAllText(sandbox.LogPath(1, 0)).Contains("RESULT", StringComparison.Ordinal));
+    }
+
+    /// <summary>The process has ended: no longer there, or a zombie nobody reaped yet.</summary>
+    private static bool IsGone(int pid)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            return stat[(stat.LastIndexOf(')') + 2)..].StartsWith('Z');
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            return true;
+        }
     }
 
     [Fact]
@@ -81,9 +151,10 @@ public sealed class LocalWorkerRunnerPrepareTests
 
         var results = await runner.LaunchAsync(sandbox.Plan(workers: 1, codeUri: tarball), CancellationToken.None);
 
-        Assert.False(results[0].Succeeded);
-        Assert.Contains("code", results[0].StderrTail, StringComparison.Ordinal);
-        Assert.Contains("../escape", results[0].StderrTail, StringComparison.Ordinal);
+        Assert.True(results[0].Succeeded, results[0].StderrTail);
+        var failed = await sandbox.WaitForMarkerAsync(1, 0, "prepare-failed");
+        Assert.Equal("code", failed.GetProperty("step").GetString());
+        Assert.Contains("../escape", failed.GetProperty("message").GetString(), StringComparison.Ordinal);
         Assert.Empty(Directory.GetFiles(sandbox.Root, "escape", SearchOption.AllDirectories));
         Assert.False(Directory.Exists(Path.Combine(sandbox.Home(0), "code")));
     }
@@ -97,9 +168,10 @@ public sealed class LocalWorkerRunnerPrepareTests
 
         var results = await runner.LaunchAsync(sandbox.Plan(workers: 1, script: "train.py"), CancellationToken.None);
 
-        Assert.False(results[0].Succeeded);
-        Assert.Contains("script", results[0].StderrTail, StringComparison.Ordinal);
-        Assert.Contains("train.py", results[0].StderrTail, StringComparison.Ordinal);
+        Assert.True(results[0].Succeeded, results[0].StderrTail);
+        var failed = await sandbox.WaitForMarkerAsync(1, 0, "prepare-failed");
+        Assert.Equal("script", failed.GetProperty("step").GetString());
+        Assert.Contains("train.py", failed.GetProperty("message").GetString(), StringComparison.Ordinal);
     }
 
     private static PaxTarEntry Entry(string name, string content) =>

@@ -58,8 +58,69 @@ public sealed class NodeAgentTests
         var (exitCode, stderr) = await LaunchAsync(home, config, new Dictionary<string, string> { ["PYTHONPATH"] = slowStart }, TimeSpan.FromSeconds(60));
 
         Assert.True(exitCode == 0, stderr);
-        Assert.True(File.Exists(Path.Combine(home, "attempt-1.pgid")), "launch returned before the script started");
+        Assert.True(File.Exists(Path.Combine(home, "attempt-1.pgid")), "launch returned before the agent took the attempt");
         await WorkerSandbox.WaitForFileAsync(log, text => text.Contains("STARTED LATE", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Launch_SetupScriptStillRunning_ReturnsAtOnceAndReportsPreparedOnceTheScriptRuns()
+    {
+        using var sandbox = new WorkerSandbox();
+        var release = Path.Combine(sandbox.Root, "release");
+        File.WriteAllText(Path.Combine(sandbox.Code, "spotjax_setup.sh"), $"echo SETUP STARTED\nwhile [ ! -e {release} ]; do sleep 0.05; done\necho SETUP DONE\n");
+        File.WriteAllText(Path.Combine(sandbox.Code, "hello.py"), "print('SCRIPT RAN')\n");
+        var home = Path.Combine(sandbox.Nodes, "direct");
+        var markers = Path.Combine(sandbox.Bucket, "markers");
+        var log = Path.Combine(sandbox.Bucket, "worker-0.log");
+        var config = Config(sandbox.Code, "hello.py", markers, log, metadataUrl: "");
+
+        var watch = Stopwatch.StartNew();
+        var (exitCode, stderr) = await LaunchAsync(home, config);
+        var launchTook = watch.Elapsed;
+
+        // The setup script cannot end before the release file exists: launch returned while it ran.
+        Assert.True(exitCode == 0, stderr);
+        Assert.True(launchTook < TimeSpan.FromSeconds(10), $"launch took {launchTook}");
+        await WorkerSandbox.WaitForFileAsync(PrepareLog(log), text => text.Contains("SETUP STARTED", StringComparison.Ordinal));
+        Assert.True(File.Exists(Path.Combine(markers, "booted")));
+        Assert.False(File.Exists(Path.Combine(markers, "prepared")));
+        Assert.False(File.Exists(log));
+
+        await File.WriteAllTextAsync(release, "");
+        var prepared = JsonDocument.Parse(await WorkerSandbox.WaitForFileAsync(Path.Combine(markers, "prepared"))).RootElement;
+        Assert.True(prepared.GetProperty("pid").GetInt32() > 0);
+        var exited = JsonDocument.Parse(await WorkerSandbox.WaitForFileAsync(Path.Combine(markers, "exited"))).RootElement;
+        Assert.Equal(0, exited.GetProperty("exitCode").GetInt32());
+        Assert.Contains("SCRIPT RAN", await File.ReadAllTextAsync(log), StringComparison.Ordinal);
+        Assert.Contains("SETUP DONE", await File.ReadAllTextAsync(PrepareLog(log)), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Run_SetupScriptFailsWithGsUris_UploadsTheWholePreparationLogAndAPrepareFailedMarker()
+    {
+        using var sandbox = new WorkerSandbox();
+        await using var google = FakeGoogleServer.Start();
+        File.WriteAllText(Path.Combine(sandbox.Code, "spotax_setup.sh"), "for i in $(seq 1 50); do echo \"uv pip install step $i\"; done\necho 'error: no matching distribution for jaxx' >&2\nexit 3\n");
+        File.WriteAllText(Path.Combine(sandbox.Code, "hello.py"), "print('SCRIPT RAN')\n");
+        var home = Path.Combine(sandbox.Nodes, "direct");
+        var config = Config(sandbox.Code, "hello.py", "gs://ctl/job/markers/attempt-1/worker-0", "gs://ctl/job/logs/attempt-1/worker-0.log", google.MetadataUrl);
+
+        var (exitCode, stderr) = await LaunchAsync(home, config, new Dictionary<string, string> { ["SPOTJAX_STORAGE_BASE"] = google.Root });
+
+        Assert.True(exitCode == 0, stderr);
+        await WorkerSandbox.WaitUntilAsync(() => google.Objects.ContainsKey("ctl/job/markers/attempt-1/worker-0/prepare-failed"), "the prepare-failed marker upload");
+        var failed = JsonDocument.Parse(google.Objects["ctl/job/markers/attempt-1/worker-0/prepare-failed"]).RootElement;
+        Assert.Equal("setup", failed.GetProperty("step").GetString());
+        Assert.Contains("exited with code 3", failed.GetProperty("message").GetString(), StringComparison.Ordinal);
+        Assert.Contains("no matching distribution for jaxx", failed.GetProperty("outputTail").GetString(), StringComparison.Ordinal);
+        Assert.True(failed.TryGetProperty("time", out _));
+
+        // The log is uploaded before the marker is written.
+        var log = Encoding.UTF8.GetString(google.Objects["ctl/job/logs/attempt-1/worker-0.prepare.log"]);
+        Assert.Contains("uv pip install step 1\n", log, StringComparison.Ordinal);
+        Assert.Contains("no matching distribution for jaxx", log, StringComparison.Ordinal);
+        Assert.False(google.Objects.ContainsKey("ctl/job/markers/attempt-1/worker-0/exited"));
+        Assert.False(google.Objects.ContainsKey("ctl/job/markers/attempt-1/worker-0/prepared"));
     }
 
     [Theory]
@@ -116,6 +177,8 @@ public sealed class NodeAgentTests
             ["SPOTJAX_STORAGE_BASE"] = google.Root,
             ["SPOTJAX_PIP_ARGS"] = $"--no-index --find-links {wheels}",
         });
+        // The agent prepares after launch returned: the wheels are stored before the script starts.
+        await WorkerSandbox.WaitForFileAsync(Path.Combine(sandbox.Bucket, "first", "worker-0.log"), text => text.Contains("IMPORTED 42", StringComparison.Ordinal));
         var cached = google.Objects.Keys.Where(k => k.StartsWith("ctl/cache/pip/", StringComparison.Ordinal)).ToList();
         Directory.Delete(wheels, recursive: true);
         var second = await LaunchAsync(secondHome, Job("second"), new Dictionary<string, string>
@@ -130,10 +193,10 @@ public sealed class NodeAgentTests
         var archive = Assert.Single(cached);
         Assert.Matches("^ctl/cache/pip/[0-9a-f]{64}-[a-z]+[0-9]+-[^/]+\\.tar\\.gz$", archive);
         await WorkerSandbox.WaitForFileAsync(Path.Combine(sandbox.Bucket, "second", "worker-0.log"), text => text.Contains("IMPORTED 42", StringComparison.Ordinal));
-        var secondPrepare = await File.ReadAllTextAsync(Path.Combine(secondHome, "prepare.log"));
+        var secondPrepare = await File.ReadAllTextAsync(PrepareLog(Path.Combine(sandbox.Bucket, "second", "worker-0.log")));
         Assert.Contains("--no-index --find-links", secondPrepare, StringComparison.Ordinal);
         Assert.DoesNotContain("pip wheel", secondPrepare, StringComparison.Ordinal);
-        Assert.Contains("pip wheel", await File.ReadAllTextAsync(Path.Combine(firstHome, "prepare.log")), StringComparison.Ordinal);
+        Assert.Contains("pip wheel", await File.ReadAllTextAsync(PrepareLog(Path.Combine(sandbox.Bucket, "first", "worker-0.log"))), StringComparison.Ordinal);
     }
 
     private static AgentConfig Config(string codeUri, string script, string markersUri, string logUri, string metadataUrl) => new()
@@ -148,8 +211,12 @@ public sealed class NodeAgentTests
         Env = new Dictionary<string, string> { ["SPOT_WORKER_ID"] = "0" },
         MarkersUri = markersUri,
         LogUri = logUri,
+        PrepareLogUri = PrepareLog(logUri),
         MetadataUrl = metadataUrl,
     };
+
+    /// <summary>The preparation log beside an output log: <c>worker-0.log</c> -> <c>worker-0.prepare.log</c>.</summary>
+    private static string PrepareLog(string logUri) => logUri[..^".log".Length] + ".prepare.log";
 
     private static async Task<(int ExitCode, string Stderr)> LaunchAsync(string home, AgentConfig config, IReadOnlyDictionary<string, string>? env = null, TimeSpan? patience = null)
     {

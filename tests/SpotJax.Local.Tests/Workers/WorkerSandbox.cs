@@ -79,6 +79,8 @@ internal sealed class WorkerSandbox : IDisposable
 
     public string LogPath(int attempt, int worker) => Path.Combine(Bucket, "job", "logs", $"attempt-{attempt}", $"worker-{worker}.log");
 
+    public string PrepareLogPath(int attempt, int worker) => Path.Combine(Bucket, "job", "logs", $"attempt-{attempt}", $"worker-{worker}.prepare.log");
+
     /// <summary>Writes the test script used by most tests: it records its start, prints what it got, then acts on MODE.</summary>
     public void WriteWorkScript()
     {
