@@ -370,8 +370,8 @@ class StepGroups:
     """The process group of the preparation command running now, so a notice can end it.
 
     Each command leads its own session (setup scripts start children of their own, and a notice
-    must end all of them); its group is kept here and in attempt-N.prepare.pgid. Once ended, no
-    further command starts.
+    must end all of them); its group is kept here and, while it runs, in attempt-N.prepare.pgid,
+    where the TPU simulator finds it as it finds the agent's. Once ended, no further command starts.
     """
 
     def __init__(self):
@@ -394,6 +394,12 @@ class StepGroups:
         with self.lock:
             if self.pgid == child.pid:
                 self.pgid = None
+                if self.path is not None:
+                    # A group that has ended must not be signalled once its number is reused.
+                    try:
+                        os.remove(self.path)
+                    except FileNotFoundError:
+                        pass
 
     def end(self, reason):
         """Kills the running command's whole group and keeps any further one from starting."""

@@ -153,8 +153,7 @@ public static class JobLifecycle
             return Decision.Ignore(job, $"agents started while {job.State.ToWire()}");
         }
 
-        var updated = job with { AgentsStartedAt = now, UpdatedAt = now };
-        return Decision.Apply(updated, Entry(job, updated, now, $"agents started on {job.Workers} worker(s); preparing"));
+        return Decision.Update(job with { AgentsStartedAt = now, UpdatedAt = now }, $"agents started on {job.Workers} worker(s); preparing");
     }
 
     /// <summary>

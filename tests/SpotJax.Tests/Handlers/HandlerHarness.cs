@@ -132,12 +132,34 @@ public sealed class HandlerHarness : IAsyncDisposable
         return taken;
     }
 
-    /// <summary>Drives a submitted job to RUNNING through provision and launch.</summary>
+    /// <summary>Drives a submitted job to RUNNING through provision, launch and the agents' prepared markers.</summary>
     public async Task<Job> RunAsync(Job job)
     {
         await Functions.Provision.HandleAsync(Step(job.Id, job.Attempt + 1), CancellationToken.None);
         await Functions.Launch.HandleAsync(Step(job.Id, job.Attempt + 1), CancellationToken.None);
-        return await JobAsync(job.Id);
+        return await PreparedAsync(job.Id);
+    }
+
+    /// <summary>Waits for every worker's <c>prepared</c> marker of the current attempt and delivers its event.</summary>
+    public async Task<Job> PreparedAsync(string jobId)
+    {
+        var job = await JobAsync(jobId);
+        for (var worker = 0; worker < job.Workers; worker++)
+        {
+            await MarkerAsync(jobId, job.Attempt, worker, MarkerKind.Prepared);
+        }
+
+        return await JobAsync(jobId);
+    }
+
+    /// <summary>Waits for an agent's marker object and delivers its object-finalize event to <c>bucket-events</c>.</summary>
+    public async Task<byte[]> MarkerAsync(string jobId, int attempt, int worker, MarkerKind kind)
+    {
+        var name = BucketLayout.Marker(jobId, attempt, worker, kind);
+        byte[]? body = null;
+        await Contracts.Eventually.TrueAsync(async () => (body = await Objects.GetAsync(name, CancellationToken.None)) is not null, what: name);
+        await Functions.BucketEvents.HandleAsync(new StorageObjectEvent(Bucket, name, 1, body!.Length, Time.GetUtcNow()), CancellationToken.None);
+        return body!;
     }
 
     public async ValueTask DisposeAsync()

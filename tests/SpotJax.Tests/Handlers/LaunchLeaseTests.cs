@@ -66,7 +66,7 @@ public sealed class LaunchLeaseTests : IAsyncLifetime
             await functions.Launch.HandleAsync(h.Step(job.Id, 1), CancellationToken.None);
         }
 
-        Assert.Equal(JobState.Running, (await h.JobAsync(job.Id)).State);
+        Assert.Equal(JobState.Running, (await h.PreparedAsync(job.Id)).State);
         Assert.Equal([(1, 0)], runner.Launched.Order());
     }
 
@@ -92,8 +92,15 @@ public sealed class LaunchLeaseTests : IAsyncLifetime
         await functions.Launch.HandleAsync(h.Step(job.Id, 1), CancellationToken.None);
 
         var launched = await h.JobAsync(job.Id);
-        Assert.Equal(JobState.Running, launched.State);
+        Assert.Equal((JobState.Launching, now + h.Options.Lifecycle.LaunchLease), (launched.State, launched.AgentsStartedAt));
         Assert.Equal(now + (2 * h.Options.Lifecycle.LaunchLease), launched.LaunchLeaseUntil);
+        Assert.Equal([(1, 0)], runner.Launched);
+
+        // The agents started: however long they prepare, the sweep never launches the attempt again.
+        h.Time.Advance(2 * h.Options.Lifecycle.LaunchLease);
+        await functions.Sweep.HandleAsync(CancellationToken.None);
+        Assert.Empty(await h.TakeAsync(Topics.Launch));
+        Assert.Equal(JobState.Running, (await h.PreparedAsync(job.Id)).State);
         Assert.Equal([(1, 0)], runner.Launched);
     }
 

@@ -117,7 +117,8 @@ public sealed class StepHandlerTests : IAsyncLifetime
         await h.Functions.Launch.HandleAsync(h.Step(job.Id, 1), CancellationToken.None);
         await h.Functions.Launch.HandleAsync(h.Step(job.Id, 1), CancellationToken.None);
 
-        job = await h.JobAsync(job.Id);
+        Assert.Equal(JobState.Launching, (await h.JobAsync(job.Id)).State);
+        job = await h.PreparedAsync(job.Id);
         Assert.Equal((JobState.Running, 1), (job.State, job.Workers));
         var starts = Path.Combine(h.Simulator.NodeDirectory("us-central2-b", $"{job.Id}-1"), "worker-0", "code", "starts.txt");
         await Eventually.TrueAsync(() => File.Exists(starts));
