@@ -34,6 +34,8 @@ public abstract class JobStoreContractTests
         Assert.Equal(job.SubmittedAt.Offset, stored.SubmittedAt.Offset);
         Assert.Equal(job.StartedAt!.Value.Ticks, stored.StartedAt!.Value.Ticks);
         Assert.Equal(job.LaunchLeaseUntil!.Value.Ticks, stored.LaunchLeaseUntil!.Value.Ticks);
+        Assert.Equal(job.AgentsStartedAt!.Value.Ticks, stored.AgentsStartedAt!.Value.Ticks);
+        Assert.Equal([0, 1, 2, 3], stored.PreparedWorkers);
         Assert.Equal(JobState.Running, stored.State);
     }
 

@@ -42,6 +42,8 @@ public static class TestJobs
             LastCheckpointStep = 5_000_000_000,
             UpdatedAt = submitted.AddHours(1),
             LaunchLeaseUntil = submitted.AddMinutes(38).AddTicks(7654321),
+            AgentsStartedAt = submitted.AddMinutes(2).AddTicks(2345678),
+            PreparedWorkers = [0, 1, 2, 3],
             PreemptionsSpent = 1,
             FailuresSpent = 1,
             ZonePreemptions = 1,
