@@ -60,14 +60,14 @@ locals {
     "launch" = {
       trigger = "topic"
       topic   = "spotjax-launch"
-      # One launch per instance: it holds up to 32 SSH sessions at once to a slice's workers and may
-      # wait for a large pip install. Pub/Sub gives up on the push after 600 s (its maximum) and
-      # redelivers; the request itself may run on to 30 min, and the agent refuses to start an
-      # attempt twice, so the redelivery only finds the work done.
+      # One launch per instance: it holds up to 32 SSH sessions at once to a slice's workers, one
+      # command each that installs the agent and starts it detached (the agents prepare on their
+      # own), so it ends in seconds; 300 s covers a slow SSH connect and a 64-worker slice. The
+      # request ends before Pub/Sub would redeliver it.
       concurrency          = 1
       max_instances        = 20
-      timeout_seconds      = 1800
-      ack_deadline_seconds = 600
+      timeout_seconds      = 300
+      ack_deadline_seconds = 300
       cpu                  = "2"
       memory               = "1Gi"
       vpc_egress           = true

@@ -120,7 +120,7 @@ public sealed class LocalControlPlane : IAsyncDisposable
             return simulator.MetadataUrl(node.Zone, node.NodeId).ToString();
         },
         ConnectRetryWindow = TimeSpan.FromSeconds(30),
-        StepTimeout = TimeSpan.FromMinutes(5),
+        StepTimeout = TimeSpan.FromMinutes(2),
         TimeProvider = time,
     };
 

@@ -18,8 +18,8 @@ public sealed record LocalWorkerOptions
     /// <summary>The Python 3.8+ interpreter that runs the node agent.</summary>
     public string Python { get; init; } = "python3";
 
-    /// <summary>Longest a worker's <c>launch</c> (fetch, setup, requirements, start) may take before it is killed.</summary>
-    public TimeSpan StepTimeout { get; init; } = TimeSpan.FromMinutes(5);
+    /// <summary>Longest a worker's <c>launch</c> (it starts the agent detached, which then prepares on its own) may take before it is killed.</summary>
+    public TimeSpan StepTimeout { get; init; } = TimeSpan.FromMinutes(2);
 
     /// <summary>Variables added to the agent's environment, such as <c>SPOTJAX_PIP_ARGS</c>.</summary>
     public IReadOnlyDictionary<string, string>? ExtraEnvironment { get; init; }

@@ -133,6 +133,18 @@ public sealed class InfraNamesTests
         }
     }
 
+    [Fact]
+    public void Launch_RequestTimeout_EndsBeforePubSubRedeliversAndWithinTheLaunchLease()
+    {
+        var launch = Infra.Functions["launch"];
+        var ack = int.Parse(Hcl.Value(launch, "ack_deadline_seconds"), System.Globalization.CultureInfo.InvariantCulture);
+        var timeout = int.Parse(Hcl.Value(launch, "timeout_seconds"), System.Globalization.CultureInfo.InvariantCulture);
+
+        // The agents prepare on their own: a launch that outlived its push would be delivered again while it ran.
+        Assert.Equal(ack, timeout);
+        Assert.True(TimeSpan.FromSeconds(timeout) < new SpotJax.Core.Lifecycle.LifecycleOptions().LaunchLease, "a launch still running would be taken for a crashed one");
+    }
+
     [Theory]
     [MemberData(nameof(CodeTopics))]
     public void Topics_TopicOfTheCode_IsCreated(string topic)
