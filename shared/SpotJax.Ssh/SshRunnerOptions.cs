@@ -49,8 +49,8 @@ public sealed record SshRunnerOptions
     /// </summary>
     public TimeSpan ConnectRetryWindow { get; init; } = TimeSpan.FromMinutes(3);
 
-    /// <summary>Longest any other step may take: each SFTP upload, and the agent's <c>launch</c> (code, setup script, requirements, start).</summary>
-    public TimeSpan StepTimeout { get; init; } = TimeSpan.FromMinutes(15);
+    /// <summary>Longest a worker's launch command (the files written, the agent started detached) or stop may take once connected.</summary>
+    public TimeSpan StepTimeout { get; init; } = TimeSpan.FromMinutes(1);
 
     /// <summary>
     /// The worker's folder for the agent, its configuration and the code; relative paths are under the

@@ -12,19 +12,51 @@ namespace SpotJax.Ssh;
 
 /// <summary>
 /// The <see cref="IWorkerRunner"/> of TPU VMs: reaches every worker of a node over SSH (SSH.NET), at
-/// most <see cref="SshRunnerOptions.MaxConcurrency"/> at a time, and on each one uploads the node
-/// agent, the attempt's configuration and a local code bundle over SFTP, then runs one command,
-/// <c>cd ROOT &amp;&amp; python3 spotjax_agent.py launch attempt-N.json</c>, which fetches the code, runs the
-/// setup script, installs the requirements and starts the script detached. Job values travel in the
-/// JSON configuration; the command holds only paths, each quoted by <see cref="ShellQuote"/>.
+/// most <see cref="SshRunnerOptions.MaxConcurrency"/> at a time, over one connection and one command
+/// per worker: a small Python installer that reads the node agent, the attempt's configuration and a
+/// local code bundle from stdin, writes them into the worker's root and runs the agent's
+/// <c>launch</c>, which starts the agent detached and returns in a moment (the agent then fetches the
+/// code, runs the setup script and installs the requirements on its own). Job values travel in the
+/// JSON configuration and stdin; the command is constant, quoted by <see cref="ShellQuote"/>.
 /// Everything is idempotent: an unchanged file is not rewritten and the agent starts an attempt once.
 /// </summary>
 public sealed partial class SshWorkerRunner : IWorkerRunner
 {
     private const int StderrTailChars = 2048;
 
-    // Keeps the session of a long launch (a large pip install) alive through NAT and firewalls.
+    // Keeps a session alive through NAT and firewalls while a slow worker answers.
     private static readonly TimeSpan KeepAlive = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// The worker's side of a launch, run as <c>python3 -c</c> (Python 3.8+, like the agent): writes each
+    /// file from stdin into the root unless it already holds those bytes (a repeated launch rewrites
+    /// nothing; a file is never seen half written), then becomes the agent's <c>launch</c> in the root.
+    /// </summary>
+    private const string Installer = """
+        import json, os, sys
+        i = sys.stdin.buffer
+        h = json.loads(i.readline())
+        r = os.path.abspath(h["root"])
+        os.makedirs(r, exist_ok=True)
+        for n, s in h["files"]:
+            d = i.read(s)
+            if len(d) != s:
+                sys.exit("spotjax: %s arrived cut short" % n)
+            p = os.path.join(r, n)
+            try:
+                with open(p, "rb") as f:
+                    same = f.read() == d
+            except OSError:
+                same = False
+            if not same:
+                t = "%s.partial-%d" % (p, os.getpid())
+                with open(t, "wb") as f:
+                    f.write(d)
+                os.replace(t, p)
+        os.chdir(r)
+        os.environ.update(h["env"])
+        os.execv(sys.executable, [sys.executable, h["agent"], "launch", h["config"]])
+        """;
 
     private readonly SshRunnerOptions options;
     private readonly IObjectStore hostKeys;
@@ -130,52 +162,24 @@ public sealed partial class SshWorkerRunner : IWorkerRunner
     {
         var pin = new HostKeyPin(hostKeys, plan.JobId, plan.Attempt, worker.Index);
         await pin.LoadAsync(ct);
-
-        // Both sessions are opened at once: each costs a key exchange, and they do not depend on each other.
         using var failed = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        var sftpConnecting = ConnectAsync(worker, key, pin, info => new SftpClient(info) { OperationTimeout = options.StepTimeout }, failed);
-        var sshConnecting = ConnectAsync(worker, key, pin, info => new SshClient(info) { KeepAliveInterval = KeepAlive }, failed);
-        try
-        {
-            await Task.WhenAll(sftpConnecting, sshConnecting);
-        }
-        catch (Exception) when (!ct.IsCancellationRequested)
-        {
-            DisposeIfConnected(sftpConnecting);
-            DisposeIfConnected(sshConnecting);
-            // The real failure, not the cancellation it caused in the other connection.
-            if (new Task[] { sftpConnecting, sshConnecting }.Select(t => t.Exception?.InnerException).OfType<WorkerLaunchException>().FirstOrDefault() is { } cause)
-            {
-                throw cause;
-            }
-
-            throw;
-        }
-
-        using var sftpConnection = await sftpConnecting;
-        using var sshConnection = await sshConnecting;
-        var sftp = sftpConnection.Client;
+        using var sshConnection = await ConnectAsync(worker, key, pin, info => new SshClient(info) { KeepAliveInterval = KeepAlive }, failed);
         await pin.RecordAsync(ct);
 
-        var configuredRoot = options.RemoteRoot(plan, worker);
-        // Relative roots are under the home folder, which the SFTP server reports: absolute paths
-        // mean the same on every step, whatever the login shell's start folder.
-        var root = configuredRoot.StartsWith('/') ? configuredRoot : $"{sftp.WorkingDirectory.TrimEnd('/')}/{configuredRoot}";
-        await StepAsync($"create {root}", t => EnsureDirectoryAsync(sftp, root, t), ct);
-        await StepAsync("upload the node agent", t => UploadIfChangedAsync(sftp, $"{root}/{NodeAgent.FileName}", agentSource, t), ct);
-
-        var codeUri = code;
+        // A local bundle lands beside the agent; the agent reads a relative code path from its own folder.
+        var codeUri = bundle is null ? code : bundle.FileName;
+        var configName = ConfigName(plan);
+        var files = new List<(string Name, byte[] Content)>
+        {
+            (NodeAgent.FileName, agentSource),
+            (configName, JsonSerializer.SerializeToUtf8Bytes(BuildConfig(plan, worker, codeUri), SpotJaxJson.Options)),
+        };
         if (bundle is not null)
         {
-            codeUri = $"{root}/{bundle.FileName}";
-            await StepAsync("upload the code bundle", t => UploadOnceAsync(sftp, codeUri, bundle.Content, t), ct);
+            files.Add((bundle.FileName, bundle.Content));
         }
 
-        var configName = ConfigName(plan);
-        var config = JsonSerializer.SerializeToUtf8Bytes(BuildConfig(plan, worker, codeUri), SpotJaxJson.Options);
-        await StepAsync($"upload {configName}", t => UploadIfChangedAsync(sftp, $"{root}/{configName}", config, t), ct);
-
-        return await StepAsync("the node agent's launch", t => RunAsync(sshConnection.Client, AgentCommand(root, "launch", configName), t), ct);
+        return await StepAsync("the node agent's launch", t => RunAsync(sshConnection.Client, InstallerCommand(), Payload(options.RemoteRoot(plan, worker), files, configName), t), ct);
     }
 
     private async Task<(int ExitCode, string Stderr)> StopWorkerAsync(LaunchPlan plan, WorkerEndpoint worker, byte[] key, CancellationToken ct)
@@ -186,10 +190,38 @@ public sealed partial class SshWorkerRunner : IWorkerRunner
         using var sshConnection = await ConnectAsync(worker, key, pin, info => new SshClient(info) { KeepAliveInterval = KeepAlive }, failed);
         await pin.RecordAsync(ct);
         // A relative root is under the home folder, where an SSH command starts.
-        return await StepAsync("the node agent's stop", t => RunAsync(sshConnection.Client, AgentCommand(options.RemoteRoot(plan, worker), "stop", ConfigName(plan)), t), ct);
+        return await StepAsync("the node agent's stop", t => RunAsync(sshConnection.Client, AgentCommand(options.RemoteRoot(plan, worker), "stop", ConfigName(plan)), null, t), ct);
     }
 
     private static string ConfigName(LaunchPlan plan) => string.Create(CultureInfo.InvariantCulture, $"attempt-{plan.Attempt}.json");
+
+    /// <summary>The one command of a worker's launch: <see cref="Installer"/>, which reads everything else from stdin.</summary>
+    private string InstallerCommand() => ShellQuote.Command([options.Python, "-c", Installer]);
+
+    /// <summary>
+    /// What the installer reads from stdin: one JSON line (the root, the files' names and sizes, the
+    /// agent's environment and configuration name), then the files' bytes one after the other.
+    /// </summary>
+    private byte[] Payload(string root, IReadOnlyList<(string Name, byte[] Content)> files, string configName)
+    {
+        var header = JsonSerializer.SerializeToUtf8Bytes(new Dictionary<string, object>
+        {
+            ["root"] = root,
+            ["files"] = files.Select(f => new object[] { f.Name, f.Content.Length }).ToList(),
+            ["env"] = options.AgentEnvironment ?? new Dictionary<string, string>(),
+            ["agent"] = NodeAgent.FileName,
+            ["config"] = configName,
+        });
+        using var payload = new MemoryStream();
+        payload.Write(header);
+        payload.WriteByte((byte)'\n');
+        foreach (var (_, content) in files)
+        {
+            payload.Write(content);
+        }
+
+        return payload.ToArray();
+    }
 
     /// <summary>One command of the node agent run on a worker; every word in it is quoted.</summary>
     private string AgentCommand(string root, string command, string configName)
@@ -283,15 +315,6 @@ public sealed partial class SshWorkerRunner : IWorkerRunner
         _ => $"{e.GetType().Name}: {e.Message}",
     };
 
-    private static void DisposeIfConnected<T>(Task<SshConnection<T>> connecting)
-        where T : BaseClient
-    {
-        if (connecting.IsCompletedSuccessfully)
-        {
-            connecting.Result.Dispose();
-        }
-    }
-
     /// <summary>Runs one step of a worker's launch under <see cref="SshRunnerOptions.StepTimeout"/>, naming it in any failure.</summary>
     private async Task<T> StepAsync<T>(string step, Func<CancellationToken, Task<T>> action, CancellationToken ct)
     {
@@ -311,98 +334,18 @@ public sealed partial class SshWorkerRunner : IWorkerRunner
         }
     }
 
-    private Task StepAsync(string step, Func<CancellationToken, Task> action, CancellationToken ct) =>
-        StepAsync(step, async t => { await action(t); return true; }, ct);
-
-    private static async Task EnsureDirectoryAsync(SftpClient sftp, string path, CancellationToken ct)
-    {
-        if (await sftp.ExistsAsync(path, ct))
-        {
-            return;
-        }
-
-        var current = "";
-        foreach (var part in path.Split('/', StringSplitOptions.RemoveEmptyEntries))
-        {
-            current += "/" + part;
-            if (await sftp.ExistsAsync(current, ct))
-            {
-                continue;
-            }
-
-            try
-            {
-                await sftp.CreateDirectoryAsync(current, ct);
-            }
-            catch (SshException)
-            {
-                // Another launch of the same worker may have created it first; anything else fails here.
-                if (!await sftp.ExistsAsync(current, ct))
-                {
-                    throw;
-                }
-            }
-        }
-    }
-
-    /// <summary>Writes the file unless it already holds exactly <paramref name="content"/>.</summary>
-    private static async Task UploadIfChangedAsync(SftpClient sftp, string path, byte[] content, CancellationToken ct)
-    {
-        try
-        {
-            var attributes = await sftp.GetAttributesAsync(path, ct);
-            if (attributes.Size == content.Length)
-            {
-                using var existing = new MemoryStream(content.Length);
-                await sftp.DownloadFileAsync(path, existing, ct);
-                if (existing.GetBuffer().AsSpan(0, (int)existing.Length).SequenceEqual(content))
-                {
-                    return;
-                }
-            }
-        }
-        catch (SftpPathNotFoundException)
-        {
-            // Not there yet.
-        }
-
-        await UploadAtomicAsync(sftp, path, content, ct);
-    }
-
-    /// <summary>Writes a file whose name is its content hash, unless a complete copy is there.</summary>
-    private static async Task UploadOnceAsync(SftpClient sftp, string path, byte[] content, CancellationToken ct)
-    {
-        try
-        {
-            if ((await sftp.GetAttributesAsync(path, ct)).Size == content.Length)
-            {
-                return;
-            }
-        }
-        catch (SftpPathNotFoundException)
-        {
-            // Not there yet.
-        }
-
-        await UploadAtomicAsync(sftp, path, content, ct);
-    }
-
-    private static async Task UploadAtomicAsync(SftpClient sftp, string path, byte[] content, CancellationToken ct)
-    {
-        // A concurrent launch of the same worker may read the file at any moment: never show it half written.
-        var temp = $"{path}.partial-{Guid.NewGuid():N}";
-        using (var stream = new MemoryStream(content, writable: false))
-        {
-            await sftp.UploadFileAsync(stream, temp, ct);
-        }
-
-        sftp.RenameFile(temp, path, isPosix: true);
-    }
-
-    private static async Task<(int ExitCode, string Stderr)> RunAsync(SshClient ssh, string commandText, CancellationToken ct)
+    private static async Task<(int ExitCode, string Stderr)> RunAsync(SshClient ssh, string commandText, byte[]? input, CancellationToken ct)
     {
         using var command = ssh.CreateCommand(commandText);
-        await command.ExecuteAsync(ct);
+        var execution = command.ExecuteAsync(ct);
+        if (input is not null)
+        {
+            // Disposing the stream sends EOF: the installer knows the files are complete.
+            await using var stdin = command.CreateInputStream();
+            await stdin.WriteAsync(input, ct);
+        }
+
+        await execution;
         var stderr = command.Error;
         return command.ExitStatus is { } status
             ? (status, stderr)
