@@ -203,25 +203,38 @@ public sealed class SshWorkerRunnerTests(SshWorkersFixture sshd)
     }
 
     [Fact]
-    public async Task LaunchAsync_SetupOutlastsTheStepTimeout_FailsNamingTheStep()
+    public async Task LaunchAsync_SetupScriptStillRunning_ReturnsOverOneConnectionPerWorkerAndTheAgentReportsPreparedLater()
     {
         using var sandbox = new SshSandbox();
         sandbox.WriteWorkScript();
-        // Waits for the test to release it, so that nothing outlives the test; its parent is the agent's launch.
-        File.WriteAllText(Path.Combine(sandbox.Code, "spotjax_setup.sh"), "echo $PPID > ../agent.pid\nfor i in $(seq 600); do [ -e ../release ] && exit 1; sleep 0.1; done\n");
-        // Long enough for the login, the agent and its venv to reach the setup script on a machine shared with
-        // another test run (a launch cut off before that never writes agent.pid); the test lasts this long.
-        var runner = new SshWorkerRunner(sandbox.Options(sshd) with { StepTimeout = TimeSpan.FromSeconds(30) }, sandbox.Objects);
+        // Waits for the test to release it: launch must return while it runs.
+        File.WriteAllText(Path.Combine(sandbox.Code, "spotjax_setup.sh"), "echo SETUP STARTED\nwhile [ ! -e ../release ]; do sleep 0.05; done\n");
+        var runner = new SshWorkerRunner(sandbox.Options(sshd), sandbox.Objects);
+        var logs = sshd.Daemons.Take(2).Select(d => Path.Combine(d.Directory, "sshd.log")).ToList();
+        var before = logs.Select(Logins).ToList();
 
-        var results = await runner.LaunchAsync(sandbox.Plan(Ports(1)), CancellationToken.None);
-        var agent = (await SshSandbox.WaitForFileAsync(Path.Combine(sandbox.Home(0), "agent.pid"))).Trim();
-        File.WriteAllText(Path.Combine(sandbox.Home(0), "release"), "");
-        await SshSandbox.WaitUntilAsync(() => !Directory.Exists($"/proc/{agent}"), "the released launch ending");
+        var watch = Stopwatch.StartNew();
+        var results = await runner.LaunchAsync(sandbox.Plan(Ports(2)), CancellationToken.None);
+        var took = watch.Elapsed;
 
-        Assert.False(results[0].Succeeded);
-        Assert.Contains("worker 0", results[0].StderrTail, StringComparison.Ordinal);
-        Assert.Contains("the node agent's launch: no end within 00:00:30", results[0].StderrTail, StringComparison.Ordinal);
-        Assert.False(File.Exists(Path.Combine(sandbox.Home(0), "attempt-1.pgid")));
+        Assert.All(results, r => Assert.True(r.Succeeded, r.StderrTail));
+        Assert.True(took < TimeSpan.FromSeconds(10), $"launch took {took}");
+        Assert.Equal([1, 1], logs.Select((log, i) => Logins(log) - before[i]));
+        for (var worker = 0; worker < 2; worker++)
+        {
+            Assert.False(File.Exists(sandbox.MarkerPath(1, worker, "prepared")));
+            File.WriteAllText(Path.Combine(sandbox.Home(worker), "release"), "");
+            await SshSandbox.WaitForFileAsync(sandbox.MarkerPath(1, worker, "prepared"));
+            await SshSandbox.WaitForFileAsync(sandbox.MarkerPath(1, worker, "exited"));
+        }
+    }
+
+    /// <summary>Logins sshd has accepted so far, from its log.</summary>
+    private static int Logins(string log)
+    {
+        using var stream = new FileStream(log, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+        using var reader = new StreamReader(stream);
+        return reader.ReadToEnd().Split('\n').Count(line => line.Contains("Accepted publickey", StringComparison.Ordinal));
     }
 
     /// <summary>Modification times of everything a launch writes, except what the running script and agent append to.</summary>
