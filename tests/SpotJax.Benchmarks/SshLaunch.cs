@@ -242,6 +242,7 @@ public static class SshLaunch
             Env = new Dictionary<string, string> { ["SPOT_JOB_ID"] = jobId, ["SPOT_WORKER_ID"] = worker.ToString(CultureInfo.InvariantCulture) },
             MarkersUri = string.Create(CultureInfo.InvariantCulture, $"{bucket}/{jobId}/markers/attempt-{number}/worker-{worker}"),
             LogUri = BucketLayout.LogObject($"{bucket}/{jobId}/logs", number, worker),
+            PrepareLogUri = BucketLayout.PrepareLogObject($"{bucket}/{jobId}/logs", number, worker),
             MetadataUrl = "",
         };
 
