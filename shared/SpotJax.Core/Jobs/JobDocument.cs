@@ -169,6 +169,22 @@ public static class JobDocument
                 writer.WriteString(JobFields.LogDir, logDir);
             }
 
+            writer.WriteString(JobFields.Python, spec.Python);
+            writer.WriteStartArray(JobFields.ExtraIndexUrls);
+            foreach (var url in spec.ExtraIndexUrls)
+            {
+                writer.WriteStringValue(url);
+            }
+
+            writer.WriteEndArray();
+            writer.WriteStartArray(JobFields.PipArgs);
+            foreach (var arg in spec.PipArgs)
+            {
+                writer.WriteStringValue(arg);
+            }
+
+            writer.WriteEndArray();
+
             writer.WriteEndObject();
         }
 
