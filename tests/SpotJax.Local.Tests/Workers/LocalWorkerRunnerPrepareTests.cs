@@ -1,6 +1,7 @@
 using System.Formats.Tar;
 using System.IO.Compression;
 using System.Text;
+using SpotJax.Contracts;
 using SpotJax.Local.Workers;
 
 namespace SpotJax.Local.Tests.Workers;
@@ -52,7 +53,7 @@ public sealed class LocalWorkerRunnerPrepareTests
         var wheels = Path.Combine(sandbox.Root, "wheels");
         WriteWheel(wheels);
         File.WriteAllText(Path.Combine(sandbox.Code, "requirements.txt"), "spotjaxdemo==0.1\n");
-        var options = sandbox.Options(extraEnvironment: new Dictionary<string, string> { ["SPOTJAX_PIP_ARGS"] = $"--no-index --find-links {wheels}" });
+        var options = sandbox.Options(extraEnvironment: StandInUv.Environment(wheels));
         var runner = new LocalWorkerRunner(options);
 
         var results = await runner.LaunchAsync(sandbox.Plan(workers: 1, env: new Dictionary<string, string> { ["MODE"] = "import" }), CancellationToken.None);
