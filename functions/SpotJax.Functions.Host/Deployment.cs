@@ -1,5 +1,6 @@
 using System.Collections;
 using SpotJax.Core;
+using SpotJax.Core.Agent;
 using SpotJax.Core.Jobs;
 using SpotJax.Core.Ports;
 using SpotJax.Core.Steps;
@@ -142,6 +143,7 @@ public sealed class Deployment : IAsyncDisposable
                     User = sshUser,
                     KeySource = deployment.KeySource(Get(SshKeyFileVariable), Get(SshKeySecretVariable), project, endpoints),
                     RequirementsCacheUri = BucketLayout.GsUri(bucket, BucketLayout.RequirementsCachePrefix),
+                    UvSource = AgentConfig.UvDownload,
                     TimeProvider = time,
                 },
                 objects),

@@ -1,3 +1,4 @@
+using SpotJax.Core.Agent;
 using SpotJax.Core.Ports;
 
 namespace SpotJax.Ssh;
@@ -77,8 +78,15 @@ public sealed record SshRunnerOptions
     public string? RequirementsCacheUri { get; init; }
 
     /// <summary>
-    /// Variables set for the agent itself (not the job), such as <c>SPOTJAX_PIP_ARGS</c> or
-    /// <c>SPOTJAX_STORAGE_BASE</c>; names must be <c>[A-Za-z_][A-Za-z0-9_]*</c>.
+    /// Where the node agent gets uv (<see cref="AgentConfig.UvSource"/>): <c>path</c> (the default, for
+    /// local workers) or <c>download</c>, the pinned release checked by its sha256, which a deployment
+    /// on real TPU VMs sets.
+    /// </summary>
+    public string UvSource { get; init; } = AgentConfig.UvFromPath;
+
+    /// <summary>
+    /// Variables set for the agent itself (not the job), such as <c>SPOTJAX_STORAGE_BASE</c> or
+    /// <c>PATH</c>; names must be <c>[A-Za-z_][A-Za-z0-9_]*</c>.
     /// </summary>
     public IReadOnlyDictionary<string, string>? AgentEnvironment { get; init; }
 

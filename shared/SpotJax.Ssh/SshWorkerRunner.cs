@@ -257,6 +257,10 @@ public sealed partial class SshWorkerRunner : IWorkerRunner
             PrepareLogUri = options.ResolveUri(BucketLayout.PrepareLogObject(plan.LogUri, plan.Attempt, index)),
             MetadataUrl = options.MetadataUrl(plan),
             RequirementsCacheUri = options.RequirementsCacheUri is { } cache ? options.ResolveUri(cache) : null,
+            Python = plan.Python,
+            ExtraIndexUrls = plan.ExtraIndexUrls,
+            PipArgs = plan.PipArgs,
+            UvSource = options.UvSource,
         };
     }
 

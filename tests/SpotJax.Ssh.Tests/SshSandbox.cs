@@ -54,7 +54,7 @@ internal sealed class SshSandbox : IDisposable
         ConnectRetryWindow = TimeSpan.FromSeconds(10),
         StepTimeout = TimeSpan.FromMinutes(2),
         RequirementsCacheUri = "gs://bkt/cache/pip/",
-        AgentEnvironment = new Dictionary<string, string> { ["SPOTJAX_PIP_ARGS"] = $"--no-index --find-links {Wheels}" },
+        AgentEnvironment = StandInUv.Environment(Wheels),
     };
 
     public LaunchPlan Plan(

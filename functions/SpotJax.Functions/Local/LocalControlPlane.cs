@@ -51,6 +51,7 @@ public sealed class LocalControlPlane : IAsyncDisposable
                 NodesRoot = NodesRoot(options.Root),
                 ResolveUri = uri => Objects.TryResolve(uri, out var path) ? path : uri,
                 MetadataUrl = (zone, node) => simulator.MetadataUrl(zone, node).ToString(),
+                RequirementsCacheUri = BucketLayout.GsUri(options.Bucket, BucketLayout.RequirementsCachePrefix),
             })
             : new SshWorkerRunner(SshOptions(sshWorkers, simulator, time), Objects));
         ControlPlane = new ControlPlaneOptions

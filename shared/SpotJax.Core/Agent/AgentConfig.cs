@@ -41,4 +41,24 @@ public sealed record AgentConfig
 
     /// <summary>The preparation log object of this worker and attempt (code, setup script, requirements).</summary>
     [JsonPropertyName("prepareLogUri")] public required string PrepareLogUri { get; init; }
+
+    /// <summary>The venv's Python version: <c>uv venv venv --python {Python}</c>.</summary>
+    [JsonPropertyName("python")] public string Python { get; init; } = "3.12";
+
+    /// <summary><c>--extra-index-url</c> values of <c>uv pip install -r requirements.txt</c>, in order.</summary>
+    [JsonPropertyName("extraIndexUrls")] public IReadOnlyList<string> ExtraIndexUrls { get; init; } = [];
+
+    /// <summary>Arguments added to <c>uv pip install -r requirements.txt</c>, each one argv word.</summary>
+    [JsonPropertyName("pipArgs")] public IReadOnlyList<string> PipArgs { get; init; } = [];
+
+    /// <summary>
+    /// Where the agent gets uv: <see cref="UvFromPath"/> (local mode, tests; without uv on the PATH it
+    /// falls back to <c>python3 -m venv</c> and pip, saying so in <c>prepare.log</c>) or
+    /// <see cref="UvDownload"/> (TPU VMs: the pinned release, checked by its sha256, kept in
+    /// <c>~/.cache/spotjax/uv-VERSION</c>).
+    /// </summary>
+    [JsonPropertyName("uvSource")] public string UvSource { get; init; } = UvFromPath;
+
+    public const string UvFromPath = "path";
+    public const string UvDownload = "download";
 }

@@ -53,7 +53,9 @@ stop    end an attempt the control plane has given up on: keep a 'run' that has 
 
 environment:
   SPOTJAX_STORAGE_BASE  Cloud Storage endpoint (default https://storage.googleapis.com)
-  SPOTJAX_PIP_ARGS      extra arguments for pip install, split on spaces
+  SPOTJAX_UV_DOWNLOAD_BASE  where uvSource download fetches uv-ARCH-unknown-linux-gnu.tar.gz
+                        (default the GitHub release of the pinned version)
+  SPOTJAX_UV_SHA256     the sha256 that archive must have instead of the pinned one (tests)
 """
 
 # How long `launch` waits for the detached `run` to take its attempt (it does so before preparing).
@@ -64,11 +66,24 @@ LOG_UPLOAD_SECONDS = 15.0
 METADATA_TIMEOUT_SECONDS = 600.0
 HTTP_TIMEOUT_SECONDS = 60.0
 SETUP_SCRIPTS = ("spotjax_setup.sh", "spotax_setup.sh")
+# The uv release that uvSource download installs. The sha256 values are those of its release
+# tarballs as several independent public repositories pin them (install scripts and CI
+# configurations found through a code search); they were not fetched from Astral here.
+UV_VERSION = "0.12.1"
+UV_DOWNLOAD_BASE = "https://github.com/astral-sh/uv/releases/download/" + UV_VERSION
+UV_SHA256 = {
+    "x86_64": "90b2f223fb69d19db49e117da601f64978593417988530aa733d456141b4bcbb",
+    "aarch64": "769d373e146692c639b5fbaae33b331c297a32e03d30448772051902df52bbf4",
+}
+PYTHON_VERSION = re.compile(r"^3\.[0-9]{1,2}(\.[0-9]{1,3})?\Z")
+UV_SOURCES = ("path", "download")
+MAX_INDEX_URLS = 16
 # The end of a failed script's output goes into its exited marker, so the job's error shows why it failed.
 OUTPUT_TAIL_LINES = 20
 OUTPUT_TAIL_BYTES = 2048
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-_]")
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+CONTROL_OR_SPACE = re.compile(r"[\x00-\x20\x7f-\x9f]")
 
 
 class StepError(Exception):
@@ -136,6 +151,20 @@ class Config:
             raise StepError("config", "requirementsCacheUri must be a string")
         if not all(isinstance(a, str) for a in self.args):
             raise StepError("config", "args must be strings")
+        self.python = raw.get("python", "3.12")
+        if not isinstance(self.python, str) or not PYTHON_VERSION.match(self.python):
+            raise StepError("config", "python must be a version such as 3.12")
+        self.extra_index_urls = raw.get("extraIndexUrls", [])
+        if (not isinstance(self.extra_index_urls, list) or len(self.extra_index_urls) > MAX_INDEX_URLS
+                or not all(isinstance(u, str) and u.startswith(("https://", "http://")) and not CONTROL_OR_SPACE.search(u)
+                           for u in self.extra_index_urls)):
+            raise StepError("config", "extraIndexUrls must be at most {} http(s) URLs".format(MAX_INDEX_URLS))
+        self.pip_args = raw.get("pipArgs", [])
+        if not isinstance(self.pip_args, list) or not all(isinstance(a, str) and "\x00" not in a for a in self.pip_args):
+            raise StepError("config", "pipArgs must be strings")
+        self.uv_source = raw.get("uvSource", "path")
+        if self.uv_source not in UV_SOURCES:
+            raise StepError("config", "uvSource must be one of " + ", ".join(UV_SOURCES))
         if not all(isinstance(k, str) and isinstance(v, str) for k, v in self.env.items()):
             raise StepError("config", "env must map strings to strings")
         if not isinstance(self.grace_seconds, (int, float)) or self.grace_seconds < 0:
@@ -437,45 +466,153 @@ def run_step(step, command, cwd, env, output_path):
             " ".join(shown), code, last[:300]))
 
 
-class RequirementsCache:
-    """Wheel archives keyed by the hash of requirements.txt, in a gs:// folder or a local one.
+def note(prepare_log, step, message):
+    """One line of the agent's own in prepare.log (and its stdout), between the steps' output."""
+    with open(prepare_log, "ab") as out:
+        out.write("\n== {} {}: {}\n".format(now_rfc3339(), step, message).encode("utf-8"))
+    log(message)
 
-    The key also names the interpreter and machine: wheels built by one Python may not install on
-    another, and two jobs on different TPU runtimes can share a cache folder.
+
+def uv_release():
+    """The architecture and archive stem of the uv release for this machine."""
+    machine = (platform.machine() or "unknown").lower()
+    arch = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "aarch64", "arm64": "aarch64"}.get(machine)
+    if arch is None:
+        raise StepError("uv", "no uv {} release for machine '{}'; uvSource download supports x86_64 and aarch64".format(UV_VERSION, machine))
+    return arch, "uv-{}-unknown-linux-gnu".format(arch)
+
+
+def download_uv(prepare_log):
+    """The pinned uv, from the node cache or downloaded and checked against its sha256."""
+    arch, stem = uv_release()
+    cache = os.path.join(os.path.expanduser("~"), ".cache", "spotjax", "uv-" + UV_VERSION)
+    binary = os.path.join(cache, "uv")
+    if os.path.isfile(binary) and os.access(binary, os.X_OK):
+        note(prepare_log, "uv", "uv {} from the node cache {}".format(UV_VERSION, binary))
+        return binary
+    base = os.environ.get("SPOTJAX_UV_DOWNLOAD_BASE", UV_DOWNLOAD_BASE).rstrip("/")
+    url = "{}/{}.tar.gz".format(base, stem)
+    expected = os.environ.get("SPOTJAX_UV_SHA256") or UV_SHA256[arch]
+    note(prepare_log, "uv", "downloading uv {} from {}".format(UV_VERSION, url))
+    os.makedirs(cache, exist_ok=True)
+    handle, archive = tempfile.mkstemp(prefix=".uv-", suffix=".tar.gz", dir=cache)
+    os.close(handle)
+    try:
+        def fetch():
+            with urllib.request.urlopen(url, timeout=HTTP_TIMEOUT_SECONDS) as response, open(archive, "wb") as f:
+                shutil.copyfileobj(response, f)
+        with_retries(fetch)
+        actual = sha256_file(archive)
+        if actual != expected:
+            raise StepError("uv", "{} has sha256 {}, expected {}: not running it".format(url, actual, expected))
+        with tarfile.open(archive, "r:gz") as tar:
+            try:
+                member = tar.getmember(stem + "/uv")
+            except KeyError:
+                raise StepError("uv", "{} has no {}/uv".format(url, stem))
+            if not member.isfile():
+                raise StepError("uv", "{}/uv in {} is not a file".format(stem, url))
+            content = tar.extractfile(member).read()
+        # Made executable before it appears: a second worker of the VM never finds it half there.
+        handle, temp = tempfile.mkstemp(prefix=".uv-", dir=cache)
+        with os.fdopen(handle, "wb") as f:
+            f.write(content)
+        os.chmod(temp, 0o755)
+        os.replace(temp, binary)
+    finally:
+        os.remove(archive)
+    note(prepare_log, "uv", "installed uv {} in {}".format(UV_VERSION, binary))
+    return binary
+
+
+def find_uv(config, prepare_log):
+    """The uv binary the venv and the installs use, or None for the python3 -m venv and pip fallback."""
+    if config.uv_source == "download":
+        uv = download_uv(prepare_log)
+    else:
+        uv = shutil.which("uv")
+        if uv is None:
+            note(prepare_log, "uv", "uv is not on the PATH: making the venv with {} -m venv and installing requirements.txt "
+                 "with pip; the job's python {} is not applied".format(sys.executable, config.python))
+            return None
+    run_step("uv", [uv, "--version"], os.path.dirname(prepare_log), None, prepare_log)
+    return os.path.abspath(uv)
+
+
+def prepare_environment(config, home, uv):
+    """The setup script's and the installs' environment: the venv active, uv on the PATH, SPOT_* set."""
+    env = script_environment(config, home)
+    venv_bin = os.path.join(home, "venv", "bin")
+    rest = [p for p in os.environ.get("PATH", os.defpath).split(os.pathsep) if p]
+    first = [venv_bin] + ([os.path.dirname(uv)] if uv else [])
+    env["PATH"] = os.pathsep.join(first + [p for p in rest if p not in first])
+    env.pop("PYTHONHOME", None)
+    return env
+
+
+def create_fallback_venv(venv, home, prepare_log):
+    """Without uv: a venv that sees the interpreter's packages.
+
+    When the interpreter has pip, the venv uses it (through --system-site-packages) instead of
+    getting its own copy: ensurepip writes and compiles a thousand files per venv. bin/pip then
+    runs that pip for the venv.
+    """
+    has_pip = subprocess.call([sys.executable, "-c", "import pip"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) == 0
+    command = [sys.executable, "-m", "venv", "--system-site-packages"] + (["--without-pip"] if has_pip else []) + [venv]
+    run_step("venv", command, home, None, prepare_log)
+    if has_pip:
+        pip = os.path.join(venv, "bin", "pip")
+        write_atomic(pip, b'#!/bin/sh\nexec "$(dirname "$0")/python" -m pip "$@"\n')
+        os.chmod(pip, 0o755)
+
+
+def index_arguments(config):
+    arguments = []
+    for url in config.extra_index_urls:
+        arguments += ["--extra-index-url", url]
+    return arguments
+
+
+class WheelCache:
+    """Archives of uv's cache after an install of one requirements.txt, in a gs:// folder or a local one.
+
+    The key covers what changes the packages: the requirements, the Python version, the indexes,
+    the pip arguments and the machine (two jobs on different TPU runtimes can share a folder).
     """
 
-    def __init__(self, uri, cloud, requirements_key):
-        implementation = "cp" if sys.implementation.name == "cpython" else sys.implementation.name
-        self.name = "{}-{}{}{}-{}.tar.gz".format(
-            requirements_key, implementation, sys.version_info[0], sys.version_info[1], platform.machine() or "unknown")
+    def __init__(self, uri, cloud, config, requirements_hash):
+        machine = platform.machine() or "unknown"
+        key = sha256_text(json.dumps([requirements_hash, config.python, config.extra_index_urls, config.pip_args, machine, UV_VERSION]))
+        self.name = "{}-py{}-{}.tar.gz".format(key, config.python, machine)
         self.uri = uri.rstrip("/") + "/" + self.name
         self.cloud = cloud
 
-    def fetch(self, wheels):
-        """Unpacks the archive into wheels; False when the cache has none."""
+    def fetch(self, folder):
+        """Unpacks the archive into folder; False when the cache has none."""
         if self.uri.startswith("gs://"):
             bucket, name = split_gs(self.uri)
-            handle, archive = tempfile.mkstemp(prefix=".wheels-", suffix=".tar.gz", dir=os.path.dirname(wheels))
+            handle, archive = tempfile.mkstemp(prefix=".uv-cache-", suffix=".tar.gz", dir=os.path.dirname(folder))
             os.close(handle)
             try:
                 if not fetch_object(self.cloud, bucket, name, archive):
                     return False
-                os.makedirs(wheels)
-                extract_tarball(archive, wheels)
+                os.makedirs(folder)
+                extract_tarball(archive, folder)
             finally:
                 os.remove(archive)
             return True
         if not os.path.isfile(self.uri):
             return False
-        os.makedirs(wheels)
-        extract_tarball(self.uri, wheels)
+        os.makedirs(folder)
+        extract_tarball(self.uri, folder)
         return True
 
-    def store(self, wheels):
+    def store(self, folder):
         buffer = io.BytesIO()
         with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-            for name in sorted(os.listdir(wheels)):
-                tar.add(os.path.join(wheels, name), arcname=name, recursive=False)
+            for name in sorted(os.listdir(folder)):
+                if name != ".lock":
+                    tar.add(os.path.join(folder, name), arcname=name)
         data = buffer.getvalue()
         if self.uri.startswith("gs://"):
             bucket, name = split_gs(self.uri)
@@ -484,72 +621,53 @@ class RequirementsCache:
             write_atomic(self.uri, data)
 
 
-def create_venv(venv, home, prepare_log):
-    """A venv that sees the interpreter's packages (jax and libtpu on a TPU VM image).
-
-    When the interpreter has pip, the venv uses it (through --system-site-packages) instead of
-    getting its own copy: ensurepip writes and compiles a thousand files per venv, which is most of
-    a worker's preparation time. bin/pip then runs that pip for the venv.
-    """
-    has_pip = subprocess.call([sys.executable, "-c", "import pip"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) == 0
-    command = [sys.executable, "-m", "venv", "--system-site-packages"] + (["--without-pip"] if has_pip else []) + [venv]
-    run_step("requirements", command, home, None, prepare_log)
-    if has_pip:
-        pip = os.path.join(venv, "bin", "pip")
-        write_atomic(pip, b'#!/bin/sh\nexec "$(dirname "$0")/python" -m pip "$@"\n')
-        os.chmod(pip, 0o755)
-
-
-def install_requirements(config, cloud, home, code, path, requirements_key, prepare_log):
-    """pip install -r requirements.txt into venv/, through the wheel cache when one is configured."""
-    pip = [os.path.join(home, "venv", "bin", "python"), "-m", "pip"]
-    extra = os.environ.get("SPOTJAX_PIP_ARGS", "").split()
-    pip_env = dict(os.environ, PIP_NO_INPUT="1", PIP_DISABLE_PIP_VERSION_CHECK="1")
+def install_requirements(config, cloud, uv, home, code, requirements_hash, prepare_log):
+    """uv pip install -r requirements.txt into the venv, through the wheel cache when one is configured."""
+    env = prepare_environment(config, home, uv)
+    arguments = ["-r", "requirements.txt"] + index_arguments(config) + list(config.pip_args)
+    if uv is None:
+        env.update(PIP_NO_INPUT="1", PIP_DISABLE_PIP_VERSION_CHECK="1")
+        run_step("requirements", [os.path.join(home, "venv", "bin", "python"), "-m", "pip", "install"] + arguments, code, env, prepare_log)
+        return "the package index (pip)"
+    install = [uv, "pip", "install"] + arguments
     if not config.requirements_cache_uri:
-        run_step("requirements", pip + ["install", "-r", path] + extra, code, pip_env, prepare_log)
+        run_step("requirements", install, code, env, prepare_log)
         return "the package index"
 
-    cache = RequirementsCache(config.requirements_cache_uri, cloud, requirements_key)
-    wheels = os.path.join(home, "wheels.partial")
-    offline = pip + ["install", "--no-index", "--find-links", wheels, "-r", path]
-    shutil.rmtree(wheels, ignore_errors=True)
+    cache = WheelCache(config.requirements_cache_uri, cloud, config, requirements_hash)
+    folder = os.path.join(home, "uv-cache")
+    env["UV_CACHE_DIR"] = folder
+    shutil.rmtree(folder, ignore_errors=True)
     try:
+        cached = cache.fetch(folder)
+    except (OSError, urllib.error.URLError, tarfile.TarError, ValueError, KeyError, StepError) as e:
+        # A cache that cannot be read costs a download, never the attempt.
+        note(prepare_log, "requirements", "cannot read the wheel cache {}: {}".format(cache.uri, e))
+        cached = False
+    if cached:
         try:
-            cached = cache.fetch(wheels)
-        except (OSError, urllib.error.URLError, tarfile.TarError, ValueError, KeyError, StepError) as e:
-            # A cache that cannot be read costs a download, never the launch.
-            log("cannot read the requirements cache {}: {}".format(cache.uri, e))
-            cached = False
-        if cached:
-            try:
-                run_step("requirements", offline, code, pip_env, prepare_log)
-                return cache.uri
-            except StepError as e:
-                log("the cached wheels did not install ({}); using the package index".format(e))
-            shutil.rmtree(wheels, ignore_errors=True)
-
-        # Wheels first, then an install from them: everything is downloaded once and cached as installed.
-        try:
-            run_step("requirements", pip + ["wheel", "-r", path, "-w", wheels] + extra, code, pip_env, prepare_log)
+            run_step("requirements", install + ["--offline"], code, env, prepare_log)
+            return cache.uri
         except StepError as e:
-            log("cannot build wheels for the cache ({}); installing without it".format(e))
-            run_step("requirements", pip + ["install", "-r", path] + extra, code, pip_env, prepare_log)
-            return "the package index"
-        run_step("requirements", offline, code, pip_env, prepare_log)
-        try:
-            cache.store(wheels)
-            log("stored the wheels of requirements.txt in " + cache.uri)
-        except (OSError, urllib.error.URLError, tarfile.TarError, ValueError, KeyError, StepError) as e:
-            log("cannot store the requirements cache {}: {}".format(cache.uri, e))
-        return "the package index"
-    finally:
-        shutil.rmtree(wheels, ignore_errors=True)
+            note(prepare_log, "requirements", "the cached wheels did not install ({}); using the package index".format(e))
+    else:
+        shutil.rmtree(folder, ignore_errors=True)
+    run_step("requirements", install, code, env, prepare_log)
+    try:
+        cache.store(folder)
+        note(prepare_log, "requirements", "stored the wheel cache in " + cache.uri)
+    except (OSError, urllib.error.URLError, tarfile.TarError, ValueError, KeyError, StepError) as e:
+        note(prepare_log, "requirements", "cannot store the wheel cache {}: {}".format(cache.uri, e))
+    return "the package index"
 
 
 def prepare(config, home, prepare_log):
+    """Code, uv, venv, setup script, requirements: each step named in a failure, each skipped when already done."""
     cloud = Cloud(config.metadata_url)
     code = os.path.join(home, "code")
+    venv = os.path.join(home, "venv")
     code_key = sha256_text(config.code_uri)
+    state = {"uv": None, "venv_key": ""}
 
     def fetch():
         code_stamp = os.path.join(home, "code.stamp")
@@ -567,14 +685,36 @@ def prepare(config, home, prepare_log):
         write_atomic(code_stamp, code_key.encode("utf-8"))
         log("fetched code from " + config.code_uri)
 
+    def uv():
+        state["uv"] = find_uv(config, prepare_log)
+
+    def make_venv():
+        venv_key = "uv {}".format(config.python) if state["uv"] else "python3 -m venv {}".format(sys.executable)
+        state["venv_key"] = venv_key
+        venv_stamp = os.path.join(home, "venv.stamp")
+        if read_stamp(venv_stamp) == venv_key and os.path.isfile(os.path.join(venv, "bin", "python")):
+            return
+        shutil.rmtree(venv, ignore_errors=True)
+        # What the setup script and the requirements put into the old venv is gone with it.
+        for stamp in ("setup.stamp", "requirements.stamp"):
+            if os.path.exists(os.path.join(home, stamp)):
+                os.remove(os.path.join(home, stamp))
+        if state["uv"]:
+            run_step("venv", [state["uv"], "venv", venv, "--python", config.python], home,
+                     prepare_environment(config, home, state["uv"]), prepare_log)
+        else:
+            create_fallback_venv(venv, home, prepare_log)
+        write_atomic(venv_stamp, venv_key.encode("utf-8"))
+        log("made the venv ({})".format(venv_key))
+
     def setup():
         script = next((s for s in SETUP_SCRIPTS if os.path.isfile(os.path.join(code, s))), None)
         if script is None:
             return
-        setup_key = code_key + ":" + sha256_file(os.path.join(code, script))
+        setup_key = sha256_text(json.dumps([code_key, sha256_file(os.path.join(code, script)), state["venv_key"]]))
         setup_stamp = os.path.join(home, "setup.stamp")
         if read_stamp(setup_stamp) != setup_key:
-            run_step("setup", ["bash", script], code, script_environment(config, home), prepare_log)
+            run_step("setup", ["bash", script], code, prepare_environment(config, home, state["uv"]), prepare_log)
             write_atomic(setup_stamp, setup_key.encode("utf-8"))
             log("ran " + script)
 
@@ -582,19 +722,17 @@ def prepare(config, home, prepare_log):
         path = os.path.join(code, "requirements.txt")
         if not os.path.isfile(path):
             return
-        requirements_key = sha256_file(path)
-        venv_stamp = os.path.join(home, "venv.stamp")
-        if read_stamp(venv_stamp) == requirements_key:
+        requirements_hash = sha256_file(path)
+        key = sha256_text(json.dumps([requirements_hash, state["venv_key"], config.extra_index_urls, config.pip_args]))
+        stamp = os.path.join(home, "requirements.stamp")
+        if read_stamp(stamp) == key:
             return
-        venv = os.path.join(home, "venv")
-        if not os.path.isfile(os.path.join(venv, "bin", "pip")):
-            shutil.rmtree(venv, ignore_errors=True)
-            create_venv(venv, home, prepare_log)
-        source = install_requirements(config, cloud, home, code, path, requirements_key, prepare_log)
-        write_atomic(venv_stamp, requirements_key.encode("utf-8"))
+        source = install_requirements(config, cloud, state["uv"], home, code, requirements_hash, prepare_log)
+        write_atomic(stamp, key.encode("utf-8"))
         log("installed requirements.txt from " + source)
 
-    steps = (("code", fetch), ("script", lambda: script_command(config, home)), ("setup", setup), ("requirements", requirements))
+    steps = (("code", fetch), ("script", lambda: script_command(config, home)), ("uv", uv), ("venv", make_venv),
+             ("setup", setup), ("requirements", requirements))
     for step, action in steps:
         try:
             action()

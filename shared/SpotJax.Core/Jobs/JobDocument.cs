@@ -170,6 +170,21 @@ public static class JobDocument
             }
 
             writer.WriteNumber(JobFields.PrepareTimeoutMinutes, spec.PrepareTimeoutMinutes);
+            writer.WriteString(JobFields.Python, spec.Python);
+            writer.WriteStartArray(JobFields.ExtraIndexUrls);
+            foreach (var url in spec.ExtraIndexUrls)
+            {
+                writer.WriteStringValue(url);
+            }
+
+            writer.WriteEndArray();
+            writer.WriteStartArray(JobFields.PipArgs);
+            foreach (var arg in spec.PipArgs)
+            {
+                writer.WriteStringValue(arg);
+            }
+
+            writer.WriteEndArray();
 
             writer.WriteEndObject();
         }

@@ -16,6 +16,9 @@ internal static class JobFields
     public const string CheckpointDir = "checkpointDir";
     public const string LogDir = "logDir";
     public const string PrepareTimeoutMinutes = "prepareTimeoutMinutes";
+    public const string Python = "python";
+    public const string ExtraIndexUrls = "extraIndexUrls";
+    public const string PipArgs = "pipArgs";
 
     public const string TpuType = "type";
     public const string TpuZone = "zone";
@@ -28,7 +31,7 @@ internal static class JobFields
     public static readonly IReadOnlyList<string> TopLevel =
     [
         Name, Tpu, Code, Script, Args, Env, MaxRetries, MaxPreemptions, Stall, ProvisionTimeoutMinutes, CheckpointDir, LogDir,
-        PrepareTimeoutMinutes,
+        PrepareTimeoutMinutes, Python, ExtraIndexUrls, PipArgs,
     ];
 
     public static readonly IReadOnlyList<string> TpuLevel = [TpuType, TpuZone, TpuZones, TpuRuntimeVersion];

@@ -27,6 +27,15 @@ public sealed record JobSpec
 
     /// <summary>Minutes the agents may prepare the workers (code, setup script, requirements) before the attempt is ended as a launch failure.</summary>
     public int PrepareTimeoutMinutes { get; init; } = 30;
+
+    /// <summary>The Python version of the workers' venv (<c>uv venv --python</c>), such as <c>3.12</c>.</summary>
+    public string Python { get; init; } = "3.12";
+
+    /// <summary>Package indexes <c>uv pip install -r requirements.txt</c> searches besides PyPI and the libtpu release index.</summary>
+    public IReadOnlyList<string> ExtraIndexUrls { get; init; } = [];
+
+    /// <summary>Arguments added to <c>uv pip install -r requirements.txt</c>, each one word (never through a shell).</summary>
+    public IReadOnlyList<string> PipArgs { get; init; } = [];
 }
 
 public sealed record TpuSpec

@@ -22,6 +22,10 @@ internal sealed partial class JobSpecValidator
     private const int MaxEnvNameLength = 128;
     private const int MaxEnvValueBytes = 32 * 1024;
     private const int MaxObjectNameBytes = 1024;
+    private const int MaxIndexUrls = 16;
+    private const int MaxIndexUrlLength = 2048;
+    private const int MaxPipArgs = 64;
+    private const int MaxPipArgLength = 1024;
 
     private const string TpuTypeRule =
         "allowed: v2-N and v3-N with N a power of two from 8 to 2048; v4-N with N a power of two from 8 to 8192; " +
@@ -100,6 +104,9 @@ internal sealed partial class JobSpecValidator
         var checkpointDir = root.TryGetPropertyValue(JobFields.CheckpointDir, out var ckptNode) ? Location(ckptNode, JobFields.CheckpointDir) : null;
         var logDir = root.TryGetPropertyValue(JobFields.LogDir, out var logNode) ? Location(logNode, JobFields.LogDir) : null;
         var prepareTimeout = Integer(root, JobFields.PrepareTimeoutMinutes, JobFields.PrepareTimeoutMinutes, 1, 1440, Defaults.PrepareTimeoutMinutes);
+        var python = Python(root);
+        var extraIndexUrls = ExtraIndexUrls(root);
+        var pipArgs = PipArgs(root);
 
         if (_errors.Count > errorsBefore || name is null || tpu is null || code is null || script is null)
         {
@@ -121,7 +128,102 @@ internal sealed partial class JobSpecValidator
             CheckpointDir = checkpointDir,
             LogDir = logDir,
             PrepareTimeoutMinutes = prepareTimeout,
+            Python = python,
+            ExtraIndexUrls = extraIndexUrls.AsReadOnly(),
+            PipArgs = pipArgs.AsReadOnly(),
         };
+    }
+
+    private string Python(JsonObject root)
+    {
+        const string field = JobFields.Python;
+        if (!root.TryGetPropertyValue(field, out var node))
+        {
+            return Defaults.Python;
+        }
+
+        // Only a string: YAML reads an unquoted 3.10 as the number 3.1, a different version.
+        if (node is JsonValue number && number.GetValueKind() == JsonValueKind.Number)
+        {
+            return Fail(field, $"must be a string such as \"3.12\", got the number {Describe(node)}; quote it (in YAML 3.10 reads as 3.1)") ?? Defaults.Python;
+        }
+
+        if (String(node, field) is not { } version)
+        {
+            return Defaults.Python;
+        }
+
+        return PythonVersion().IsMatch(version)
+            ? version
+            : Fail(field, $"{Quote(version)} is not a Python version: 3.N or 3.N.M, such as 3.12 (quote it in YAML)") ?? Defaults.Python;
+    }
+
+    private List<string> ExtraIndexUrls(JsonObject root)
+    {
+        var urls = StringList(root, JobFields.ExtraIndexUrls, MaxIndexUrls, MaxIndexUrlLength);
+        for (var i = 0; i < urls.Count; i++)
+        {
+            var url = urls[i];
+            var itemField = $"{JobFields.ExtraIndexUrls}[{i}]";
+            if (url.Any(c => char.IsControl(c) || char.IsWhiteSpace(c)))
+            {
+                Fail(itemField, "must not contain spaces or control characters");
+            }
+            else if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https") || uri.Host.Length == 0)
+            {
+                Fail(itemField, $"{Quote(url)} is not an http:// or https:// URL of a package index");
+            }
+        }
+
+        return urls;
+    }
+
+    private List<string> PipArgs(JsonObject root)
+    {
+        var args = StringList(root, JobFields.PipArgs, MaxPipArgs, MaxPipArgLength);
+        for (var i = 0; i < args.Count; i++)
+        {
+            if (args[i].Length == 0 || HasControl(args[i]))
+            {
+                Fail($"{JobFields.PipArgs}[{i}]", "must be a non-empty argument without control characters or NUL");
+            }
+        }
+
+        return args;
+    }
+
+    private List<string> StringList(JsonObject root, string field, int maxItems, int maxLength)
+    {
+        if (!root.TryGetPropertyValue(field, out var node))
+        {
+            return [];
+        }
+
+        if (node is not JsonArray list || list.Count > maxItems)
+        {
+            Fail(field, $"must be a list of at most {maxItems} strings, got {Describe(node)}");
+            return [];
+        }
+
+        var items = new List<string>(list.Count);
+        for (var i = 0; i < list.Count; i++)
+        {
+            var itemField = $"{field}[{i}]";
+            if (String(list[i], itemField) is not { } item)
+            {
+                continue;
+            }
+
+            if (item.Length > maxLength)
+            {
+                Fail(itemField, $"is {item.Length} characters long; at most {maxLength} are allowed");
+                continue;
+            }
+
+            items.Add(item);
+        }
+
+        return items;
     }
 
     private string? Name(JsonObject root)
@@ -618,6 +720,9 @@ internal sealed partial class JobSpecValidator
 
     [GeneratedRegex(@"^[A-Z_][A-Z0-9_]*\z", RegexOptions.CultureInvariant)]
     private static partial Regex EnvName();
+
+    [GeneratedRegex(@"^3\.[0-9]{1,2}(\.[0-9]{1,3})?\z", RegexOptions.CultureInvariant)]
+    private static partial Regex PythonVersion();
 
     [GeneratedRegex("^([A-Za-z][A-Za-z0-9+.-]*)://", RegexOptions.CultureInvariant)]
     private static partial Regex UriScheme();

@@ -44,6 +44,15 @@ public sealed record LaunchPlan
 
     /// <summary>Folder under which the agent writes <c>attempt-N/worker-I.log</c>.</summary>
     public required string LogUri { get; init; }
+
+    /// <summary>The venv's Python version (<c>uv venv --python</c>).</summary>
+    public string Python { get; init; } = "3.12";
+
+    /// <summary>Indexes for <c>uv pip install -r requirements.txt</c>, in order (<c>--extra-index-url</c> each).</summary>
+    public IReadOnlyList<string> ExtraIndexUrls { get; init; } = [];
+
+    /// <summary>Arguments added to <c>uv pip install -r requirements.txt</c>.</summary>
+    public IReadOnlyList<string> PipArgs { get; init; } = [];
 }
 
 public sealed record WorkerEndpoint(int Index, string IpAddress, int Port);

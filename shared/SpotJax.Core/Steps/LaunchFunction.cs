@@ -82,6 +82,12 @@ public sealed class LaunchFunction(
         }
     }
 
+    /// <summary>
+    /// The libtpu release index that the original tool adds to every requirements install
+    /// (<c>--extra-index-url</c>): <c>jax[tpu]</c> finds its libtpu there.
+    /// </summary>
+    public const string LibtpuIndexUrl = "https://storage.googleapis.com/jax-releases/libtpu_releases.html";
+
     /// <summary>The attempt's launch plan, with the environment contract of the original tool.</summary>
     public LaunchPlan Plan(Job job, string nodeName, IReadOnlyList<NetworkEndpoint> endpoints)
     {
@@ -112,6 +118,9 @@ public sealed class LaunchFunction(
             Environment = env,
             MarkersUri = BucketLayout.GsUri(options.Bucket, BucketLayout.MarkersPrefix(job.Id)),
             LogUri = JobPaths.LogDir(job, options.Bucket),
+            Python = spec.Python,
+            ExtraIndexUrls = [LibtpuIndexUrl, .. spec.ExtraIndexUrls.Where(u => u != LibtpuIndexUrl)],
+            PipArgs = spec.PipArgs,
         };
     }
 

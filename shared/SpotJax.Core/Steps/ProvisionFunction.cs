@@ -56,21 +56,28 @@ public sealed class ProvisionFunction(
     }
 
     /// <summary>
-    /// <c>ssh-keys</c> in the format of the VM's guest agent, <c>USER:KEY_TYPE KEY COMMENT</c>, so that
-    /// <c>launch</c> can log in to every worker of the new node; null when no key is configured.
+    /// The node's metadata: <c>autocheckpoint-enabled: "true"</c> as the original tool sets it (Orbax
+    /// saves on the maintenance or preemption notice), and <c>ssh-keys</c> in the format of the VM's
+    /// guest agent, <c>USER:KEY_TYPE KEY COMMENT</c>, so that <c>launch</c> can log in to every worker
+    /// of the new node, when a key is configured.
     /// </summary>
-    private Dictionary<string, string>? SshKeysMetadata()
+    private Dictionary<string, string> NodeMetadata()
     {
+        var metadata = new Dictionary<string, string> { [AutocheckpointMetadataKey] = "true" };
         if (string.IsNullOrWhiteSpace(options.SshUser) || string.IsNullOrWhiteSpace(options.SshPublicKey))
         {
-            return null;
+            return metadata;
         }
 
         var key = options.SshPublicKey.Trim().Split(' ', StringSplitOptions.RemoveEmptyEntries);
         // The comment names the user, as gcloud writes it; the key's own comment is dropped.
         var typeAndKey = string.Join(' ', key.Take(2));
-        return new Dictionary<string, string> { ["ssh-keys"] = $"{options.SshUser}:{typeAndKey} {options.SshUser}" };
+        metadata["ssh-keys"] = $"{options.SshUser}:{typeAndKey} {options.SshUser}";
+        return metadata;
     }
+
+    /// <summary>The metadata key that lets the TPU runtime tell Orbax to save before a preemption or maintenance.</summary>
+    public const string AutocheckpointMetadataKey = "autocheckpoint-enabled";
 
     /// <summary>The Spot queued resource of the job's current attempt.</summary>
     public QueuedResource Body(Job job)
@@ -97,7 +104,7 @@ public sealed class ProvisionFunction(
                                 [JobLabel] = job.Id,
                                 [AttemptLabel] = job.Attempt.ToString(CultureInfo.InvariantCulture),
                             },
-                            Metadata = SshKeysMetadata(),
+                            Metadata = NodeMetadata(),
                             ServiceAccount = string.IsNullOrWhiteSpace(options.NodeServiceAccount)
                                 ? null
                                 : new NodeServiceAccount { Email = options.NodeServiceAccount.Trim() },

@@ -21,7 +21,16 @@ public sealed record LocalWorkerOptions
     /// <summary>Longest a worker's <c>launch</c> (it starts the agent detached, which then prepares on its own) may take before it is killed.</summary>
     public TimeSpan StepTimeout { get; init; } = TimeSpan.FromMinutes(2);
 
-    /// <summary>Variables added to the agent's environment, such as <c>SPOTJAX_PIP_ARGS</c>.</summary>
+    /// <summary>
+    /// The agent's wheel cache (<c>gs://BUCKET/cache/pip/</c> of the local bucket), passed through
+    /// <see cref="ResolveUri"/>; null installs requirements without it.
+    /// </summary>
+    public string? RequirementsCacheUri { get; init; }
+
+    /// <summary>
+    /// Variables added to the agent's environment, such as a <c>PATH</c> that holds a <c>uv</c> (the agent
+    /// takes uv from the PATH in local mode).
+    /// </summary>
     public IReadOnlyDictionary<string, string>? ExtraEnvironment { get; init; }
 
     /// <summary>Clock for launch durations and the step timeout.</summary>

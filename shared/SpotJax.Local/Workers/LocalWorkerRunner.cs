@@ -198,6 +198,10 @@ public sealed partial class LocalWorkerRunner : IWorkerRunner
             LogUri = options.ResolveUri(BucketLayout.LogObject(plan.LogUri, plan.Attempt, index)),
             PrepareLogUri = options.ResolveUri(BucketLayout.PrepareLogObject(plan.LogUri, plan.Attempt, index)),
             MetadataUrl = options.MetadataUrl(zone, nodeId),
+            RequirementsCacheUri = options.RequirementsCacheUri is { } cache ? options.ResolveUri(cache) : null,
+            Python = plan.Python,
+            ExtraIndexUrls = plan.ExtraIndexUrls,
+            PipArgs = plan.PipArgs,
         };
     }
 

@@ -22,7 +22,10 @@ public sealed class JobDocumentTests
           "stall": { "minutes": 90, "action": "restart" },
           "provisionTimeoutMinutes": 30,
           "checkpointDir": "gs://my-bucket/llama/ckpt",
-          "logDir": "gs://my-bucket/llama/logs"
+          "logDir": "gs://my-bucket/llama/logs",
+          "python": "3.11",
+          "extraIndexUrls": ["https://download.pytorch.org/whl/cpu"],
+          "pipArgs": ["--pre", "--no-deps"]
         }
         """;
 
@@ -48,6 +51,9 @@ public sealed class JobDocumentTests
         provisionTimeoutMinutes: 30
         checkpointDir: gs://my-bucket/llama/ckpt
         logDir: gs://my-bucket/llama/logs
+        python: "3.11"
+        extraIndexUrls: [https://download.pytorch.org/whl/cpu]
+        pipArgs: [--pre, --no-deps]
         """;
 
     private static readonly JobDocumentOptions Local = new() { AllowLocalCode = true, BaseDirectory = "/srv/jobs" };
@@ -202,6 +208,25 @@ public sealed class JobDocumentTests
         { "checkpointDir", Json("""{"checkpointDir": "/tmp/ckpt"}""") },
         { "logDir", Json("""{"logDir": "gs://x"}""") },
         { "maxRetry", Json("""{"maxRetry": 3}""") },
+        { "python", Json("""{"python": 3.1}""") },
+        { "python", Json("""{"python": "3"}""") },
+        { "python", Json("""{"python": "python3.12"}""") },
+        { "python", Json("""{"python": "3.12; rm -rf ~"}""") },
+        { "python", Json("""{"python": "3.12\n"}""") },
+        { "extraIndexUrls", Json("""{"extraIndexUrls": "https://download.pytorch.org/whl/cpu"}""") },
+        { "extraIndexUrls", Json("{\"extraIndexUrls\": [" + string.Join(", ", Enumerable.Range(0, 17).Select(i => $"\"https://i{i}.example/simple\"")) + "]}") },
+        { "extraIndexUrls[0]", Json("""{"extraIndexUrls": ["file:///etc/passwd"]}""") },
+        { "extraIndexUrls[0]", Json("""{"extraIndexUrls": ["ftp://mirror.example/simple"]}""") },
+        { "extraIndexUrls[0]", Json("""{"extraIndexUrls": ["--index-url=https://evil.example"]}""") },
+        { "extraIndexUrls[1]", Json("""{"extraIndexUrls": ["https://ok.example/simple", "https://a.example/simple --trusted-host evil"]}""") },
+        { "extraIndexUrls[0]", Json("""{"extraIndexUrls": ["https://a.example/simple\nhttps://b.example"]}""") },
+        { "extraIndexUrls[0]", Json("""{"extraIndexUrls": [7]}""") },
+        { "pipArgs", Json("""{"pipArgs": "--pre --no-deps"}""") },
+        { "pipArgs[0]", Json("""{"pipArgs": ["--pre\u0000; touch /tmp/pwned"]}""") },
+        { "pipArgs[0]", Json("""{"pipArgs": ["--pre\n--index-url=https://evil.example"]}""") },
+        { "pipArgs[0]", Json("""{"pipArgs": [""]}""") },
+        { "pipArgs[0]", Json($$$"""{"pipArgs": ["{{{new string('a', 1025)}}}"]}""") },
+        { "pipArgs", Json("{\"pipArgs\": [" + string.Join(", ", Enumerable.Repeat("\"--pre\"", 65)) + "]}") },
         { "document", "[" + MinimalJson + "]" },
         { "document", "- name: resnet\n- tpu: {}" },
         { "document", "just a sentence" },
@@ -219,6 +244,26 @@ public sealed class JobDocumentTests
         { "document", new string('[', 100) + new string(']', 100) },
         { "document", MinimalJson + new string(' ', JobDocument.MaxDocumentBytes) },
     };
+
+    [Fact]
+    public void Parse_WithoutEnvironmentFields_GivesPython312AndNoIndexesOrPipArgs()
+    {
+        var spec = JobDocument.Parse(MinimalJson);
+
+        Assert.Equal("3.12", spec.Python);
+        Assert.Empty(spec.ExtraIndexUrls);
+        Assert.Empty(spec.PipArgs);
+    }
+
+    [Fact]
+    public void Parse_ShellLookingPipArgs_KeptAsSingleWords()
+    {
+        var spec = JobDocument.Parse(Json("""{"pipArgs": ["--config-settings=k=$(touch /tmp/pwned)", "; rm -rf ~", "`id`"], "python": "3.11.9"}"""));
+
+        Assert.Equal(["--config-settings=k=$(touch /tmp/pwned)", "; rm -rf ~", "`id`"], spec.PipArgs);
+        Assert.Equal("3.11.9", spec.Python);
+        Assert.Equal(JobDocument.ToJson(spec), JobDocument.ToJson(JobDocument.Parse(JobDocument.ToJson(spec))));
+    }
 
     [Theory]
     [MemberData(nameof(InvalidDocuments))]

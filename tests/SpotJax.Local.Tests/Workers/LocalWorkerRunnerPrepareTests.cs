@@ -1,6 +1,7 @@
 using System.Formats.Tar;
 using System.IO.Compression;
 using System.Text;
+using SpotJax.Contracts;
 using SpotJax.Local.Workers;
 
 namespace SpotJax.Local.Tests.Workers;
@@ -122,7 +123,7 @@ public sealed class LocalWorkerRunnerPrepareTests
         var wheels = Path.Combine(sandbox.Root, "wheels");
         WriteWheel(wheels);
         File.WriteAllText(Path.Combine(sandbox.Code, "requirements.txt"), "spotjaxdemo==0.1\n");
-        var options = sandbox.Options(extraEnvironment: new Dictionary<string, string> { ["SPOTJAX_PIP_ARGS"] = $"--no-index --find-links {wheels}" });
+        var options = sandbox.Options(extraEnvironment: StandInUv.Environment(wheels));
         var runner = new LocalWorkerRunner(options);
 
         var results = await runner.LaunchAsync(sandbox.Plan(workers: 1, env: new Dictionary<string, string> { ["MODE"] = "import" }), CancellationToken.None);
@@ -186,20 +187,21 @@ public sealed class LocalWorkerRunnerPrepareTests
     }
 
     /// <summary>A minimal pure-Python wheel: a wheel is a zip of the package and its dist-info.</summary>
-    internal static void WriteWheel(string folder)
+    /// <summary>A minimal pure-Python wheel: a zip of the package (<c>VALUE = value</c>) and its dist-info; no build tools needed.</summary>
+    internal static void WriteWheel(string folder, string name = "spotjaxdemo", int value = 42)
     {
         Directory.CreateDirectory(folder);
         var files = new Dictionary<string, string>
         {
-            ["spotjaxdemo/__init__.py"] = "VALUE = 42\n",
-            ["spotjaxdemo-0.1.dist-info/METADATA"] = "Metadata-Version: 2.1\nName: spotjaxdemo\nVersion: 0.1\n",
-            ["spotjaxdemo-0.1.dist-info/WHEEL"] = "Wheel-Version: 1.0\nGenerator: spotjax-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+            [$"{name}/__init__.py"] = $"VALUE = {value}\n",
+            [$"{name}-0.1.dist-info/METADATA"] = $"Metadata-Version: 2.1\nName: {name}\nVersion: 0.1\n",
+            [$"{name}-0.1.dist-info/WHEEL"] = "Wheel-Version: 1.0\nGenerator: spotjax-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
         };
-        files["spotjaxdemo-0.1.dist-info/RECORD"] = string.Concat(files.Keys.Select(name => $"{name},,\n")) + "spotjaxdemo-0.1.dist-info/RECORD,,\n";
-        using var zip = ZipFile.Open(Path.Combine(folder, "spotjaxdemo-0.1-py3-none-any.whl"), ZipArchiveMode.Create);
-        foreach (var (name, content) in files)
+        files[$"{name}-0.1.dist-info/RECORD"] = string.Concat(files.Keys.Select(n => $"{n},,\n")) + $"{name}-0.1.dist-info/RECORD,,\n";
+        using var zip = ZipFile.Open(Path.Combine(folder, $"{name}-0.1-py3-none-any.whl"), ZipArchiveMode.Create);
+        foreach (var (entry, content) in files)
         {
-            using var writer = new StreamWriter(zip.CreateEntry(name).Open());
+            using var writer = new StreamWriter(zip.CreateEntry(entry).Open());
             writer.Write(content);
         }
     }

@@ -3,6 +3,7 @@ using System.Formats.Tar;
 using System.IO.Compression;
 using System.Text;
 using System.Text.Json;
+using SpotJax.Contracts;
 using SpotJax.Core;
 using SpotJax.Core.Agent;
 
@@ -172,31 +173,29 @@ public sealed class NodeAgentTests
         var firstHome = Path.Combine(sandbox.Nodes, "first");
         var secondHome = Path.Combine(sandbox.Nodes, "second");
 
-        var first = await LaunchAsync(firstHome, Job("first"), new Dictionary<string, string>
+        var first = await LaunchAsync(firstHome, Job("first"), new Dictionary<string, string>(StandInUv.Environment(wheels))
         {
             ["SPOTJAX_STORAGE_BASE"] = google.Root,
-            ["SPOTJAX_PIP_ARGS"] = $"--no-index --find-links {wheels}",
         });
         // The agent prepares after launch returned: the wheels are stored before the script starts.
         await WorkerSandbox.WaitForFileAsync(Path.Combine(sandbox.Bucket, "first", "worker-0.log"), text => text.Contains("IMPORTED 42", StringComparison.Ordinal));
         var cached = google.Objects.Keys.Where(k => k.StartsWith("ctl/cache/pip/", StringComparison.Ordinal)).ToList();
         Directory.Delete(wheels, recursive: true);
-        var second = await LaunchAsync(secondHome, Job("second"), new Dictionary<string, string>
+        // No wheelhouse any more: an install that needs the index fails.
+        var second = await LaunchAsync(secondHome, Job("second"), new Dictionary<string, string>(StandInUv.Environment())
         {
             ["SPOTJAX_STORAGE_BASE"] = google.Root,
-            // Nothing answers there: an install that needs the index fails.
-            ["SPOTJAX_PIP_ARGS"] = $"--index-url http://127.0.0.1:9/simple --find-links {wheels}",
         });
 
         Assert.True(first.ExitCode == 0, first.Stderr);
         Assert.True(second.ExitCode == 0, second.Stderr);
         var archive = Assert.Single(cached);
-        Assert.Matches("^ctl/cache/pip/[0-9a-f]{64}-[a-z]+[0-9]+-[^/]+\\.tar\\.gz$", archive);
+        Assert.Matches("^ctl/cache/pip/[0-9a-f]{64}-py3\\.12-[^/]+\\.tar\\.gz$", archive);
         await WorkerSandbox.WaitForFileAsync(Path.Combine(sandbox.Bucket, "second", "worker-0.log"), text => text.Contains("IMPORTED 42", StringComparison.Ordinal));
         var secondPrepare = await File.ReadAllTextAsync(PrepareLog(Path.Combine(sandbox.Bucket, "second", "worker-0.log")));
-        Assert.Contains("--no-index --find-links", secondPrepare, StringComparison.Ordinal);
-        Assert.DoesNotContain("pip wheel", secondPrepare, StringComparison.Ordinal);
-        Assert.Contains("pip wheel", await File.ReadAllTextAsync(PrepareLog(Path.Combine(sandbox.Bucket, "first", "worker-0.log"))), StringComparison.Ordinal);
+        Assert.Contains("pip install -r requirements.txt --offline\n", secondPrepare, StringComparison.Ordinal);
+        Assert.DoesNotContain("stored the wheel cache", secondPrepare, StringComparison.Ordinal);
+        Assert.Contains("stored the wheel cache in gs://ctl/cache/pip/", await File.ReadAllTextAsync(PrepareLog(Path.Combine(sandbox.Bucket, "first", "worker-0.log"))), StringComparison.Ordinal);
     }
 
     private static AgentConfig Config(string codeUri, string script, string markersUri, string logUri, string metadataUrl) => new()

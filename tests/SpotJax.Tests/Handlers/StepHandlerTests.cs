@@ -93,7 +93,19 @@ public sealed class StepHandlerTests : IAsyncLifetime
         var body = new ProvisionFunction(null!, h.Tpu, null!, options, TimeProvider.System).Body(job);
 
         Assert.Equal("spotjax:ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGx9 spotjax", body.Tpu!.NodeSpec[0].Node.Metadata!["ssh-keys"]);
-        Assert.Null(h.Functions.Provision.Body(job).Tpu!.NodeSpec[0].Node.Metadata);
+        Assert.Equal("true", body.Tpu!.NodeSpec[0].Node.Metadata!["autocheckpoint-enabled"]);
+    }
+
+    [Fact]
+    public async Task ProvisionBody_WithoutSshKey_SetsAutocheckpointLikeTheOriginalTool()
+    {
+        var job = await h.SubmitAsync(HandlerHarness.JobYaml(h.Code(Forever)));
+        await h.Functions.Provision.HandleAsync(h.Step(job.Id, 1), CancellationToken.None);
+        job = await h.JobAsync(job.Id);
+
+        var metadata = h.Functions.Provision.Body(job).Tpu!.NodeSpec[0].Node.Metadata;
+
+        Assert.Equal(new Dictionary<string, string> { ["autocheckpoint-enabled"] = "true" }, metadata);
     }
 
     [Fact]
