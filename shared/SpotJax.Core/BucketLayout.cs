@@ -25,6 +25,10 @@ public static partial class BucketLayout
     public static string LogObject(string logDir, int attempt, int worker) =>
         $"{logDir.TrimEnd('/')}/attempt-{attempt}/worker-{worker}.log";
 
+    /// <summary>The preparation log (code, uv, venv, setup script, requirements) of one worker of one attempt.</summary>
+    public static string PrepareLogObject(string logDir, int attempt, int worker) =>
+        $"{logDir.TrimEnd('/')}/attempt-{attempt}/worker-{worker}.prepare.log";
+
     public static string Marker(string jobId, int attempt, int worker, MarkerKind kind) =>
         $"{MarkersPrefix(jobId)}attempt-{attempt}/worker-{worker}/{kind.ToString().ToLowerInvariant()}";
 
