@@ -5,5 +5,6 @@ return args switch
     ["ssh-launch", .. var rest] => await SshLaunch.RunAsync(rest),
     ["ssh-connect", .. var rest] => await SshConnect.RunAsync(rest),
     ["cold-start", .. var rest] => await ColdStart.RunAsync(rest),
+    ["log-latency", .. var rest] => await LogLatency.RunAsync(rest),
     _ => await RecoveryLatency.RunAsync(args),
 };
