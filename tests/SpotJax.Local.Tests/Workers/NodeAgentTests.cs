@@ -121,7 +121,7 @@ public sealed class NodeAgentTests
         var (exitCode, stderr) = await LaunchAsync(home, config, new Dictionary<string, string> { ["SPOTJAX_STORAGE_BASE"] = google.Root });
         Assert.True(exitCode == 0, stderr);
         // The script prints one line and waits for SIGTERM: the line can only reach the bucket by an
-        // upload while it runs. Ten seconds leaves room for a loaded host, and less than a 15 s batch.
+        // upload while it runs, which comes within a second or two; ten seconds leave room for a loaded host.
         await Eventually.TrueAsync(() => Uploaded().Contains("FIRST LINE", StringComparison.Ordinal), "the first line's upload", TimeSpan.FromSeconds(10));
         Assert.False(google.Objects.ContainsKey(exitedObject));
         // SIGTERM to the agent alone (the pgid is its pid): it ends the script and closes the log.
