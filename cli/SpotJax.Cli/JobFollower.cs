@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Text;
 using Spectre.Console;
 using SpotJax.Core;
 using SpotJax.Core.Jobs;
@@ -10,7 +9,7 @@ namespace SpotJax.Cli;
 
 /// <summary>
 /// Follows a submitted job through any deployment until it ends: every transition, the checkpoint
-/// step, and worker 0's output, read from the job store and the bucket as they change.
+/// step, and worker 0's preparation log and output, read from the job store and the bucket as they change.
 /// </summary>
 public sealed class JobFollower(IAnsiConsole console, Target target, TimeSpan poll)
 {
@@ -18,7 +17,7 @@ public sealed class JobFollower(IAnsiConsole console, Target target, TimeSpan po
     public static readonly TimeSpan CreationPatience = TimeSpan.FromMinutes(2);
 
     private readonly Stopwatch clock = Stopwatch.StartNew();
-    private readonly Dictionary<int, long> logOffsets = [];
+    private readonly Dictionary<int, (LogStream Prepare, LogStream Output)> logs = [];
     private int historyShown;
     private long? checkpointShown;
 
@@ -45,7 +44,7 @@ public sealed class JobFollower(IAnsiConsole console, Target target, TimeSpan po
                 await ShowAsync(job, ct);
                 if (job.State.IsTerminal())
                 {
-                    await ShowLogsAsync(job, ct);
+                    await ShowLogsAsync(job, ct, final: true);
                     var colour = job.State == JobState.Succeeded ? "green" : "red";
                     var step = job.LastCheckpointStep is { } s ? string.Create(CultureInfo.InvariantCulture, $", last checkpoint step {s}") : "";
                     console.MarkupLineInterpolated($"[{colour}]Job {job.Id} {job.State.ToWire()}[/] after {job.Attempt} attempt(s): {job.PreemptionsSpent} preemption(s), {job.FailuresSpent} failure(s){step}.");
@@ -79,43 +78,35 @@ public sealed class JobFollower(IAnsiConsole console, Target target, TimeSpan po
         }
     }
 
-    /// <summary>Prints the complete lines worker 0 wrote since the last look, for every attempt so far.</summary>
-    private async Task ShowLogsAsync(Job job, CancellationToken ct)
+    /// <summary>
+    /// Prints the complete lines worker 0 wrote since the last look, for every attempt so far: its
+    /// preparation log (prefixed <c>prepare |</c>), then its output; once the job has ended
+    /// (<paramref name="final"/>), also a last line without a line end.
+    /// </summary>
+    private async Task ShowLogsAsync(Job job, CancellationToken ct, bool final = false)
     {
         for (var attempt = 1; attempt <= job.Attempt; attempt++)
         {
-            if (LogName(job, target.Objects.Bucket, attempt, 0) is not { } name)
+            if (!logs.TryGetValue(attempt, out var streams))
             {
-                return;
+                if (WorkerLogs.PrepareName(job, target.Objects.Bucket, attempt, 0) is not { } prepare ||
+                    WorkerLogs.OutputName(job, target.Objects.Bucket, attempt, 0) is not { } output)
+                {
+                    return;
+                }
+
+                streams = (new LogStream(prepare, target.ReadFromAsync), new LogStream(output, target.ReadFromAsync));
+                logs[attempt] = streams;
             }
 
-            var offset = logOffsets.GetValueOrDefault(attempt);
-            var bytes = await target.ReadFromAsync(name, offset, ct);
-            if (bytes is null || bytes.Length == 0)
+            foreach (var (stream, label) in new[] { (streams.Prepare, "prepare | "), (streams.Output, "") })
             {
-                continue;
-            }
-
-            var complete = Array.LastIndexOf(bytes, (byte)'\n');
-            if (complete < 0)
-            {
-                continue;
-            }
-
-            logOffsets[attempt] = offset + complete + 1;
-            foreach (var line in Encoding.UTF8.GetString(bytes, 0, complete).Split('\n'))
-            {
-                console.MarkupLineInterpolated($"[grey]{Stamp()}    attempt {attempt} worker 0 | [/]{line.TrimEnd('\r')}");
+                foreach (var line in LogStream.Lines(await stream.ReadAsync(final, ct) ?? []))
+                {
+                    console.MarkupLineInterpolated($"[grey]{Stamp()}    attempt {attempt} worker 0 | {label}[/]{line}");
+                }
             }
         }
-    }
-
-    /// <summary>The object name of a worker's log in the control bucket; null when the job logs elsewhere.</summary>
-    public static string? LogName(Job job, string bucket, int attempt, int worker)
-    {
-        var uri = BucketLayout.LogObject(JobPaths.LogDir(job, bucket), attempt, worker);
-        var root = BucketLayout.GsUri(bucket, "");
-        return uri.StartsWith(root, StringComparison.Ordinal) ? uri[root.Length..] : null;
     }
 
     private string Stamp() => string.Create(CultureInfo.InvariantCulture, $"+{clock.Elapsed.TotalSeconds,6:0.0}s");

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Text;
 using System.Text.RegularExpressions;
 using Spectre.Console;
 using SpotJax.Core.Jobs;
@@ -11,13 +10,13 @@ namespace SpotJax.Cli;
 
 /// <summary>
 /// Runs one job in local mode and prints its live timeline: every transition, the checkpoint
-/// step, and worker 0's output; injects the requested preemptions.
+/// step, and worker 0's preparation log and output; injects the requested preemptions.
 /// </summary>
 public sealed partial class LocalRun(IAnsiConsole console, LocalRunSettings settings)
 {
     private static readonly TimeSpan Poll = TimeSpan.FromMilliseconds(100);
     private readonly Stopwatch clock = Stopwatch.StartNew();
-    private readonly Dictionary<int, long> logOffsets = [];
+    private readonly Dictionary<int, (LogStream Prepare, LogStream Output)> logs = [];
     private int historyShown;
     private long? checkpointShown;
 
@@ -80,7 +79,7 @@ public sealed partial class LocalRun(IAnsiConsole console, LocalRunSettings sett
                 await ShowAsync(plane, job);
                 if (stopAt is { } target ? job.State == target || job.State.IsTerminal() : job.State.IsTerminal())
                 {
-                    ShowLogs(plane, job);
+                    await ShowLogsAsync(plane, job, final: true);
                     return job;
                 }
 
@@ -108,7 +107,7 @@ public sealed partial class LocalRun(IAnsiConsole console, LocalRunSettings sett
         }
 
         historyShown = history.Count;
-        ShowLogs(plane, job);
+        await ShowLogsAsync(plane, job);
         if (job.LastCheckpointStep is { } step && step != checkpointShown)
         {
             checkpointShown = step;
@@ -116,38 +115,28 @@ public sealed partial class LocalRun(IAnsiConsole console, LocalRunSettings sett
         }
     }
 
-    /// <summary>Prints what worker 0 wrote since the last look, for every attempt so far.</summary>
-    private void ShowLogs(LocalControlPlane plane, Job job)
+    /// <summary>
+    /// Prints the complete lines worker 0 wrote since the last look, for every attempt so far: its
+    /// preparation log (the file beside its output log, prefixed <c>prepare |</c>), then its output;
+    /// once the job has ended (<paramref name="final"/>), also a last line without a line end.
+    /// </summary>
+    private async Task ShowLogsAsync(LocalControlPlane plane, Job job, bool final = false)
     {
         for (var attempt = 1; attempt <= job.Attempt; attempt++)
         {
-            var path = plane.LogPath(job, attempt, 0);
-            if (!File.Exists(path))
+            if (!logs.TryGetValue(attempt, out var streams))
             {
-                continue;
+                var output = plane.LogPath(job, attempt, 0);
+                streams = (new LogStream(WorkerLogs.PreparePathBeside(output), LogStream.ReadFileFromAsync), new LogStream(output, LogStream.ReadFileFromAsync));
+                logs[attempt] = streams;
             }
 
-            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-            var offset = logOffsets.GetValueOrDefault(attempt);
-            if (stream.Length <= offset)
+            foreach (var (stream, label) in new[] { (streams.Prepare, "prepare | "), (streams.Output, "") })
             {
-                continue;
-            }
-
-            stream.Seek(offset, SeekOrigin.Begin);
-            var buffer = new byte[stream.Length - offset];
-            stream.ReadExactly(buffer);
-            var text = Encoding.UTF8.GetString(buffer);
-            var complete = text.LastIndexOf('\n');
-            if (complete < 0)
-            {
-                continue;
-            }
-
-            logOffsets[attempt] = offset + Encoding.UTF8.GetByteCount(text[..(complete + 1)]);
-            foreach (var line in text[..complete].Split('\n'))
-            {
-                console.MarkupLineInterpolated($"[grey]{Stamp()}    attempt {attempt} worker 0 | [/]{line.TrimEnd('\r')}");
+                foreach (var line in LogStream.Lines(await stream.ReadAsync(final, CancellationToken.None) ?? []))
+                {
+                    console.MarkupLineInterpolated($"[grey]{Stamp()}    attempt {attempt} worker 0 | {label}[/]{line}");
+                }
             }
         }
     }

@@ -94,7 +94,7 @@ public sealed class Target : IAsyncDisposable
             objects,
             publisher,
             $"the local control plane in {stateDir} is not running: start it with `spotjax local up --detach`",
-            (name, offset, ct) => ReadFileFromAsync(objects.LocalPath(name), offset, ct),
+            (name, offset, ct) => LogStream.ReadFileFromAsync(objects.LocalPath(name), offset, ct),
             plane?.Url);
         target.owned.AddRange([store, objects]);
         if (http is not null)
@@ -129,7 +129,7 @@ public sealed class Target : IAsyncDisposable
         {
             var folder = new FolderObjectStore(bucketDir, bucket);
             objects = folder;
-            readFrom = (name, offset, ct) => ReadFileFromAsync(folder.LocalPath(name), offset, ct);
+            readFrom = (name, offset, ct) => LogStream.ReadFileFromAsync(folder.LocalPath(name), offset, ct);
         }
         else
         {
@@ -158,27 +158,6 @@ public sealed class Target : IAsyncDisposable
             null);
         target.owned.AddRange([objects, http]);
         return target;
-    }
-
-    private static async Task<byte[]?> ReadFileFromAsync(string path, long offset, CancellationToken cancellationToken)
-    {
-        try
-        {
-            await using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-            if (stream.Length <= offset)
-            {
-                return [];
-            }
-
-            stream.Seek(offset, SeekOrigin.Begin);
-            var buffer = new byte[stream.Length - offset];
-            await stream.ReadExactlyAsync(buffer, cancellationToken);
-            return buffer;
-        }
-        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
-        {
-            return null;
-        }
     }
 
     public async ValueTask DisposeAsync()

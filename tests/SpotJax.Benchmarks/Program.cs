@@ -6,5 +6,6 @@ return args switch
     ["ssh-connect", .. var rest] => await SshConnect.RunAsync(rest),
     ["cold-start", .. var rest] => await ColdStart.RunAsync(rest),
     ["prepare-cache", .. var rest] => await PrepareCache.RunAsync(rest),
+    ["log-latency", .. var rest] => await LogLatency.RunAsync(rest),
     _ => await RecoveryLatency.RunAsync(args),
 };

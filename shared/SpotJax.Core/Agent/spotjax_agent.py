@@ -62,7 +62,12 @@ environment:
 # Generous: giving up early on a busy host (64 stand-in workers on two cores took 30 s) would report
 # a failed attempt while the child still starts a moment later.
 LAUNCH_WAIT_SECONDS = 60.0
-LOG_UPLOAD_SECONDS = 15.0
+# A log in Cloud Storage is uploaded whole whenever its file has grown: looked at every 250 ms, at
+# most once a second, and for files beyond 16 MiB at most once per 16 MiB-second (a 64 MiB log every
+# 4 s), so that `spotjax logs --follow` shows a line within seconds without re-sending large logs.
+LOG_CHECK_SECONDS = 0.25
+LOG_UPLOAD_SECONDS = 1.0
+LOG_UPLOAD_SPACING_BYTES = 16 * 1024 * 1024
 METADATA_TIMEOUT_SECONDS = 600.0
 HTTP_TIMEOUT_SECONDS = 60.0
 SETUP_SCRIPTS = ("spotjax_setup.sh", "spotax_setup.sh")
@@ -835,15 +840,23 @@ class Markers:
 
 
 class LogSink:
-    """A log (the script's output, or the preparation's): a local file, or a local file uploaded to gs:// regularly."""
+    """Output written to a log: a local file, or a local file uploaded to a gs:// URI as it grows.
+
+    With a gs:// uri the output goes to local_path, which is uploaded whole when it has grown (see
+    LOG_UPLOAD_SECONDS) and once more on close; otherwise it goes to the file uri and local_path is
+    unused. A failed upload is logged and tried again on the next growth, never fatal.
+    """
 
     def __init__(self, cloud, uri, local_path):
         self.uri = uri
         self.cloud = cloud
-        self.remote = self.uri.startswith("gs://")
-        self.path = local_path if self.remote else self.uri
+        self.remote = uri.startswith("gs://")
+        self.path = local_path if self.remote else uri
         os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
         self.file = open(self.path, "ab")
+        self._uploaded = None
+        self._failing = False
+        self._upload_lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = None
         if self.remote:
@@ -851,26 +864,48 @@ class LogSink:
             self._thread.start()
 
     def _upload_loop(self):
-        while not self._stop.wait(LOG_UPLOAD_SECONDS):
-            self.upload()
+        last = None
+        while not self._stop.wait(LOG_CHECK_SECONDS):
+            try:
+                size = os.path.getsize(self.path)
+            except OSError:
+                continue
+            if size == self._uploaded:
+                continue
+            spacing = max(LOG_UPLOAD_SECONDS, LOG_UPLOAD_SECONDS * size / LOG_UPLOAD_SPACING_BYTES)
+            if last is not None and time.monotonic() - last < spacing:
+                continue
+            last = time.monotonic()
+            self.upload(attempts=1)
 
-    def upload(self):
+    def upload(self, attempts=3):
+        """Uploads the file when it differs from the last upload; the final upload also sends an empty log."""
         if not self.remote:
             return
-        try:
-            with open(self.path, "rb") as f:
-                data = f.read()
-            bucket, name = split_gs(self.uri)
-            with_retries(lambda: self.cloud.upload(bucket, name, data, "text/plain"), attempts=3)
-        except (OSError, urllib.error.URLError, ValueError, KeyError, StepError) as e:
-            log("log upload failed: {}".format(e))
+        with self._upload_lock:
+            try:
+                with open(self.path, "rb") as f:
+                    data = f.read()
+                if len(data) == self._uploaded:
+                    return
+                bucket, name = split_gs(self.uri)
+                with_retries(lambda: self.cloud.upload(bucket, name, data, "text/plain"), attempts=attempts)
+                self._uploaded = len(data)
+                if self._failing:
+                    self._failing = False
+                    log("log upload of {} works again".format(self.uri))
+            except (OSError, urllib.error.URLError, ValueError, KeyError, StepError) as e:
+                # Reported once per outage: the next growth tries again, once a second.
+                if not self._failing or attempts > 1:
+                    log("log upload of {} failed: {}".format(self.uri, e))
+                self._failing = True
 
     def close(self):
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
         self.file.close()
-        self.upload()
+        self.upload(attempts=5)
 
 
 def output_tail(path):

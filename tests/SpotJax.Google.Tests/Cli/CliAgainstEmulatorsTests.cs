@@ -139,6 +139,91 @@ public sealed partial class CliAgainstEmulatorsTests(PubSubEmulator pubsub, Fire
     }
 
     [Fact]
+    public async Task Logs_PreparationAndOutputLogs_PrintsThePreparationFirstWithHeadingsOnStderr()
+    {
+        var jobId = await StoreRunningJobAsync();
+        const string prepare = "uv venv --python 3.12\nsetup: installed 3 packages\n";
+        const string output = "step 1 loss 0.9\n";
+        await objects.PutAsync($"{jobId}/logs/attempt-1/worker-0.prepare.log", Encoding.UTF8.GetBytes(prepare), None);
+        await objects.PutAsync($"{jobId}/logs/attempt-1/worker-0.log", Encoding.UTF8.GetBytes(output), None);
+
+        var run = await RunAsync("logs", jobId);
+
+        Assert.True(run.ExitCode == 0, run.Output + run.Error);
+        Assert.Equal(prepare + output, run.Output);
+        Assert.Equal(["--- preparation: attempt 1, worker 0 ---", "--- output: attempt 1, worker 0 ---"], run.Error.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+    }
+
+    [Fact]
+    public async Task LogsPrepare_BothLogsStored_PrintsOnlyThePreparationLog()
+    {
+        var jobId = await StoreRunningJobAsync();
+        const string prepare = "fetching code\nsetup: exit 0\n";
+        await objects.PutAsync($"{jobId}/logs/attempt-1/worker-2.prepare.log", Encoding.UTF8.GetBytes(prepare), None);
+        await objects.PutAsync($"{jobId}/logs/attempt-1/worker-2.log", "step 1\n"u8.ToArray(), None);
+
+        var run = await RunAsync("logs", jobId, "--worker", "2", "--prepare");
+
+        Assert.True(run.ExitCode == 0, run.Output + run.Error);
+        Assert.Equal(prepare, run.Output);
+        Assert.Equal("", run.Error);
+    }
+
+    [Fact]
+    public async Task LogsPrepare_NoPreparationLog_ExitsNotFoundWithAMessage()
+    {
+        var jobId = await StoreRunningJobAsync();
+        await objects.PutAsync($"{jobId}/logs/attempt-1/worker-0.log", "step 1\n"u8.ToArray(), None);
+
+        var run = await RunAsync("logs", jobId, "--prepare");
+
+        Assert.Equal(4, run.ExitCode);
+        Assert.Contains($"no preparation log for worker 0 of attempt 1 of job {jobId}", run.Error, StringComparison.Ordinal);
+        Assert.Equal("", run.Output);
+    }
+
+    [Fact]
+    public async Task Logs_OnlyAFailedPreparation_PrintsItAndSaysTheScriptDidNotStart()
+    {
+        var jobId = await StoreRunningJobAsync();
+        const string prepare = "setup: spotax_setup.sh exited 1\n";
+        await objects.PutAsync($"{jobId}/logs/attempt-1/worker-0.prepare.log", Encoding.UTF8.GetBytes(prepare), None);
+
+        var run = await RunAsync("logs", jobId);
+
+        Assert.True(run.ExitCode == 0, run.Output + run.Error);
+        Assert.Equal(prepare, run.Output);
+        Assert.Contains("no output: the script of attempt 1 has not started on worker 0", run.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task LogsFollow_LogsRewrittenWholeByEachUpload_PrintsEveryLineOnceInOrderUntilTheJobEnds()
+    {
+        var jobId = await StoreRunningJobAsync();
+        var prepareName = $"{jobId}/logs/attempt-1/worker-0.prepare.log";
+        var outputName = $"{jobId}/logs/attempt-1/worker-0.log";
+        await objects.PutAsync(prepareName, "fetching code\nsetup: ok\n"u8.ToArray(), None);
+        Configure();
+        using var follow = program.Start("logs", jobId, "--follow");
+
+        await follow.WaitForLineAsync(line => line == "setup: ok", "the preparation log");
+        // As the agent uploads: the whole file each time, the last line sometimes cut by the upload.
+        await objects.PutAsync(outputName, "step 1\nstep 2\nst"u8.ToArray(), None);
+        await follow.WaitForLineAsync(line => line == "step 2", "the first upload's lines");
+        await objects.PutAsync(outputName, "step 1\nstep 2\nstep 3\nstep 4\n"u8.ToArray(), None);
+        await follow.WaitForLineAsync(line => line == "step 4", "the second upload's lines");
+        await objects.PutAsync(outputName, "step 1\nstep 2\nstep 3\nstep 4\nsaved checkpoint 4"u8.ToArray(), None);
+        await ApplyAsync(jobId, job => JobLifecycle.RequestCancel(job, DateTimeOffset.UtcNow));
+        await ApplyAsync(jobId, job => JobLifecycle.CompleteCancel(job, DateTimeOffset.UtcNow));
+        var run = await follow.ExitAsync();
+
+        Assert.True(run.ExitCode == 0, run.Output + run.Error);
+        // The program's output as lines (the capture ends the unterminated last line).
+        Assert.Equal("fetching code\nsetup: ok\nstep 1\nstep 2\nstep 3\nstep 4\nsaved checkpoint 4\n", run.Output);
+        Assert.Equal(["--- preparation: attempt 1, worker 0 ---", "--- output: attempt 1, worker 0 ---"], run.Error.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+    }
+
+    [Fact]
     public async Task Cancel_RunningJob_PublishesCancelAndReturnsOnceStoredJobIsCancelled()
     {
         var jobId = await StoreRunningJobAsync();
@@ -232,6 +317,14 @@ public sealed partial class CliAgainstEmulatorsTests(PubSubEmulator pubsub, Fire
     /// <param name="without">A variable of this test's environment to leave unset.</param>
     private async Task<(int ExitCode, string Output, string Error)> RunWithoutAsync(string? without, params string[] args)
     {
+        Configure(without);
+        return await program.RunAsync(args);
+    }
+
+    /// <summary>Points the program's runs at the emulators and at this test's project and bucket.</summary>
+    /// <param name="without">A variable of this test's environment to leave unset.</param>
+    private void Configure(string? without = null)
+    {
         program.Environment.Clear();
         program.Environment[GoogleEndpoints.PubSubEmulatorHostVariable] = pubsub.HostPort;
         program.Environment[GoogleEndpoints.FirestoreEmulatorHostVariable] = firestore.BaseUri.Authority;
@@ -242,7 +335,5 @@ public sealed partial class CliAgainstEmulatorsTests(PubSubEmulator pubsub, Fire
         {
             program.Environment.Remove(without);
         }
-
-        return await program.RunAsync(args);
     }
 }

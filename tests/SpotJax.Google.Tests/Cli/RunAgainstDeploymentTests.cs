@@ -109,6 +109,30 @@ public sealed partial class RunAgainstDeploymentTests(PubSubEmulator pubsub, Fir
     }
 
     [Fact]
+    public async Task Run_PreparationLogInTheBucket_ShowsWorkerZerosPrepareLinesPrefixed()
+    {
+        var deployment = await StartAsync();
+        var release = Path.Combine(work, "release");
+        var script = Path.Combine(work, "code", "wait.py");
+        Directory.CreateDirectory(Path.GetDirectoryName(script)!);
+        await File.WriteAllTextAsync(script, WaitingScript);
+
+        using var running = program.Start("run", script, "--tpu", "v4-8", "--zone", Zone, "--env", $"RELEASE_FILE={release}");
+        await running.WaitForLineAsync(line => line.EndsWith("attempt 1 worker 0 | waiting for the release file", StringComparison.Ordinal), "the script's first line");
+        var jobId = SubmittedJob(running.Output);
+        // What the node agent uploads as the worker's preparation log.
+        await deployment.Objects.PutAsync($"{jobId}/logs/attempt-1/worker-0.prepare.log", "uv venv --python 3.12\nsetup: ok\n"u8.ToArray(), CancellationToken.None);
+        await running.WaitForLineAsync(line => line.EndsWith("attempt 1 worker 0 | prepare | setup: ok", StringComparison.Ordinal), "the preparation log's last line");
+        await File.WriteAllTextAsync(release, "");
+        var run = await running.ExitAsync();
+
+        Assert.True(run.ExitCode == 0, run.Output + run.Error + deployment.HostOutput());
+        Assert.Single(run.Output.Split('\n'), line => line.EndsWith("attempt 1 worker 0 | prepare | uv venv --python 3.12", StringComparison.Ordinal));
+        Assert.Single(run.Output.Split('\n'), line => line.EndsWith("attempt 1 worker 0 | prepare | setup: ok", StringComparison.Ordinal));
+        Assert.Contains("attempt 1 worker 0 | released", run.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Run_JobStillRunningAtTimeout_CancelsItAndExitsThree()
     {
         var deployment = await StartAsync();

@@ -159,6 +159,42 @@ public sealed class NodeAgentTests
     }
 
     [Fact]
+    public async Task Run_GsLog_UploadsLinesWhileTheScriptRunsAndOnceMoreOnSigterm()
+    {
+        using var sandbox = new WorkerSandbox();
+        await using var google = FakeGoogleServer.Start();
+        File.WriteAllText(Path.Combine(sandbox.Code, "talk.py"), """
+            import signal, sys, time
+            def stop(signum, frame):
+                print("STOPPING ON SIGTERM", flush=True)
+                sys.exit(0)
+            signal.signal(signal.SIGTERM, stop)
+            print("FIRST LINE", flush=True)
+            while True:
+                time.sleep(0.1)
+            """);
+        const string logObject = "ctl/job/logs/attempt-1/worker-0.log";
+        const string exitedObject = "ctl/job/markers/attempt-1/worker-0/exited";
+        var home = Path.Combine(sandbox.Nodes, "direct");
+        var config = Config(sandbox.Code, "talk.py", "gs://ctl/job/markers/attempt-1/worker-0", "gs://" + logObject, google.MetadataUrl);
+        string Uploaded() => google.Objects.TryGetValue(logObject, out var data) ? Encoding.UTF8.GetString(data) : "";
+
+        var (exitCode, stderr) = await LaunchAsync(home, config, new Dictionary<string, string> { ["SPOTJAX_STORAGE_BASE"] = google.Root });
+        Assert.True(exitCode == 0, stderr);
+        // The script prints one line and waits for SIGTERM: the line can only reach the bucket by an
+        // upload while it runs, which comes within a second or two; ten seconds leave room for a loaded host.
+        await Eventually.TrueAsync(() => Uploaded().Contains("FIRST LINE", StringComparison.Ordinal), "the first line's upload", TimeSpan.FromSeconds(10));
+        Assert.False(google.Objects.ContainsKey(exitedObject));
+        // SIGTERM to the agent alone (the pgid is its pid): it ends the script and closes the log.
+        await WorkerSandbox.SignalAsync((await File.ReadAllTextAsync(Path.Combine(home, "attempt-1.pgid"))).Trim(), "TERM");
+        await WorkerSandbox.WaitUntilAsync(() => google.Objects.ContainsKey(exitedObject), "the exited marker upload");
+
+        // The exited marker is written after the final upload, which holds the line printed on SIGTERM.
+        Assert.Equal("FIRST LINE\nSTOPPING ON SIGTERM\n", Uploaded());
+        Assert.True(JsonDocument.Parse(google.Objects[exitedObject]).RootElement.GetProperty("preemptionNotice").GetBoolean());
+    }
+
+    [Fact]
     public async Task Launch_SameRequirementsInASecondJob_InstallsFromTheGsCacheWithoutThePackageIndex()
     {
         using var sandbox = new WorkerSandbox();
