@@ -224,6 +224,7 @@ public sealed partial class SshWorkerRunner : IWorkerRunner
             LogUri = options.ResolveUri(BucketLayout.LogObject(plan.LogUri, plan.Attempt, index)),
             MetadataUrl = options.MetadataUrl(plan),
             RequirementsCacheUri = options.RequirementsCacheUri is { } cache ? options.ResolveUri(cache) : null,
+            SecretEnv = plan.SecretEnvironment,
         };
     }
 

@@ -38,4 +38,10 @@ public sealed record AgentConfig
     /// package index, and stores one after an install that had none. Null: no cache.
     /// </summary>
     [JsonPropertyName("requirementsCacheUri")] public string? RequirementsCacheUri { get; init; }
+
+    /// <summary>
+    /// Variables of the script whose values the agent reads from Secret Manager with the node's
+    /// token: name to <c>projects/P/secrets/S/versions/V</c>. Only references travel in this file.
+    /// </summary>
+    [JsonPropertyName("secretEnv")] public IReadOnlyDictionary<string, string> SecretEnv { get; init; } = new Dictionary<string, string>();
 }

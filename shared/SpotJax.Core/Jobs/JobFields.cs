@@ -15,6 +15,7 @@ internal static class JobFields
     public const string ProvisionTimeoutMinutes = "provisionTimeoutMinutes";
     public const string CheckpointDir = "checkpointDir";
     public const string LogDir = "logDir";
+    public const string SecretEnv = "secretEnv";
 
     public const string TpuType = "type";
     public const string TpuZone = "zone";
@@ -26,7 +27,7 @@ internal static class JobFields
 
     public static readonly IReadOnlyList<string> TopLevel =
     [
-        Name, Tpu, Code, Script, Args, Env, MaxRetries, MaxPreemptions, Stall, ProvisionTimeoutMinutes, CheckpointDir, LogDir,
+        Name, Tpu, Code, Script, Args, Env, MaxRetries, MaxPreemptions, Stall, ProvisionTimeoutMinutes, CheckpointDir, LogDir, SecretEnv,
     ];
 
     public static readonly IReadOnlyList<string> TpuLevel = [TpuType, TpuZone, TpuZones, TpuRuntimeVersion];

@@ -24,6 +24,12 @@ public sealed record JobSpec
 
     /// <summary>Override of the default <c>gs://BUCKET/&lt;jobId&gt;/logs</c>.</summary>
     public string? LogDir { get; init; }
+
+    /// <summary>
+    /// Variables whose values the agent reads from Secret Manager on the node: name to version
+    /// reference (<c>projects/P/secrets/S/versions/V</c>). Only the references are stored and shown.
+    /// </summary>
+    public IReadOnlyDictionary<string, string> SecretEnv { get; init; } = new Dictionary<string, string>();
 }
 
 public sealed record TpuSpec

@@ -22,6 +22,13 @@ internal sealed partial class JobSpecValidator
     private const int MaxEnvNameLength = 128;
     private const int MaxEnvValueBytes = 32 * 1024;
     private const int MaxObjectNameBytes = 1024;
+    private const int MaxSecretEntries = 32;
+
+    /// <summary>The rule a <c>secretEnv</c> reference follows, for error messages.</summary>
+    public const string SecretReferenceRule =
+        "expected projects/PROJECT/secrets/SECRET/versions/VERSION: PROJECT a project id (6 to 30 characters of a-z, 0-9, '-', " +
+        "starting with a letter, not ending with '-') or number, SECRET 1 to 255 characters of A-Z, a-z, 0-9, '_', '-', " +
+        "VERSION a version number or latest";
 
     private const string TpuTypeRule =
         "allowed: v2-N and v3-N with N a power of two from 8 to 2048; v4-N with N a power of two from 8 to 8192; " +
@@ -99,6 +106,7 @@ internal sealed partial class JobSpecValidator
         var provisionTimeout = Integer(root, JobFields.ProvisionTimeoutMinutes, JobFields.ProvisionTimeoutMinutes, 1, 10080, Defaults.ProvisionTimeoutMinutes);
         var checkpointDir = root.TryGetPropertyValue(JobFields.CheckpointDir, out var ckptNode) ? Location(ckptNode, JobFields.CheckpointDir) : null;
         var logDir = root.TryGetPropertyValue(JobFields.LogDir, out var logNode) ? Location(logNode, JobFields.LogDir) : null;
+        var secretEnv = SecretEnv(root, env);
 
         if (_errors.Count > errorsBefore || name is null || tpu is null || code is null || script is null)
         {
@@ -119,8 +127,12 @@ internal sealed partial class JobSpecValidator
             ProvisionTimeoutMinutes = provisionTimeout,
             CheckpointDir = checkpointDir,
             LogDir = logDir,
+            SecretEnv = secretEnv.AsReadOnly(),
         };
     }
+
+    /// <summary>Whether <paramref name="reference"/> names one Secret Manager secret version in the shape <c>secretEnv</c> accepts.</summary>
+    public static bool IsSecretReference(string reference) => SecretReference().IsMatch(reference);
 
     private string? Name(JsonObject root)
     {
@@ -360,6 +372,67 @@ internal sealed partial class JobSpecValidator
         }
 
         return env;
+    }
+
+    private Dictionary<string, string> SecretEnv(JsonObject root, Dictionary<string, string> env)
+    {
+        const string field = JobFields.SecretEnv;
+        var secrets = new Dictionary<string, string>(StringComparer.Ordinal);
+        if (!root.TryGetPropertyValue(field, out var node))
+        {
+            return secrets;
+        }
+
+        if (node is not JsonObject map)
+        {
+            Fail(field, $"must be a mapping of variable names to secret versions (projects/P/secrets/S/versions/V), got {Describe(node)}");
+            return secrets;
+        }
+
+        if (map.Count > MaxSecretEntries)
+        {
+            Fail(field, $"has {map.Count} variables; at most {MaxSecretEntries} are allowed");
+            return secrets;
+        }
+
+        foreach (var (name, referenceNode) in map)
+        {
+            var entryField = $"secretEnv.{Printable(name)}";
+            if (name.Length > MaxEnvNameLength || !EnvName().IsMatch(name))
+            {
+                Fail(entryField, $"is not a valid variable name: 1 to {MaxEnvNameLength} characters of A-Z, 0-9, '_', not starting with a digit");
+            }
+            else if (name.StartsWith("SPOT_", StringComparison.Ordinal) || name == "JAX_COORDINATOR_ADDRESS")
+            {
+                Fail(entryField, "is reserved: SpotJax sets SPOT_* and JAX_COORDINATOR_ADDRESS itself");
+            }
+            else if (env.ContainsKey(name))
+            {
+                Fail(entryField, "is also set in env; a variable comes either from env or from secretEnv, remove it from one of them");
+            }
+
+            // Never echoed: a value that is not a reference may well be the secret itself, pasted by mistake.
+            if (referenceNode is not JsonValue value || value.GetValueKind() != JsonValueKind.String)
+            {
+                Fail(entryField, $"must be a secret version reference string; {SecretReferenceRule}");
+                continue;
+            }
+
+            if (StringValue(value, entryField) is not { } reference)
+            {
+                continue;
+            }
+
+            if (!IsSecretReference(reference))
+            {
+                Fail(entryField, $"is not a secret version reference (the value is not shown, in case it is the secret itself); {SecretReferenceRule}");
+                continue;
+            }
+
+            secrets[name] = reference;
+        }
+
+        return secrets;
     }
 
     private StallPolicy Stall(JsonObject root)
@@ -616,6 +689,10 @@ internal sealed partial class JobSpecValidator
 
     [GeneratedRegex(@"^[A-Z_][A-Z0-9_]*\z", RegexOptions.CultureInvariant)]
     private static partial Regex EnvName();
+
+    // Secret Manager's rules: project id or number, secret id [A-Za-z0-9_-]{1,255}, version number or latest.
+    [GeneratedRegex(@"^projects/(?:[a-z][a-z0-9-]{4,28}[a-z0-9]|[1-9][0-9]{0,19})/secrets/[A-Za-z0-9_-]{1,255}/versions/(?:[1-9][0-9]{0,18}|latest)\z", RegexOptions.CultureInvariant)]
+    private static partial Regex SecretReference();
 
     [GeneratedRegex("^([A-Za-z][A-Za-z0-9+.-]*)://", RegexOptions.CultureInvariant)]
     private static partial Regex UriScheme();

@@ -44,6 +44,9 @@ public sealed record LaunchPlan
 
     /// <summary>Folder under which the agent writes <c>attempt-N/worker-I.log</c>.</summary>
     public required string LogUri { get; init; }
+
+    /// <summary>Variables the agent reads from Secret Manager on the node: name to secret version reference (never the value).</summary>
+    public IReadOnlyDictionary<string, string> SecretEnvironment { get; init; } = new Dictionary<string, string>();
 }
 
 public sealed record WorkerEndpoint(int Index, string IpAddress, int Port);

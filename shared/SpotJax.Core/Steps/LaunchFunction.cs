@@ -111,6 +111,7 @@ public sealed class LaunchFunction(
             Environment = env,
             MarkersUri = BucketLayout.GsUri(options.Bucket, BucketLayout.MarkersPrefix(job.Id)),
             LogUri = JobPaths.LogDir(job, options.Bucket),
+            SecretEnvironment = spec.SecretEnv,
         };
     }
 

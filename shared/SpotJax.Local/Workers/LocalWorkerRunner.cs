@@ -197,6 +197,7 @@ public sealed partial class LocalWorkerRunner : IWorkerRunner
             MarkersUri = options.ResolveUri(string.Create(CultureInfo.InvariantCulture, $"{plan.MarkersUri.TrimEnd('/')}/attempt-{plan.Attempt}/worker-{index}")),
             LogUri = options.ResolveUri(BucketLayout.LogObject(plan.LogUri, plan.Attempt, index)),
             MetadataUrl = options.MetadataUrl(zone, nodeId),
+            SecretEnv = plan.SecretEnvironment,
         };
     }
 
