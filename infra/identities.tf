@@ -78,6 +78,20 @@ resource "google_storage_bucket_iam_member" "node" {
   member = "serviceAccount:${google_service_account.node.email}"
 }
 
+resource "google_project_iam_member" "node_reads_job_secrets" {
+  project = var.project_id
+  # The agent reads a job's secretEnv (versions/V:access) with the node's token and hands the
+  # values to the script only; the condition limits it to secrets named with the job prefix.
+  role   = "roles/secretmanager.secretAccessor"
+  member = "serviceAccount:${google_service_account.node.email}"
+
+  condition {
+    title       = "spotjax-job-secrets"
+    description = "Only secrets whose id starts with var.job_secret_prefix."
+    expression  = "resource.name.startsWith(\"projects/${local.project_number}/secrets/${var.job_secret_prefix}\")"
+  }
+}
+
 resource "google_cloud_run_v2_service_iam_member" "invoker" {
   for_each = local.invoked
 

@@ -148,6 +148,18 @@ variable "max_delivery_attempts" {
   nullable    = false
 }
 
+variable "job_secret_prefix" {
+  description = "Secrets whose id starts with this prefix are readable by the TPU VMs' service account, for the secretEnv of jobs (projects/PROJECT/secrets/<prefix>NAME/versions/V). No other secret of the project is."
+  type        = string
+  default     = "spotjax-job-"
+  nullable    = false
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_-]{1,200}$", var.job_secret_prefix))
+    error_message = "job_secret_prefix must be 1 to 200 characters of A-Z, a-z, 0-9, '_', '-' (the start of a secret id)."
+  }
+}
+
 variable "labels" {
   description = "Labels put on every resource that takes labels."
   type        = map(string)

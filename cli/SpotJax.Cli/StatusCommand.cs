@@ -115,6 +115,12 @@ public static class StatusCommand
         Row("name", spec?.Name ?? "");
         Row("TPU", spec is null ? "" : $"{spec.Tpu.Type} in {string.Join(", ", spec.Tpu.Zones)}");
         Row("script", spec is null ? "" : string.Join(' ', new[] { spec.Script }.Concat(spec.Args)));
+        if (spec is { SecretEnv.Count: > 0 })
+        {
+            // References only: the values never reach the control plane.
+            Row("secrets", string.Join(", ", spec.SecretEnv.OrderBy(e => e.Key, StringComparer.Ordinal).Select(e => $"{e.Key} from {e.Value}")));
+        }
+
         Row("attempt", job.Attempt + (job.Workers > 0 ? $" ({job.Workers} worker(s))" : ""));
         Row("preemptions", spec is null ? $"{job.PreemptionsSpent}" : $"{job.PreemptionsSpent} of {spec.MaxPreemptions}");
         Row("failures", spec is null ? $"{job.FailuresSpent}" : $"{job.FailuresSpent} of {spec.MaxRetries}");

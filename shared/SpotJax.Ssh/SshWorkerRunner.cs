@@ -261,6 +261,7 @@ public sealed partial class SshWorkerRunner : IWorkerRunner
             ExtraIndexUrls = plan.ExtraIndexUrls,
             PipArgs = plan.PipArgs,
             UvSource = options.UvSource,
+            SecretEnv = plan.SecretEnvironment,
         };
     }
 

@@ -15,6 +15,12 @@ internal sealed class NodeMetadata
     private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _waiters;
 
+    /// <summary>
+    /// The OAuth access token the node's service account gets from <c>instance/service-accounts/default/token</c>;
+    /// the Secret Manager stand-in admits only tokens of nodes that exist.
+    /// </summary>
+    public string AccessToken { get; } = "ya29.simulated-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
+
     /// <summary>Reads currently held open by <c>wait_for_change</c>, with their timeout already armed.</summary>
     public int Waiters => Volatile.Read(ref _waiters);
 

@@ -26,6 +26,18 @@ internal sealed class SimulatorEndpoints(SimulatorState state, CancellationToken
                 return;
             }
 
+            if (segments is ["metadata", var tokenZone, var tokenNodeId, "computeMetadata", "v1", "instance", "service-accounts", "default", "token"])
+            {
+                await TokenAsync(context, tokenZone, tokenNodeId);
+                return;
+            }
+
+            if (request.Method == "GET" && segments is ["v1", ..] && request.Path.Value!.EndsWith(":access", StringComparison.Ordinal))
+            {
+                await WriteJsonAsync(context, HttpStatusCode.OK, AccessSecret(context));
+                return;
+            }
+
             var result = await ApiAsync(context, request.Method, segments);
             await WriteJsonAsync(context, HttpStatusCode.OK, result);
         }
@@ -86,6 +98,48 @@ internal sealed class SimulatorEndpoints(SimulatorState state, CancellationToken
         }
 
         return state.Get(project, zone, id);
+    }
+
+    /// <summary>
+    /// Secret Manager's <c>GET v1/{name}:access</c>: the bearer token must be one the metadata server of an
+    /// existing node handed out (401 otherwise), the name a secret version (400), the version known (404).
+    /// </summary>
+    private JsonObject AccessSecret(HttpContext context)
+    {
+        var authorization = context.Request.Headers.Authorization.ToString();
+        const string bearer = "Bearer ";
+        if (!authorization.StartsWith(bearer, StringComparison.Ordinal) || !state.IsNodeToken(authorization[bearer.Length..]))
+        {
+            throw new SimulatorApiException(HttpStatusCode.Unauthorized, "UNAUTHENTICATED", "Request is missing required authentication credential. Expected OAuth 2 access token.");
+        }
+
+        var path = context.Request.Path.Value!;
+        return state.Secrets.Access(path["/v1/".Length..^":access".Length]);
+    }
+
+    private async Task TokenAsync(HttpContext context, string zone, string nodeId)
+    {
+        var request = context.Request;
+        if (!string.Equals(request.Headers["Metadata-Flavor"], "Google", StringComparison.Ordinal))
+        {
+            await WriteTextAsync(context, HttpStatusCode.Forbidden, "Missing Metadata-Flavor:Google header.");
+            return;
+        }
+
+        var metadata = state.FindMetadata(zone, nodeId);
+        if (request.Method != "GET" || metadata is null)
+        {
+            await WriteTextAsync(context, HttpStatusCode.NotFound, "Not found.");
+            return;
+        }
+
+        context.Response.Headers["Metadata-Flavor"] = "Google";
+        await WriteJsonAsync(context, HttpStatusCode.OK, new JsonObject
+        {
+            ["access_token"] = metadata.AccessToken,
+            ["expires_in"] = 3599,
+            ["token_type"] = "Bearer",
+        });
     }
 
     private async Task MetadataAsync(HttpContext context, string zone, string nodeId, string key)

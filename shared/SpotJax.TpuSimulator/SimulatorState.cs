@@ -247,6 +247,19 @@ internal sealed partial class SimulatorState(TpuSimulatorOptions options, TimePr
         }
     }
 
+    /// <summary>Whether <paramref name="token"/> is the access token of a node that still exists.</summary>
+    public bool IsNodeToken(string token)
+    {
+        lock (_gate)
+        {
+            var now = Prune();
+            return _queuedResources.Values.Any(e => e.NodeExistsAt(now) && e.Metadata.AccessToken == token);
+        }
+    }
+
+    /// <summary>The Secret Manager stand-in's secrets.</summary>
+    public SimulatedSecrets Secrets { get; } = new();
+
     /// <summary>Stops the pending signal timers and SIGKILLs every group of every node ever created.</summary>
     public void Dispose()
     {

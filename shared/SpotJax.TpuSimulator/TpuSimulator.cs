@@ -21,8 +21,9 @@ namespace SpotJax.TpuSimulation;
 /// list; <c>.../operations/{id}</c> get; errors as the REST envelope <c>{"error":{"code","message","status"}}</c>.</item>
 /// <item><c>POST simulator/v1/projects/{p}/locations/{zone}/queuedResources/{id}:preempt</c> (and <c>:maintenance</c>)
 /// do what <see cref="PreemptAsync"/> (and <see cref="InjectMaintenanceAsync"/>) do.</item>
-/// <item><c>metadata/{zone}/{nodeId}/computeMetadata/v1/instance/preempted</c> and <c>.../maintenance-event</c>,
-/// see <see cref="MetadataUrl"/>.</item>
+/// <item><c>metadata/{zone}/{nodeId}/computeMetadata/v1/instance/preempted</c>, <c>.../maintenance-event</c> and
+/// <c>.../service-accounts/default/token</c>, see <see cref="MetadataUrl"/>.</item>
+/// <item><c>v1/projects/{p}/secrets/{s}/versions/{v}:access</c>, Secret Manager's read, see <see cref="AddSecret"/>.</item>
 /// </list>
 /// <para>
 /// A preempted node stays visible in state PREEMPTED (its queued resource SUSPENDING, then SUSPENDED) until
@@ -85,7 +86,9 @@ public sealed class TpuSimulator : IAsyncDisposable
     /// It answers <c>instance/preempted</c> (<c>TRUE</c>/<c>FALSE</c>) and <c>instance/maintenance-event</c>
     /// (<c>NONE</c>/<c>TERMINATE_ON_HOST_MAINTENANCE</c>) while the node exists, requires <c>Metadata-Flavor: Google</c>
     /// (403 otherwise), sends an <c>ETag</c>, and with <c>?wait_for_change=true</c> (optionally <c>&amp;last_etag=</c>)
-    /// holds the request until the value changes, or for at most 60 s.
+    /// holds the request until the value changes, or for at most 60 s. <c>instance/service-accounts/default/token</c>
+    /// gives the node's access token (<c>access_token</c>, <c>expires_in</c>, <c>token_type</c>), which the Secret
+    /// Manager stand-in admits.
     /// </remarks>
     public Uri MetadataUrl(string zone, string nodeId)
     {
@@ -113,6 +116,21 @@ public sealed class TpuSimulator : IAsyncDisposable
         Call(() => _state.InjectMaintenance(null, zone, queuedResourceId));
         return Task.CompletedTask;
     }
+
+    /// <summary>
+    /// Adds a version holding <paramref name="value"/> (UTF-8) to the secret <paramref name="secretId"/> of
+    /// <paramref name="project"/> in the Secret Manager stand-in, and returns the version number.
+    /// </summary>
+    /// <remarks>
+    /// The stand-in answers <c>GET v1/projects/{p}/secrets/{s}/versions/{v}:access</c> (a number or <c>latest</c>)
+    /// relative to <see cref="BaseUri"/>, as <c>secretmanager.googleapis.com</c> does: <c>name</c>,
+    /// <c>payload.data</c> (base64) and <c>payload.dataCrc32c</c>. It wants the bearer token a node's metadata
+    /// server hands out at <c>instance/service-accounts/default/token</c> (401 otherwise), answers 400 for a
+    /// name that is not a secret version and 404 for an unknown secret or version.
+    /// </remarks>
+    /// <exception cref="InvalidOperationException">The project or secret id does not follow Secret Manager's rules.</exception>
+    public int AddSecret(string project, string secretId, string value) =>
+        Call(() => _state.Secrets.Add(project, secretId, SimulatedSecrets.Text(value)));
 
     /// <summary>How many metadata reads of the node are held open by <c>wait_for_change</c>; lets tests act only once a read hangs.</summary>
     internal int MetadataWaiters(string zone, string nodeId) => _state.FindMetadata(zone, nodeId)?.Waiters ?? 0;

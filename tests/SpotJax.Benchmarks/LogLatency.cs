@@ -61,6 +61,7 @@ public static class LogLatency
             Env = new Dictionary<string, string>(),
             MarkersUri = BucketLayout.GsUri(bucket, $"{jobId}/markers/attempt-1/worker-0"),
             LogUri = BucketLayout.LogObject(BucketLayout.GsUri(bucket, BucketLayout.LogPrefix(jobId)), 1, 0),
+            PrepareLogUri = BucketLayout.PrepareLogObject(BucketLayout.GsUri(bucket, BucketLayout.LogPrefix(jobId)), 1, 0),
             MetadataUrl = google.Root + "/computeMetadata/v1/",
         };
         await File.WriteAllBytesAsync(Path.Combine(home, "attempt-1.json"), JsonSerializer.SerializeToUtf8Bytes(config, SpotJaxJson.Options));
@@ -143,7 +144,8 @@ public static class LogLatency
         {
             j => JobLifecycle.StartProvisioning(j, 1, now),
             j => JobLifecycle.NodesReady(j, 1, 1, now, now.AddMinutes(35)),
-            j => JobLifecycle.WorkersStarted(j, 1, now),
+            j => JobLifecycle.AgentsStarted(j, 1, now),
+            j => JobLifecycle.WorkerPrepared(j, 1, 0, now),
         })
         {
             var current = (await store.GetAsync(jobId, CancellationToken.None))!;

@@ -52,6 +52,7 @@ public sealed class LocalControlPlane : IAsyncDisposable
                 ResolveUri = uri => Objects.TryResolve(uri, out var path) ? path : uri,
                 MetadataUrl = (zone, node) => simulator.MetadataUrl(zone, node).ToString(),
                 RequirementsCacheUri = BucketLayout.GsUri(options.Bucket, BucketLayout.RequirementsCachePrefix),
+                ExtraEnvironment = AgentEnvironment(simulator),
             })
             : new SshWorkerRunner(SshOptions(sshWorkers, simulator, time), Objects));
         ControlPlane = new ControlPlaneOptions
@@ -93,6 +94,19 @@ public sealed class LocalControlPlane : IAsyncDisposable
             },
             time,
             cancellationToken);
+        try
+        {
+            if (options.SecretsFile is { } secretsFile)
+            {
+                await LoadSecretsAsync(simulator, options.Project, secretsFile, cancellationToken);
+            }
+        }
+        catch
+        {
+            await simulator.DisposeAsync();
+            throw;
+        }
+
         var plane = new LocalControlPlane(options, simulator, sshWorkers, time);
         plane.Wire();
         return plane;
@@ -120,10 +134,54 @@ public sealed class LocalControlPlane : IAsyncDisposable
             var node = TpuNodeName.Parse(plan.NodeName);
             return simulator.MetadataUrl(node.Zone, node.NodeId).ToString();
         },
+        AgentEnvironment = AgentEnvironment(simulator),
         ConnectRetryWindow = TimeSpan.FromSeconds(30),
         StepTimeout = TimeSpan.FromMinutes(2),
         TimeProvider = time,
     };
+
+    /// <summary>The agent reads <c>secretEnv</c> from the simulator's Secret Manager stand-in.</summary>
+    private static Dictionary<string, string> AgentEnvironment(TpuSimulator simulator) =>
+        new(StringComparer.Ordinal) { ["SPOTJAX_SECRETMANAGER_BASE"] = simulator.BaseUri.AbsoluteUri.TrimEnd('/') };
+
+    /// <summary>Seeds the stand-in from a file of <c>SECRET_ID=VALUE</c> lines; errors name the line, never its value.</summary>
+    private static async Task LoadSecretsAsync(TpuSimulator simulator, string project, string path, CancellationToken ct)
+    {
+        string[] lines;
+        try
+        {
+            lines = await File.ReadAllLinesAsync(path, ct);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new InvalidOperationException($"cannot read the local secrets file {path} ({LocalControlPlaneOptions.SecretsFileVariable}): {e.Message}", e);
+        }
+
+        for (var i = 0; i < lines.Length; i++)
+        {
+            var line = lines[i];
+            if (line.Trim().Length == 0 || line.TrimStart().StartsWith('#'))
+            {
+                continue;
+            }
+
+            var equals = line.IndexOf('=', StringComparison.Ordinal);
+            try
+            {
+                if (equals <= 0)
+                {
+                    throw new InvalidOperationException("expected SECRET_ID=VALUE");
+                }
+
+                simulator.AddSecret(project, line[..equals].Trim(), line[(equals + 1)..]);
+            }
+            catch (InvalidOperationException e)
+            {
+                var at = (i + 1).ToString(System.Globalization.CultureInfo.InvariantCulture);
+                throw new InvalidOperationException($"{path} line {at} is not SECRET_ID=VALUE with a secret id of 1 to 255 characters of A-Z, a-z, 0-9, '_', '-' ({LocalControlPlaneOptions.SecretsFileVariable})", e);
+            }
+        }
+    }
 
     /// <summary>The provisioning time of the attempt a queued resource is labelled with.</summary>
     private static TimeSpan ProvisionDelayOf(QueuedResource queued, LocalControlPlaneOptions options)

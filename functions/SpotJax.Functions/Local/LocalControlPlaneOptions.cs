@@ -56,6 +56,17 @@ public sealed record LocalControlPlaneOptions
 
     public TimeProvider? Time { get; init; }
 
+    /// <summary>The variable naming the <see cref="SecretsFile"/> of <c>spotjax local up</c> and <c>spotjax run --local</c>.</summary>
+    public const string SecretsFileVariable = "SPOTJAX_LOCAL_SECRETS";
+
+    /// <summary>
+    /// A file of <c>SECRET_ID=VALUE</c> lines (blank lines and lines starting with <c>#</c> skipped) loaded into
+    /// the simulator's Secret Manager stand-in as version 1 of each secret of <see cref="Project"/>, for jobs whose
+    /// <c>secretEnv</c> names <c>projects/{Project}/secrets/SECRET_ID/versions/latest</c>. By default
+    /// <c>$SPOTJAX_LOCAL_SECRETS</c>; null loads none.
+    /// </summary>
+    public string? SecretsFile { get; init; } = Environment.GetEnvironmentVariable(SecretsFileVariable) is { Length: > 0 } file ? file : null;
+
     /// <summary>Where the control plane's own problems are reported (retries, rejected input).</summary>
     public Action<string>? Log { get; init; }
 }

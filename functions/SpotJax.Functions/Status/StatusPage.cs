@@ -70,6 +70,12 @@ public sealed class StatusPage(IJobStore store, IObjectStore objects, TimeProvid
         Term(html, "name", E(job.Spec?.Name ?? ""));
         Term(html, "TPU", E(job.Spec is { } spec ? $"{spec.Tpu.Type} in {string.Join(", ", spec.Tpu.Zones)}" : ""));
         Term(html, "script", E(job.Spec is { } s ? string.Join(' ', new[] { s.Script }.Concat(s.Args)) : ""));
+        if (job.Spec is { SecretEnv.Count: > 0 } withSecrets)
+        {
+            // References only: the values never reach the control plane.
+            Term(html, "secrets", E(string.Join(", ", withSecrets.SecretEnv.OrderBy(e => e.Key, StringComparer.Ordinal).Select(e => $"{e.Key} from {e.Value}"))));
+        }
+
         Term(html, "attempt", job.Attempt.ToString(CultureInfo.InvariantCulture) + (job.Workers > 0 ? $" · {job.Workers} worker(s)" : ""));
         Term(html, "preemptions", Budget(job.PreemptionsSpent, job.Spec?.MaxPreemptions));
         Term(html, "failures", Budget(job.FailuresSpent, job.Spec?.MaxRetries));

@@ -61,4 +61,10 @@ public sealed record AgentConfig
 
     public const string UvFromPath = "path";
     public const string UvDownload = "download";
+
+    /// <summary>
+    /// Variables of the script whose values the agent reads from Secret Manager with the node's
+    /// token: name to <c>projects/P/secrets/S/versions/V</c>. Only references travel in this file.
+    /// </summary>
+    [JsonPropertyName("secretEnv")] public IReadOnlyDictionary<string, string> SecretEnv { get; init; } = new Dictionary<string, string>();
 }

@@ -7,6 +7,7 @@ and environment variables, never through a shell.
 """
 
 import argparse
+import base64
 import fcntl
 import hashlib
 import io
@@ -56,6 +57,7 @@ environment:
   SPOTJAX_UV_DOWNLOAD_BASE  where uvSource download fetches uv-ARCH-unknown-linux-gnu.tar.gz
                         (default the GitHub release of the pinned version)
   SPOTJAX_UV_SHA256     the sha256 that archive must have instead of the pinned one (tests)
+  SPOTJAX_SECRETMANAGER_BASE  Secret Manager endpoint (default https://secretmanager.googleapis.com)
 """
 
 # How long `launch` waits for the detached `run` to take its attempt (it does so before preparing).
@@ -172,6 +174,10 @@ class Config:
             raise StepError("config", "uvSource must be one of " + ", ".join(UV_SOURCES))
         if not all(isinstance(k, str) and isinstance(v, str) for k, v in self.env.items()):
             raise StepError("config", "env must map strings to strings")
+        self.secret_env = raw.get("secretEnv", {})
+        if not isinstance(self.secret_env, dict) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in self.secret_env.items()):
+            raise StepError("config", "secretEnv must map strings to strings")
         if not isinstance(self.grace_seconds, (int, float)) or self.grace_seconds < 0:
             raise StepError("config", "graceSeconds must be a non-negative number")
         if self.attempt < 0:
@@ -290,6 +296,111 @@ def with_retries(action, attempts=5):
             time.sleep(delay)
             delay = min(delay * 2, 8.0)
     return None
+
+
+# ---------------------------------------------------------------------------------------------
+# Secrets: read from Secret Manager with the node's token, set for the script only
+
+
+SECRET_REFERENCE = re.compile(
+    r"projects/(?:[a-z][a-z0-9-]{4,28}[a-z0-9]|[1-9][0-9]{0,19})/secrets/[A-Za-z0-9_-]{1,255}"
+    r"/versions/(?:[1-9][0-9]{0,18}|latest)")
+SECRET_ATTEMPTS = 4
+
+
+def _crc32c_table():
+    table = []
+    for byte in range(256):
+        crc = byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0x82F63B78 if crc & 1 else crc >> 1
+        table.append(crc)
+    return table
+
+
+CRC32C_TABLE = _crc32c_table()
+
+
+def crc32c(data):
+    """CRC32C (Castagnoli), the checksum Secret Manager sends as payload.dataCrc32c."""
+    crc = 0xFFFFFFFF
+    for byte in data:
+        crc = CRC32C_TABLE[(crc ^ byte) & 0xFF] ^ (crc >> 8)
+    return crc ^ 0xFFFFFFFF
+
+
+def access_secret(cloud, base, name):
+    """The payload of one secret version (GET v1/{name}:access); never logs or reports the value."""
+    url = "{}/v1/{}:access".format(base, name)
+    delay = 0.5
+    for attempt in range(SECRET_ATTEMPTS):
+        last = attempt == SECRET_ATTEMPTS - 1
+        try:
+            token = cloud.token()
+        except (StepError, OSError, urllib.error.URLError, ValueError, KeyError) as e:
+            if last:
+                raise StepError("secrets", "cannot read {}: no token from the metadata server: {}".format(name, e))
+            time.sleep(delay)
+            delay *= 2
+            continue
+        try:
+            request = urllib.request.Request(url, headers={"Authorization": "Bearer " + token})
+            with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT_SECONDS) as response:
+                body = json.loads(response.read().decode("utf-8"))
+            break
+        except urllib.error.HTTPError as e:
+            if e.code in (400, 401, 403, 404):
+                reason = {400: "the name is not a secret version", 401: "the node's token was refused",
+                          403: "the node's service account may not access it (roles/secretmanager.secretAccessor)",
+                          404: "no such secret or version (or it is disabled or destroyed)"}[e.code]
+                raise StepError("secrets", "cannot read {}: HTTP {}: {}".format(name, e.code, reason))
+            if (e.code != 429 and e.code < 500) or last:
+                raise StepError("secrets", "cannot read {}: HTTP {}".format(name, e.code))
+        except (OSError, urllib.error.URLError, ValueError) as e:
+            if last:
+                raise StepError("secrets", "cannot read {}: {}".format(name, type(e).__name__))
+        time.sleep(delay)
+        delay *= 2
+    payload = body.get("payload") if isinstance(body, dict) else None
+    if not isinstance(payload, dict) or not isinstance(payload.get("data"), str):
+        raise StepError("secrets", "Secret Manager answered {} without payload.data".format(name))
+    try:
+        data = base64.b64decode(payload["data"], validate=True)
+    except ValueError:
+        raise StepError("secrets", "Secret Manager answered {} with a payload that is not base64".format(name))
+    expected = payload.get("dataCrc32c")
+    if expected is not None:
+        try:
+            matches = int(expected) == crc32c(data)
+        except (TypeError, ValueError):
+            matches = False
+        if not matches:
+            raise StepError("secrets", "the payload of {} does not match its dataCrc32c: damaged on the way, not used".format(name))
+    try:
+        value = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise StepError("secrets", "the payload of {} is not UTF-8 text, so it cannot be an environment variable".format(name))
+    if "\x00" in value:
+        raise StepError("secrets", "the payload of {} contains NUL, so it cannot be an environment variable".format(name))
+    return value
+
+
+def secret_environment(config, cloud):
+    """The script's secret variables: each secretEnv reference read from Secret Manager.
+
+    The values go into the script's environment only: never into a file, a log, a marker or the
+    setup script's environment.
+    """
+    if not config.secret_env:
+        return {}
+    base = os.environ.get("SPOTJAX_SECRETMANAGER_BASE", "https://secretmanager.googleapis.com").rstrip("/")
+    values = {}
+    for variable, name in sorted(config.secret_env.items()):
+        if not SECRET_REFERENCE.fullmatch(name):
+            raise StepError("secrets", "{} is not a secret version reference (projects/P/secrets/S/versions/V)".format(variable))
+        values[variable] = access_secret(cloud, base, name)
+    log("read {} secret(s) from Secret Manager: {}".format(len(values), ", ".join(sorted(values))))
+    return values
 
 
 # ---------------------------------------------------------------------------------------------
@@ -792,7 +903,7 @@ def last_line(path):
 # run: one attempt of the script
 
 
-def script_environment(config, home):
+def script_environment(config, home, secrets=None):
     env = dict(os.environ)
     # Unbuffered output reaches the log before a preemption kills the script.
     env.setdefault("PYTHONUNBUFFERED", "1")
@@ -801,6 +912,7 @@ def script_environment(config, home):
         env["VIRTUAL_ENV"] = os.path.join(home, "venv")
         env["PATH"] = venv_bin + os.pathsep + env.get("PATH", os.defpath)
     env.update(config.env)
+    env.update(secrets or {})
     return env
 
 
@@ -1018,6 +1130,7 @@ class Attempt:
         self.process = None
         self.exited = threading.Event()
         self.sigterm_received = False
+        self.secrets = {}
 
     def trap_sigterm(self):
         """Turns SIGTERM into a notice handled on a thread.
@@ -1131,6 +1244,8 @@ class Attempt:
             with open(os.path.join(self.home, "prepare.lock"), "a") as guard:
                 fcntl.flock(guard.fileno(), fcntl.LOCK_EX)
                 prepare(config, self.home, sink.path)
+            # The last step of preparation: the values live in this process and the script's only.
+            self.secrets = secret_environment(config, self.cloud)
         except StepError as e:
             failure = e
         except (OSError, urllib.error.URLError, ValueError, KeyError) as e:
@@ -1150,7 +1265,7 @@ class Attempt:
                     # Noticed before the script started: there is nothing worth starting.
                     return 128 + signal.SIGTERM
                 self.process = subprocess.Popen(
-                    command, cwd=os.path.join(self.home, "code"), env=script_environment(self.config, self.home),
+                    command, cwd=os.path.join(self.home, "code"), env=script_environment(self.config, self.home, self.secrets),
                     stdin=subprocess.DEVNULL, stdout=sink.file, stderr=subprocess.STDOUT, close_fds=True)
             log("started script pid {}: {}".format(self.process.pid, json.dumps(command)))
         except (OSError, StepError) as e:

@@ -104,7 +104,7 @@ public static class JobDocument
 
     /// <summary>
     /// The canonical JSON document for <paramref name="spec"/>: every field written, defaults included,
-    /// zones always as <c>tpu.zones</c>, env sorted by name. <see cref="Parse"/> reads it back to an equal spec.
+    /// zones always as <c>tpu.zones</c>, env and secretEnv sorted by name. <see cref="Parse"/> reads it back to an equal spec.
     /// </summary>
     public static string ToJson(JobSpec spec)
     {
@@ -185,6 +185,13 @@ public static class JobDocument
             }
 
             writer.WriteEndArray();
+            writer.WriteStartObject(JobFields.SecretEnv);
+            foreach (var (name, reference) in spec.SecretEnv.OrderBy(e => e.Key, StringComparer.Ordinal))
+            {
+                writer.WriteString(name, reference);
+            }
+
+            writer.WriteEndObject();
 
             writer.WriteEndObject();
         }

@@ -19,6 +19,7 @@ internal static class JobFields
     public const string Python = "python";
     public const string ExtraIndexUrls = "extraIndexUrls";
     public const string PipArgs = "pipArgs";
+    public const string SecretEnv = "secretEnv";
 
     public const string TpuType = "type";
     public const string TpuZone = "zone";
@@ -31,7 +32,7 @@ internal static class JobFields
     public static readonly IReadOnlyList<string> TopLevel =
     [
         Name, Tpu, Code, Script, Args, Env, MaxRetries, MaxPreemptions, Stall, ProvisionTimeoutMinutes, CheckpointDir, LogDir,
-        PrepareTimeoutMinutes, Python, ExtraIndexUrls, PipArgs,
+        PrepareTimeoutMinutes, Python, ExtraIndexUrls, PipArgs, SecretEnv,
     ];
 
     public static readonly IReadOnlyList<string> TpuLevel = [TpuType, TpuZone, TpuZones, TpuRuntimeVersion];

@@ -36,6 +36,12 @@ public sealed record JobSpec
 
     /// <summary>Arguments added to <c>uv pip install -r requirements.txt</c>, each one word (never through a shell).</summary>
     public IReadOnlyList<string> PipArgs { get; init; } = [];
+
+    /// <summary>
+    /// Variables whose values the agent reads from Secret Manager on the node: name to version
+    /// reference (<c>projects/P/secrets/S/versions/V</c>). Only the references are stored and shown.
+    /// </summary>
+    public IReadOnlyDictionary<string, string> SecretEnv { get; init; } = new Dictionary<string, string>();
 }
 
 public sealed record TpuSpec

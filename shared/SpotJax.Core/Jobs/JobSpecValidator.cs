@@ -26,6 +26,13 @@ internal sealed partial class JobSpecValidator
     private const int MaxIndexUrlLength = 2048;
     private const int MaxPipArgs = 64;
     private const int MaxPipArgLength = 1024;
+    private const int MaxSecretEntries = 32;
+
+    /// <summary>The rule a <c>secretEnv</c> reference follows, for error messages.</summary>
+    public const string SecretReferenceRule =
+        "expected projects/PROJECT/secrets/SECRET/versions/VERSION: PROJECT a project id (6 to 30 characters of a-z, 0-9, '-', " +
+        "starting with a letter, not ending with '-') or number, SECRET 1 to 255 characters of A-Z, a-z, 0-9, '_', '-', " +
+        "VERSION a version number or latest";
 
     private const string TpuTypeRule =
         "allowed: v2-N and v3-N with N a power of two from 8 to 2048; v4-N with N a power of two from 8 to 8192; " +
@@ -107,6 +114,7 @@ internal sealed partial class JobSpecValidator
         var python = Python(root);
         var extraIndexUrls = ExtraIndexUrls(root);
         var pipArgs = PipArgs(root);
+        var secretEnv = SecretEnv(root, env);
 
         if (_errors.Count > errorsBefore || name is null || tpu is null || code is null || script is null)
         {
@@ -131,6 +139,7 @@ internal sealed partial class JobSpecValidator
             Python = python,
             ExtraIndexUrls = extraIndexUrls.AsReadOnly(),
             PipArgs = pipArgs.AsReadOnly(),
+            SecretEnv = secretEnv.AsReadOnly(),
         };
     }
 
@@ -225,6 +234,9 @@ internal sealed partial class JobSpecValidator
 
         return items;
     }
+
+    /// <summary>Whether <paramref name="reference"/> names one Secret Manager secret version in the shape <c>secretEnv</c> accepts.</summary>
+    public static bool IsSecretReference(string reference) => SecretReference().IsMatch(reference);
 
     private string? Name(JsonObject root)
     {
@@ -464,6 +476,67 @@ internal sealed partial class JobSpecValidator
         }
 
         return env;
+    }
+
+    private Dictionary<string, string> SecretEnv(JsonObject root, Dictionary<string, string> env)
+    {
+        const string field = JobFields.SecretEnv;
+        var secrets = new Dictionary<string, string>(StringComparer.Ordinal);
+        if (!root.TryGetPropertyValue(field, out var node))
+        {
+            return secrets;
+        }
+
+        if (node is not JsonObject map)
+        {
+            Fail(field, $"must be a mapping of variable names to secret versions (projects/P/secrets/S/versions/V), got {Describe(node)}");
+            return secrets;
+        }
+
+        if (map.Count > MaxSecretEntries)
+        {
+            Fail(field, $"has {map.Count} variables; at most {MaxSecretEntries} are allowed");
+            return secrets;
+        }
+
+        foreach (var (name, referenceNode) in map)
+        {
+            var entryField = $"secretEnv.{Printable(name)}";
+            if (name.Length > MaxEnvNameLength || !EnvName().IsMatch(name))
+            {
+                Fail(entryField, $"is not a valid variable name: 1 to {MaxEnvNameLength} characters of A-Z, 0-9, '_', not starting with a digit");
+            }
+            else if (name.StartsWith("SPOT_", StringComparison.Ordinal) || name == "JAX_COORDINATOR_ADDRESS")
+            {
+                Fail(entryField, "is reserved: SpotJax sets SPOT_* and JAX_COORDINATOR_ADDRESS itself");
+            }
+            else if (env.ContainsKey(name))
+            {
+                Fail(entryField, "is also set in env; a variable comes either from env or from secretEnv, remove it from one of them");
+            }
+
+            // Never echoed: a value that is not a reference may well be the secret itself, pasted by mistake.
+            if (referenceNode is not JsonValue value || value.GetValueKind() != JsonValueKind.String)
+            {
+                Fail(entryField, $"must be a secret version reference string; {SecretReferenceRule}");
+                continue;
+            }
+
+            if (StringValue(value, entryField) is not { } reference)
+            {
+                continue;
+            }
+
+            if (!IsSecretReference(reference))
+            {
+                Fail(entryField, $"is not a secret version reference (the value is not shown, in case it is the secret itself); {SecretReferenceRule}");
+                continue;
+            }
+
+            secrets[name] = reference;
+        }
+
+        return secrets;
     }
 
     private StallPolicy Stall(JsonObject root)
@@ -723,6 +796,9 @@ internal sealed partial class JobSpecValidator
 
     [GeneratedRegex(@"^3\.[0-9]{1,2}(\.[0-9]{1,3})?\z", RegexOptions.CultureInvariant)]
     private static partial Regex PythonVersion();
+    // Secret Manager's rules: project id or number, secret id [A-Za-z0-9_-]{1,255}, version number or latest.
+    [GeneratedRegex(@"^projects/(?:[a-z][a-z0-9-]{4,28}[a-z0-9]|[1-9][0-9]{0,19})/secrets/[A-Za-z0-9_-]{1,255}/versions/(?:[1-9][0-9]{0,18}|latest)\z", RegexOptions.CultureInvariant)]
+    private static partial Regex SecretReference();
 
     [GeneratedRegex("^([A-Za-z][A-Za-z0-9+.-]*)://", RegexOptions.CultureInvariant)]
     private static partial Regex UriScheme();

@@ -53,6 +53,9 @@ public sealed record LaunchPlan
 
     /// <summary>Arguments added to <c>uv pip install -r requirements.txt</c>.</summary>
     public IReadOnlyList<string> PipArgs { get; init; } = [];
+
+    /// <summary>Variables the agent reads from Secret Manager on the node: name to secret version reference (never the value).</summary>
+    public IReadOnlyDictionary<string, string> SecretEnvironment { get; init; } = new Dictionary<string, string>();
 }
 
 public sealed record WorkerEndpoint(int Index, string IpAddress, int Port);

@@ -121,6 +121,7 @@ public sealed class LaunchFunction(
             Python = spec.Python,
             ExtraIndexUrls = [LibtpuIndexUrl, .. spec.ExtraIndexUrls.Where(u => u != LibtpuIndexUrl)],
             PipArgs = spec.PipArgs,
+            SecretEnvironment = spec.SecretEnv,
         };
     }
 

@@ -202,6 +202,7 @@ public sealed partial class LocalWorkerRunner : IWorkerRunner
             Python = plan.Python,
             ExtraIndexUrls = plan.ExtraIndexUrls,
             PipArgs = plan.PipArgs,
+            SecretEnv = plan.SecretEnvironment,
         };
     }
 

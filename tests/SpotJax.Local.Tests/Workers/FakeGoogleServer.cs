@@ -9,7 +9,8 @@ namespace SpotJax.Local.Tests.Workers;
 /// <summary>
 /// A loopback stand-in for the metadata server and the Cloud Storage JSON API, as much as the node
 /// agent uses: the token endpoint, a notice key that turns to its notice value after the first
-/// request, object download, listing and media upload.
+/// request, object download, listing and media upload, and Secret Manager's <c>:access</c> with
+/// answers a test queues.
 /// </summary>
 internal sealed class FakeGoogleServer : IAsyncDisposable
 {
@@ -40,6 +41,12 @@ internal sealed class FakeGoogleServer : IAsyncDisposable
 
     /// <summary>Objects by <c>bucket/name</c>.</summary>
     public ConcurrentDictionary<string, byte[]> Objects { get; } = new();
+
+    /// <summary>
+    /// Secret Manager answers by version name (<c>projects/P/secrets/S/versions/V</c>), taken in order; a name
+    /// with none left is a 404.
+    /// </summary>
+    public ConcurrentDictionary<string, ConcurrentQueue<(int Status, string Body)>> SecretAnswers { get; } = new();
 
     public int NoticeRequests => Volatile.Read(ref noticeRequests);
 
@@ -125,6 +132,14 @@ internal sealed class FakeGoogleServer : IAsyncDisposable
         {
             Interlocked.Increment(ref requestsWithoutToken);
             return (401, []);
+        }
+
+        if (request.HttpMethod == "GET" && path.StartsWith("/v1/", StringComparison.Ordinal) && path.EndsWith(":access", StringComparison.Ordinal))
+        {
+            var version = path["/v1/".Length..^":access".Length];
+            return SecretAnswers.TryGetValue(version, out var answers) && answers.TryDequeue(out var answer)
+                ? (answer.Status, Encoding.UTF8.GetBytes(answer.Body))
+                : (404, """{"error": {"code": 404, "status": "NOT_FOUND"}}"""u8.ToArray());
         }
 
         var query = System.Web.HttpUtility.ParseQueryString(request.Url.Query);

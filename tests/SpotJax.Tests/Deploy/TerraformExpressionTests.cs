@@ -24,11 +24,12 @@ public sealed class TerraformExpressionTests
     private const string StatusViewers = "google_cloud_run_v2_service_iam_member.status_viewer.for_each";
     private const string FunctionEnv = "google_cloud_run_v2_service.function.template.containers.dynamic.env[2].for_each";
     private const string SweepZonesRule = "variable.sweep_zones.validation.condition";
+    private const string JobSecretPrefixRule = "variable.job_secret_prefix.validation.condition";
 
     private static readonly string[] Tested =
     [
         BucketLocation, FirestoreLocation, GenerateSshKey, SshPublicKey, TpuNetwork, FirestoreCount, NetworkCount,
-        NetworkDataCount, KeyPairCount, KeyVersionCount, StatusViewers, FunctionEnv, SweepZonesRule,
+        NetworkDataCount, KeyPairCount, KeyVersionCount, StatusViewers, FunctionEnv, SweepZonesRule, JobSecretPrefixRule,
     ];
 
     /// <summary>Expressions that branch, and read a variable, but whose branch is not on the variable.</summary>
@@ -162,6 +163,28 @@ public sealed class TerraformExpressionTests
         else
         {
             var validation = Hcl.Blocks(InfraConfig.Instance.Variables["sweep_zones"], "validation").Single();
+            var message = Hcl.StringLiteral(Hcl.Value(Hcl.Entries(validation.Value), "error_message"))!;
+            Assert.Contains(message, outcome.Error ?? "", StringComparison.Ordinal);
+        }
+    }
+
+    [Theory]
+    [InlineData("{}", true)]
+    [InlineData("""{"job_secret_prefix": "team-a_"}""", true)]
+    [InlineData("""{"job_secret_prefix": ""}""", false)]
+    [InlineData("""{"job_secret_prefix": "a/b"}""", false)]
+    [InlineData("""{"job_secret_prefix": "x\") || true || (\""}""", false)]
+    public async Task JobSecretPrefixRule_AcceptsUnsetAndSecretIdStarts_RejectsOthersWithItsMessage(string variables, bool accepted)
+    {
+        var outcome = await TerraformProbe.EvaluateAsync(JobSecretPrefixRule, variables);
+
+        if (accepted)
+        {
+            Assert.True(outcome.Succeeded && JsonNode.DeepEquals(JsonValue.Create(true), outcome.Value), outcome.ToString());
+        }
+        else
+        {
+            var validation = Hcl.Blocks(InfraConfig.Instance.Variables["job_secret_prefix"], "validation").Single();
             var message = Hcl.StringLiteral(Hcl.Value(Hcl.Entries(validation.Value), "error_message"))!;
             Assert.Contains(message, outcome.Error ?? "", StringComparison.Ordinal);
         }

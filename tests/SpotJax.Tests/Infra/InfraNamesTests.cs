@@ -280,9 +280,27 @@ public sealed class InfraNamesTests
         var access = Infra.Resources.Where(r => r.Value.Any(e => e.Key == "role" && e.Value == "\"roles/secretmanager.secretAccessor\"")).ToList();
 
         Assert.Equal("\"spotjax-ssh-key\"", Hcl.Value(secret, "secret_id"));
-        var grant = Assert.Single(access);
+        var grant = Assert.Single(access, r => r.Value.Any(e => e.Key == "secret_id"));
         Assert.Equal("google_secret_manager_secret.ssh_key.id", Hcl.Value(grant.Value, "secret_id"));
         Assert.Equal($"\"serviceAccount:${{google_service_account.function[\"{FunctionNames.Launch}\"].email}}\"", Hcl.Value(grant.Value, "member"));
+        Assert.Equal(["google_project_iam_member.node_reads_job_secrets", "google_secret_manager_secret_iam_member.launch_reads_key"], access.Select(r => r.Key).Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public void JobSecrets_NodeAccount_ReadsOnlySecretsWithTheJobPrefix()
+    {
+        var grant = Infra.Resource("google_project_iam_member.node_reads_job_secrets");
+        var prefix = Infra.Variables["job_secret_prefix"];
+
+        Assert.Equal("\"roles/secretmanager.secretAccessor\"", Hcl.Value(grant, "role"));
+        Assert.Equal("\"serviceAccount:${google_service_account.node.email}\"", Hcl.Value(grant, "member"));
+        var condition = Hcl.Entries(Assert.Single(Hcl.Blocks(grant, "condition")).Value);
+        // IAM names a secret by project number: projects/NUMBER/secrets/ID (and .../versions/V under it).
+        Assert.Equal(
+            "\"resource.name.startsWith(\\\"projects/${local.project_number}/secrets/${var.job_secret_prefix}\\\")\"",
+            Hcl.Value(condition, "expression"));
+        Assert.Equal("\"spotjax-job-\"", Hcl.Value(prefix, "default"));
+        Assert.Single(Hcl.Blocks(prefix, "validation"));
     }
 
     [Fact]
