@@ -5,5 +5,7 @@ return args switch
     ["ssh-launch", .. var rest] => await SshLaunch.RunAsync(rest),
     ["ssh-connect", .. var rest] => await SshConnect.RunAsync(rest),
     ["cold-start", .. var rest] => await ColdStart.RunAsync(rest),
+    ["launch", .. var rest] => await LaunchDuration.RunAsync(rest),
+    ["concurrent", .. var rest] => await ConcurrentRecovery.RunAsync(rest),
     _ => await RecoveryLatency.RunAsync(args),
 };

@@ -119,6 +119,7 @@ public sealed class LocalControlPlane : IAsyncDisposable
             var node = TpuNodeName.Parse(plan.NodeName);
             return simulator.MetadataUrl(node.Zone, node.NodeId).ToString();
         },
+        AgentEnvironment = options.SshWorkerPath is { Length: > 0 } path ? new Dictionary<string, string> { ["PATH"] = path } : null,
         ConnectRetryWindow = TimeSpan.FromSeconds(30),
         StepTimeout = TimeSpan.FromMinutes(5),
         TimeProvider = time,
