@@ -58,8 +58,8 @@ public sealed partial class SpotaxProjectTests : IDisposable
         // The first attempt saves step 2 a tenth of a second into its steps and holds at step 10
         // until preempted, so the preemption, 8 s into RUNNING, comes after its checkpoints and
         // before it could finish, however long the preparation took.
-        string[] command = ["run", "--local", job, "--preempt-after", "8s", "--provision-delay", "0.2s", "--timeout", "100s", "--state-dir", state];
-        var (exit, output, error) = await spotjax.RunAsync(sshWorkers ? [.. command, "--ssh-workers"] : command);
+        string[] command = ["run", "--local", job, "--preempt-after", "8s", "--provision-delay", "0.2s", "--timeout", "5m", "--state-dir", state];
+        var (exit, output, error) = await spotjax.RunAsync(TimeSpan.FromMinutes(6), sshWorkers ? [.. command, "--ssh-workers"] : command);
 
         Assert.True(exit == 0, output + error);
         Assert.Contains("injecting a Spot preemption into attempt 1", output, StringComparison.Ordinal);
