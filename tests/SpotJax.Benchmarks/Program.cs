@@ -7,5 +7,7 @@ return args switch
     ["cold-start", .. var rest] => await ColdStart.RunAsync(rest),
     ["prepare-cache", .. var rest] => await PrepareCache.RunAsync(rest),
     ["log-latency", .. var rest] => await LogLatency.RunAsync(rest),
+    ["launch", .. var rest] => await LaunchDuration.RunAsync(rest),
+    ["concurrent", .. var rest] => await ConcurrentRecovery.RunAsync(rest),
     _ => await RecoveryLatency.RunAsync(args),
 };

@@ -25,14 +25,17 @@ public sealed class SpotJaxProgram : IDisposable
     /// <summary>Variables set for every run (after the Google ones are cleared).</summary>
     public Dictionary<string, string> Environment { get; } = [];
 
-    public async Task<(int ExitCode, string Output, string Error)> RunAsync(params string[] args)
+    public Task<(int ExitCode, string Output, string Error)> RunAsync(params string[] args) => RunAsync(TimeSpan.FromMinutes(2), args);
+
+    /// <summary>As <see cref="RunAsync(string[])"/>, for a command that may take longer than two minutes (a whole local run).</summary>
+    public async Task<(int ExitCode, string Output, string Error)> RunAsync(TimeSpan limit, params string[] args)
     {
         var start = StartInfo(args);
         using var process = Process.Start(start)!;
         process.StandardInput.Close();
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        using var timeout = new CancellationTokenSource(limit);
         try
         {
             await process.WaitForExitAsync(timeout.Token);
@@ -41,7 +44,7 @@ public sealed class SpotJaxProgram : IDisposable
         {
             process.Kill(entireProcessTree: true);
             await process.WaitForExitAsync();
-            throw new TimeoutException($"spotjax {string.Join(' ', args)} did not exit within 2 minutes:\n{await stdout}{await stderr}");
+            throw new TimeoutException($"spotjax {string.Join(' ', args)} did not exit within {limit}:\n{await stdout}{await stderr}");
         }
 
         return (process.ExitCode, await stdout, await stderr);

@@ -134,7 +134,7 @@ public sealed class LocalControlPlane : IAsyncDisposable
             var node = TpuNodeName.Parse(plan.NodeName);
             return simulator.MetadataUrl(node.Zone, node.NodeId).ToString();
         },
-        AgentEnvironment = AgentEnvironment(simulator),
+        AgentEnvironment = SshAgentEnvironment(simulator, options.SshWorkerPath),
         ConnectRetryWindow = TimeSpan.FromSeconds(30),
         StepTimeout = TimeSpan.FromMinutes(2),
         TimeProvider = time,
@@ -143,6 +143,18 @@ public sealed class LocalControlPlane : IAsyncDisposable
     /// <summary>The agent reads <c>secretEnv</c> from the simulator's Secret Manager stand-in.</summary>
     private static Dictionary<string, string> AgentEnvironment(TpuSimulator simulator) =>
         new(StringComparer.Ordinal) { ["SPOTJAX_SECRETMANAGER_BASE"] = simulator.BaseUri.AbsoluteUri.TrimEnd('/') };
+
+    /// <summary>What SSH agents get besides: the plane's PATH (an SSH login's PATH lacks the tools the plane was started with, uv among them).</summary>
+    private static Dictionary<string, string> SshAgentEnvironment(TpuSimulator simulator, string? path)
+    {
+        var environment = AgentEnvironment(simulator);
+        if (path is { Length: > 0 })
+        {
+            environment["PATH"] = path;
+        }
+
+        return environment;
+    }
 
     /// <summary>Seeds the stand-in from a file of <c>SECRET_ID=VALUE</c> lines; errors name the line, never its value.</summary>
     private static async Task LoadSecretsAsync(TpuSimulator simulator, string project, string path, CancellationToken ct)

@@ -54,6 +54,13 @@ public sealed record LocalControlPlaneOptions
     /// </summary>
     public bool SshWorkers { get; init; }
 
+    /// <summary>
+    /// The PATH the node agents of <see cref="SshWorkers"/> run with, and so the setup script and the
+    /// training script; default this process's. Local worker processes inherit it; an SSH login would
+    /// start from sshd's default PATH, without the tools local mode takes from this one (uv, python3).
+    /// </summary>
+    public string? SshWorkerPath { get; init; } = Environment.GetEnvironmentVariable("PATH");
+
     public TimeProvider? Time { get; init; }
 
     /// <summary>The variable naming the <see cref="SecretsFile"/> of <c>spotjax local up</c> and <c>spotjax run --local</c>.</summary>

@@ -24,6 +24,50 @@ public sealed class SshLifecycleTests
         }
     }
 
+    [Fact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")] // sshd workers
+    public async Task SshWorkers_ToolOnThePlanesPath_FoundByTheScript()
+    {
+        // A folder that only the plane's PATH names: an sshd login's default PATH would not find the tool.
+        var root = Directory.CreateTempSubdirectory("spotjax-e2e-ssh-path-").FullName;
+        try
+        {
+            var tools = Directory.CreateDirectory(Path.Combine(root, "tools")).FullName;
+            var probe = Path.Combine(tools, "spotjax-path-probe");
+            await File.WriteAllTextAsync(probe, "#!/bin/sh\necho probe found on the PATH\n");
+            File.SetUnixFileMode(probe, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+            var code = Directory.CreateDirectory(Path.Combine(root, "code")).FullName;
+            await File.WriteAllTextAsync(Path.Combine(code, "probe.sh"), "spotjax-path-probe\n");
+            await using var plane = await LocalControlPlane.StartAsync(
+                new LocalControlPlaneOptions
+                {
+                    Root = Path.Combine(root, "state"),
+                    SshWorkers = true,
+                    SshWorkerPath = tools + Path.PathSeparator + Environment.GetEnvironmentVariable("PATH"),
+                    ProvisionDelay = TimeSpan.Zero,
+                },
+                CancellationToken.None);
+            var spec = new JobSpec
+            {
+                Name = "ssh-path",
+                Tpu = new TpuSpec { Type = "v4-8", Zones = ["us-central2-b"], RuntimeVersion = "tpu-ubuntu2204-base" },
+                Code = code,
+                Script = "probe.sh",
+            };
+            var jobId = await plane.SubmitAsync(spec, "ssh-path-1", CancellationToken.None);
+
+            Job? job = null;
+            await Eventually.TrueAsync(async () => (job = await plane.Store.GetAsync(jobId, CancellationToken.None)) is { } j && j.State.IsTerminal(), TimeSpan.FromSeconds(60));
+
+            Assert.True(job!.State == JobState.Succeeded, job.LastError);
+            Assert.Contains("probe found on the PATH", await File.ReadAllTextAsync(plane.LogPath(job, 1, 0)), StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
     private static async Task RunQuickstartWithOnePreemptionAsync(string root)
     {
         await using var plane = await LocalControlPlane.StartAsync(
