@@ -67,7 +67,7 @@ public sealed class SecretEnvAgentTests : IAsyncLifetime
         Assert.Contains($"API_KEY {Sha256(ApiKey)}", log, StringComparison.Ordinal);
         Assert.Contains($"HF_TOKEN {Sha256(HfToken)}", log, StringComparison.Ordinal);
         Assert.Contains("PLAIN visible", log, StringComparison.Ordinal);
-        var prepareLog = await File.ReadAllTextAsync(Path.Combine(_sandbox.Home(0), "prepare.log"));
+        var prepareLog = await File.ReadAllTextAsync(_sandbox.PrepareLogPath(1, 0));
         Assert.Contains("SETUP SEES API_KEY=unset HF_TOKEN=unset", prepareLog, StringComparison.Ordinal);
         var config = await File.ReadAllTextAsync(Path.Combine(_sandbox.Home(0), "attempt-1.json"));
         Assert.Contains($"projects/{Project}/secrets/spotjax-job-api/versions/latest", config, StringComparison.Ordinal);
