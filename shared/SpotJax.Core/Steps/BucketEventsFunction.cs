@@ -133,7 +133,16 @@ public sealed class BucketEventsFunction(
 
         var exit = ExitMarker.Parse(body);
         var notice = exit.PreemptionNotice || await AttemptWasPreemptedAsync(job, ct);
-        switch (JobLifecycle.ReadExit(marker.Worker, exit.ExitCode, notice))
+        var reading = JobLifecycle.ReadExit(marker.Worker, exit.ExitCode, notice);
+        if (reading != ExitReading.Preempted)
+        {
+            // The script ran on this worker, so the worker was prepared. Its prepared marker is written
+            // just before and may be delivered after this one (events are not ordered): a short script
+            // would otherwise end the job from LAUNCHING, with no RUNNING in its history.
+            await transitions.ApplyAsync(job.Id, j => JobLifecycle.WorkerPrepared(j, marker.Attempt, marker.Worker, time.GetUtcNow()), ct);
+        }
+
+        switch (reading)
         {
             case ExitReading.Succeeded:
                 var decision = await transitions.ApplyAsync(job.Id, j => JobLifecycle.Succeed(j, marker.Attempt, time.GetUtcNow()), ct);

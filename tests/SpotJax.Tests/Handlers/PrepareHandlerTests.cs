@@ -65,6 +65,22 @@ public sealed class PrepareHandlerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ExitedMarker_DeliveredBeforePrepared_RecordsRunningBeforeSucceeded()
+    {
+        var job = await h.SubmitAsync(HandlerHarness.JobYaml(h.Code("print('done')\n")));
+        await h.Functions.Provision.HandleAsync(h.Step(job.Id, 1), CancellationToken.None);
+        await h.Functions.Launch.HandleAsync(h.Step(job.Id, 1), CancellationToken.None);
+
+        await h.MarkerAsync(job.Id, 1, 0, MarkerKind.Exited);
+        await h.MarkerAsync(job.Id, 1, 0, MarkerKind.Prepared);
+
+        Assert.Equal(JobState.Succeeded, (await h.JobAsync(job.Id)).State);
+        Assert.Equal(
+            [JobState.Queued, JobState.Provisioning, JobState.Launching, JobState.Running, JobState.Succeeded],
+            (await h.HistoryAsync(job.Id)).Select(e => e.To));
+    }
+
+    [Fact]
     public async Task Sweep_PreparationOutlivesPrepareTimeoutMinutes_EndsTheAttemptAsALaunchFailure()
     {
         var code = h.Code(Forever);
