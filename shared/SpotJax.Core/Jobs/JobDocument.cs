@@ -117,13 +117,7 @@ public static class JobDocument
 
             writer.WriteStartObject(JobFields.Tpu);
             writer.WriteString(JobFields.TpuType, spec.Tpu.Type);
-            writer.WriteStartArray(JobFields.TpuZones);
-            foreach (var zone in spec.Tpu.Zones)
-            {
-                writer.WriteStringValue(zone);
-            }
-
-            writer.WriteEndArray();
+            WriteStrings(writer, JobFields.TpuZones, spec.Tpu.Zones);
             if (spec.Tpu.RuntimeVersion is { } runtimeVersion)
             {
                 writer.WriteString(JobFields.TpuRuntimeVersion, runtimeVersion);
@@ -133,20 +127,8 @@ public static class JobDocument
 
             writer.WriteString(JobFields.Code, spec.Code);
             writer.WriteString(JobFields.Script, spec.Script);
-            writer.WriteStartArray(JobFields.Args);
-            foreach (var arg in spec.Args)
-            {
-                writer.WriteStringValue(arg);
-            }
-
-            writer.WriteEndArray();
-            writer.WriteStartObject(JobFields.Env);
-            foreach (var (name, value) in spec.Env.OrderBy(e => e.Key, StringComparer.Ordinal))
-            {
-                writer.WriteString(name, value);
-            }
-
-            writer.WriteEndObject();
+            WriteStrings(writer, JobFields.Args, spec.Args);
+            WriteSortedMap(writer, JobFields.Env, spec.Env);
             writer.WriteNumber(JobFields.MaxRetries, spec.MaxRetries);
             writer.WriteNumber(JobFields.MaxPreemptions, spec.MaxPreemptions);
             writer.WriteStartObject(JobFields.Stall);
@@ -171,32 +153,37 @@ public static class JobDocument
 
             writer.WriteNumber(JobFields.PrepareTimeoutMinutes, spec.PrepareTimeoutMinutes);
             writer.WriteString(JobFields.Python, spec.Python);
-            writer.WriteStartArray(JobFields.ExtraIndexUrls);
-            foreach (var url in spec.ExtraIndexUrls)
-            {
-                writer.WriteStringValue(url);
-            }
-
-            writer.WriteEndArray();
-            writer.WriteStartArray(JobFields.PipArgs);
-            foreach (var arg in spec.PipArgs)
-            {
-                writer.WriteStringValue(arg);
-            }
-
-            writer.WriteEndArray();
-            writer.WriteStartObject(JobFields.SecretEnv);
-            foreach (var (name, reference) in spec.SecretEnv.OrderBy(e => e.Key, StringComparer.Ordinal))
-            {
-                writer.WriteString(name, reference);
-            }
-
-            writer.WriteEndObject();
+            WriteStrings(writer, JobFields.ExtraIndexUrls, spec.ExtraIndexUrls);
+            WriteStrings(writer, JobFields.PipArgs, spec.PipArgs);
+            WriteSortedMap(writer, JobFields.SecretEnv, spec.SecretEnv);
 
             writer.WriteEndObject();
         }
 
         return Encoding.UTF8.GetString(buffer.WrittenSpan);
+    }
+
+    private static void WriteStrings(Utf8JsonWriter writer, string field, IEnumerable<string> values)
+    {
+        writer.WriteStartArray(field);
+        foreach (var value in values)
+        {
+            writer.WriteStringValue(value);
+        }
+
+        writer.WriteEndArray();
+    }
+
+    /// <summary>A string map as a JSON object, sorted by name so that equal specs write equal documents.</summary>
+    private static void WriteSortedMap(Utf8JsonWriter writer, string field, IReadOnlyDictionary<string, string> values)
+    {
+        writer.WriteStartObject(field);
+        foreach (var (name, value) in values.OrderBy(e => e.Key, StringComparer.Ordinal))
+        {
+            writer.WriteString(name, value);
+        }
+
+        writer.WriteEndObject();
     }
 
     private static JsonObject? ReadJson(string text, List<JobDocumentError> errors)
