@@ -4,6 +4,18 @@ variable "project_id" {
   nullable    = false
 }
 
+variable "name_prefix" {
+  description = "Prefix of every resource name this configuration creates (topics, subscriptions, services, service accounts, secrets, network resources), so that several SpotJax deployments (staging and production, say) can share one project. 1 to 16 characters: lowercase letters, digits and hyphens, starting with a letter."
+  type        = string
+  default     = "spotjax"
+  nullable    = false
+
+  validation {
+    condition     = can(regex("^[a-z]([a-z0-9-]{0,14}[a-z0-9])?$", var.name_prefix))
+    error_message = "name_prefix must be 1 to 16 characters of a-z, 0-9 and '-', start with a letter and not end with '-'."
+  }
+}
+
 variable "region" {
   description = "Region of the Cloud Run services, the Scheduler job, the image repository and (by default) the bucket and Firestore. TPU zones may be in other regions."
   type        = string
