@@ -70,7 +70,10 @@ LAUNCH_WAIT_SECONDS = 60.0
 LOG_CHECK_SECONDS = 0.25
 LOG_UPLOAD_SECONDS = 1.0
 LOG_UPLOAD_SPACING_BYTES = 16 * 1024 * 1024
-METADATA_TIMEOUT_SECONDS = 600.0
+# A metadata watch hangs up to METADATA_WAIT_SECONDS (its timeout_sec) for a change; the socket gives
+# the server that long plus some slack before the agent asks again with the same last_etag.
+METADATA_WAIT_SECONDS = 300
+METADATA_SLACK_SECONDS = 30.0
 HTTP_TIMEOUT_SECONDS = 60.0
 SETUP_SCRIPTS = ("spotjax_setup.sh", "spotax_setup.sh")
 # The uv release that uvSource download installs. The sha256 values are those of its release
@@ -1068,11 +1071,22 @@ def stop(config_path):
 
 
 class MetadataWatcher(threading.Thread):
-    """Long-polls one metadata key and reports a notice when it takes the given value."""
+    """Watches one metadata key and reports a notice each time it turns to the given value.
+
+    As https://cloud.google.com/compute/docs/metadata/querying-metadata describes waiting for
+    changes: a plain GET gives the current value and its ETag; every later GET sends
+    wait_for_change=true with last_etag=<the ETag of the last answer>, which the server answers at
+    once when the value changed since that answer (so a change between two polls is not missed) and
+    otherwise holds until a change or timeout_sec, answering the current value. The server can
+    answer 503 for a moment during maintenance; that and other failures are retried with backoff.
+    The value can leave and take the notice value again (a maintenance event that repeats): each
+    time it takes it is one notice.
+    """
 
     def __init__(self, base, key, value, reason, notify):
         super().__init__(name="watch-" + key, daemon=True)
-        self.url = base + key + "?wait_for_change=true"
+        self.url = base + key
+        self.key = key
         self.value = value
         self.reason = reason
         self.notify = notify
@@ -1080,22 +1094,21 @@ class MetadataWatcher(threading.Thread):
     def run(self):
         backoff = 1.0
         failing = False
+        etag = None
+        current = None
         while True:
+            url = self.url
+            if etag is not None:
+                url += "?" + urllib.parse.urlencode(
+                    {"wait_for_change": "true", "last_etag": etag, "timeout_sec": str(METADATA_WAIT_SECONDS)})
             started = time.monotonic()
             try:
-                request = urllib.request.Request(self.url, headers={"Metadata-Flavor": "Google"})
-                with urllib.request.urlopen(request, timeout=METADATA_TIMEOUT_SECONDS) as response:
+                request = urllib.request.Request(url, headers={"Metadata-Flavor": "Google"})
+                with urllib.request.urlopen(request, timeout=METADATA_WAIT_SECONDS + METADATA_SLACK_SECONDS) as response:
                     value = response.read().decode("utf-8", "replace").strip()
-                backoff = 1.0
-                failing = False
-                if value == self.value:
-                    self.notify(self.reason)
-                    return
-                # A server that answers at once instead of hanging must not be hammered.
-                elapsed = time.monotonic() - started
-                if elapsed < 1.0:
-                    time.sleep(1.0 - elapsed)
+                    answered_etag = response.headers.get("ETag")
             except socket.timeout:
+                # No answer within timeout_sec and the slack: ask again from the same ETag.
                 continue
             except urllib.error.HTTPError as e:
                 if e.code == 404:
@@ -1107,11 +1120,27 @@ class MetadataWatcher(threading.Thread):
                 failing = True
                 time.sleep(backoff)
                 backoff = min(backoff * 2, 30.0)
+                continue
             except (OSError, urllib.error.URLError, ValueError) as e:
                 self.report_failure(e, failing)
                 failing = True
                 time.sleep(backoff)
                 backoff = min(backoff * 2, 30.0)
+                continue
+            backoff = 1.0
+            failing = False
+            if value != current:
+                if current is not None:
+                    log("metadata {}: {} -> {}".format(self.key, current, value))
+                if value == self.value:
+                    self.notify(self.reason)
+                current = value
+            elapsed = time.monotonic() - started
+            if (answered_etag is None or answered_etag == etag) and elapsed < 1.0:
+                # A server without ETags (polled plainly), or one that answers an unchanged value at
+                # once instead of holding the request, must not be hammered.
+                time.sleep(1.0 - elapsed)
+            etag = answered_etag
 
     def report_failure(self, error, failing):
         if not failing:

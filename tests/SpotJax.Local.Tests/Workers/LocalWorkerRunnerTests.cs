@@ -102,7 +102,10 @@ public sealed class LocalWorkerRunnerTests
         Assert.Equal(reason, preempted.GetProperty("reason").GetString());
         var exited = await sandbox.WaitForMarkerAsync(1, 0, "exited");
         Assert.True(exited.GetProperty("preemptionNotice").GetBoolean());
+        // The value changed right after the first answer, before the next poll was sent: only a watch that
+        // sends the first answer's ETag as last_etag hears of it (a plain wait_for_change would hang on).
         Assert.True(metadata.NoticeRequests >= 2, "the agent must keep watching after a first answer without a notice");
+        Assert.Equal(0, metadata.WaitsWithoutLastETag);
         Assert.Equal(0, metadata.RequestsWithoutFlavorHeader);
     }
 
