@@ -81,7 +81,7 @@ public static class SetupChecks
         }
 
         using var http = new HttpClient();
-        var tokens = new ApplicationDefaultTokenSource();
+        var tokens = GcloudConfig.TokenSource();
         var options = new GoogleApiOptions { Deadline = TimeSpan.FromSeconds(20), AttemptTimeout = TimeSpan.FromSeconds(10), MaxRetries = 1 };
         var transport = new GoogleApiTransport(http, tokens, options);
         var endpoints = new GoogleEndpoints(Environment.GetEnvironmentVariable, tokens);

@@ -108,7 +108,7 @@ public sealed class Target : IAsyncDisposable
     /// <exception cref="CliException">There are no Application Default Credentials.</exception>
     public static async Task<Target> OpenGoogleAsync(string project, string bucket, CancellationToken cancellationToken)
     {
-        var endpoints = new GoogleEndpoints();
+        var endpoints = new GoogleEndpoints(Environment.GetEnvironmentVariable, GcloudConfig.TokenSource());
         var storageApi = Environment.GetEnvironmentVariable(StorageApiVariable) is { Length: > 0 } api ? new Uri(api) : null;
         var bucketDir = Environment.GetEnvironmentVariable(BucketDirVariable) is { Length: > 0 } dir ? dir : null;
         // Without a credentials file the Google libraries would go looking for a metadata server;

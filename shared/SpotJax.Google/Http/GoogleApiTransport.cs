@@ -10,7 +10,7 @@ using SpotJax.Core.Ports;
 namespace SpotJax.Google.Http;
 
 /// <summary>
-/// The one HTTP path of every Google REST client here: the bearer token, a deadline on every call,
+/// The one HTTP path of every Google REST client here: the bearer token and quota project, a deadline on every call,
 /// retries with exponential backoff and jitter for idempotent calls on UNAVAILABLE,
 /// RESOURCE_EXHAUSTED, DEADLINE_EXCEEDED and INTERNAL (never on INVALID_ARGUMENT, PERMISSION_DENIED,
 /// FAILED_PRECONDITION and the like), one retry with a fresh token after a 401, and every failure
@@ -18,6 +18,9 @@ namespace SpotJax.Google.Http;
 /// </summary>
 public sealed class GoogleApiTransport
 {
+    /// <summary>The header naming the quota project of a call (https://cloud.google.com/docs/quotas/set-quota-project).</summary>
+    public const string UserProjectHeader = "x-goog-user-project";
+
     private const int MaxErrorBodyChars = 500;
 
     private readonly HttpClient http;
@@ -117,6 +120,11 @@ public sealed class GoogleApiTransport
         if (await tokens.GetAccessTokenAsync(refresh, cancellationToken) is { Length: > 0 } token)
         {
             request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        }
+
+        if (await tokens.GetQuotaProjectAsync(cancellationToken) is { Length: > 0 } quotaProject)
+        {
+            request.Headers.Add(UserProjectHeader, quotaProject);
         }
 
         using var response = await http.SendAsync(request, cancellationToken);

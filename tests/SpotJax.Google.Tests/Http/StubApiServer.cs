@@ -80,7 +80,8 @@ internal sealed class StubApiServer : IAsyncDisposable
                 context.Request.HttpMethod,
                 context.Request.Url!.PathAndQuery,
                 context.Request.Headers["Authorization"],
-                await reader.ReadToEndAsync());
+                await reader.ReadToEndAsync(),
+                context.Request.Headers["x-goog-user-project"]);
             _requests.Enqueue(request);
             if (_respond(request) is not { } response)
             {
