@@ -18,7 +18,6 @@ internal sealed class QueuedResourceEntry
     /// <summary>The create body as submitted; the node is echoed from its single node spec.</summary>
     public required QueuedResource Request { get; init; }
 
-    public required string? RequestId { get; init; }
     public required DateTimeOffset CreateTime { get; init; }
     public required TimeSpan ProvisionDelay { get; init; }
 
@@ -159,6 +158,10 @@ internal sealed class QueuedResourceEntry
 
         return json;
     }
+
+    /// <summary>A delete that failed in its operation (fault injection): done, with an INTERNAL error.</summary>
+    public JsonObject FailedDeleteOperationToJson(string name) =>
+        OperationToJson(name, "delete", done: true, new RpcStatus { Code = 13, Message = $"Deleting queued resource {Name} failed (simulated internal error)." });
 
     private JsonObject OperationToJson(string name, string verb, bool done, RpcStatus? error)
     {

@@ -68,7 +68,7 @@ internal sealed class SimulatorEndpoints(SimulatorState state, CancellationToken
             ("GET", ["v2", "projects", var p, "locations", var z, "queuedResources", var id]) =>
                 state.Get(p, z, id),
             ("DELETE", ["v2", "projects", var p, "locations", var z, "queuedResources", var id]) =>
-                state.Delete(p, z, id, string.Equals(query["force"], "true", StringComparison.OrdinalIgnoreCase)),
+                state.Delete(p, z, id, string.Equals(query["force"], "true", StringComparison.OrdinalIgnoreCase), query["requestId"]),
             ("GET", ["v2", "projects", var p, "locations", var z, "nodes"]) =>
                 state.ListNodes(p, z, query["pageSize"], query["pageToken"]),
             ("GET", ["v2", "projects", var p, "locations", var z, "nodes", var id]) =>

@@ -13,12 +13,26 @@ internal sealed partial class SimulatorState(TpuSimulatorOptions options, TimePr
     private const int DefaultPageSize = 100;
     private static readonly TimeSpan MaxDeleteGrace = TimeSpan.FromSeconds(1);
 
+    /// <summary>
+    /// How long a request id is remembered: the TPU API documents none; 60 minutes is the "at least 60 minutes"
+    /// other Google APIs' request_id fields promise.
+    /// </summary>
+    private static readonly TimeSpan RequestIdWindow = TimeSpan.FromMinutes(60);
+
     /// <summary>How often the folders of deleted nodes are searched for groups registered after the delete.</summary>
     private static readonly TimeSpan DeletedNodeSweep = TimeSpan.FromMilliseconds(250);
 
     private readonly Lock _gate = new();
     private readonly Dictionary<string, QueuedResourceEntry> _queuedResources = new(StringComparer.Ordinal);
     private readonly Dictionary<string, (QueuedResourceEntry Entry, bool IsDelete)> _operations = new(StringComparer.Ordinal);
+
+    // Request ids as AIP-155 and the TPU API's "Idempotent request UUID" promise (docs/gcp-contracts.md, Request ids):
+    // "<method> <resource name> <request id>" -> the operation the first such request started, and when.
+    private readonly Dictionary<string, (string Operation, DateTimeOffset At)> _requests = new(StringComparer.Ordinal);
+
+    // Queued resources whose next delete fails in its operation, and the failed delete operations by name.
+    private readonly HashSet<string> _failingDeletes = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, QueuedResourceEntry> _failedDeletes = new(StringComparer.Ordinal);
     private readonly HashSet<string> _nodeDirectories = new(StringComparer.Ordinal);
     private readonly List<ITimer> _timers = [];
 
@@ -71,12 +85,16 @@ internal sealed partial class SimulatorState(TpuSimulatorOptions options, TimePr
         lock (_gate)
         {
             var now = Prune();
-            if (_queuedResources.TryGetValue($"{parent}/queuedResources/{id}", out var existing))
+            var name = $"{parent}/queuedResources/{id}";
+            if (SeenRequest("create", name, requestId, now) is { } original)
             {
-                // A retried create (same request id) gets the original operation, as the API's idempotency promises.
-                return !string.IsNullOrEmpty(requestId) && existing.RequestId == requestId
-                    ? existing.CreateOperationToJson(now)
-                    : throw SimulatorApiException.AlreadyExists(existing.Name);
+                // A retried create gets the original operation, however it ended, and creates nothing.
+                return OperationToJson(original, now);
+            }
+
+            if (_queuedResources.TryGetValue(name, out var existing))
+            {
+                throw SimulatorApiException.AlreadyExists(existing.Name);
             }
 
             if (_queuedResources.Values.FirstOrDefault(e => e.Zone == zone && e.NodeId == nodeId) is { } holder)
@@ -94,7 +112,6 @@ internal sealed partial class SimulatorState(TpuSimulatorOptions options, TimePr
                 Id = id,
                 NodeId = nodeId,
                 Request = body with { Name = null, CreateTime = null, State = null },
-                RequestId = requestId,
                 CreateTime = now,
                 ProvisionDelay = provisionDelay,
                 ActiveAt = activeAt,
@@ -110,6 +127,7 @@ internal sealed partial class SimulatorState(TpuSimulatorOptions options, TimePr
 
             _queuedResources.Add(entry.Name, entry);
             _operations.Add(entry.CreateOperation, (entry, false));
+            RememberRequest("create", name, requestId, entry.CreateOperation, now);
             _nodeDirectories.Add(directory);
             _deletedNodeDirectories.Remove(directory);
             return entry.CreateOperationToJson(now);
@@ -137,17 +155,25 @@ internal sealed partial class SimulatorState(TpuSimulatorOptions options, TimePr
         }
     }
 
-    public JsonObject Delete(string project, string zone, string queuedResourceId, bool force)
+    public JsonObject Delete(string project, string zone, string queuedResourceId, bool force, string? requestId)
     {
         string directory;
         JsonObject operation;
         lock (_gate)
         {
             var now = Prune();
+            var name = $"projects/{project}/locations/{zone}/queuedResources/{queuedResourceId}";
+            if (SeenRequest("delete", name, requestId, now) is { } original)
+            {
+                // The same request again: its original operation, even one that failed, and nothing is done again.
+                return OperationToJson(original, now);
+            }
+
             var entry = Find(project, zone, queuedResourceId);
             if (entry.DeleteOperation is not null)
             {
-                // Already going away: a retried delete, whatever its request id, gets the same operation.
+                // Already going away: a delete with another request id gets the same operation.
+                RememberRequest("delete", name, requestId, entry.DeleteOperation, now);
                 return entry.DeleteOperationToJson(now);
             }
 
@@ -158,10 +184,19 @@ internal sealed partial class SimulatorState(TpuSimulatorOptions options, TimePr
                     $"Queued resource {entry.Name} is {state} and its node exists; delete it with force=true.");
             }
 
+            if (_failingDeletes.Remove(name))
+            {
+                var failed = NextOperationName(entry.Parent);
+                _failedDeletes.Add(failed, entry);
+                RememberRequest("delete", name, requestId, failed, now);
+                return entry.FailedDeleteOperationToJson(failed);
+            }
+
             entry.DeleteRequestedAt = now;
             entry.RemoveAt = now + options.DeleteDelay;
             entry.DeleteOperation = NextOperationName(entry.Parent);
             _operations.Add(entry.DeleteOperation, (entry, true));
+            RememberRequest("delete", name, requestId, entry.DeleteOperation, now);
             directory = entry.NodeDirectory;
             operation = entry.DeleteOperationToJson(now);
         }
@@ -200,10 +235,24 @@ internal sealed partial class SimulatorState(TpuSimulatorOptions options, TimePr
         lock (_gate)
         {
             var now = Prune();
-            var name = $"projects/{project}/locations/{zone}/operations/{operationId}";
-            return _operations.TryGetValue(name, out var operation)
-                ? operation.IsDelete ? operation.Entry.DeleteOperationToJson(now) : operation.Entry.CreateOperationToJson(now)
-                : throw SimulatorApiException.NotFound(name);
+            return OperationToJson($"projects/{project}/locations/{zone}/operations/{operationId}", now);
+        }
+    }
+
+    /// <summary>
+    /// Makes the next delete of a queued resource (<paramref name="project"/> null: in any project) fail in its
+    /// operation: the operation is done at once with an INTERNAL error and the queued resource stays as it was.
+    /// </summary>
+    public void FailNextDelete(string? project, string zone, string queuedResourceId)
+    {
+        lock (_gate)
+        {
+            Prune();
+            var entry = project is not null
+                ? Find(project, zone, queuedResourceId)
+                : _queuedResources.Values.FirstOrDefault(e => e.Zone == zone && e.Id == queuedResourceId)
+                    ?? throw SimulatorApiException.NotFound($"locations/{zone}/queuedResources/{queuedResourceId}");
+            _failingDeletes.Add(entry.Name);
         }
     }
 
@@ -382,6 +431,43 @@ internal sealed partial class SimulatorState(TpuSimulatorOptions options, TimePr
                 ?? throw SimulatorApiException.NotFound($"locations/{zone}/queuedResources/{queuedResourceId}");
         var state = entry.StateAt(now);
         return state == "ACTIVE" ? entry : throw SimulatorApiException.FailedPrecondition($"Queued resource {entry.Name} is {state}, not ACTIVE.");
+    }
+
+    /// <summary>An operation by name as it is now. Caller holds the gate.</summary>
+    private JsonObject OperationToJson(string name, DateTimeOffset now)
+    {
+        if (_failedDeletes.TryGetValue(name, out var failed))
+        {
+            return failed.FailedDeleteOperationToJson(name);
+        }
+
+        return _operations.TryGetValue(name, out var operation)
+            ? operation.IsDelete ? operation.Entry.DeleteOperationToJson(now) : operation.Entry.CreateOperationToJson(now)
+            : throw SimulatorApiException.NotFound(name);
+    }
+
+    /// <summary>The operation an earlier request with this request id started within the window, or null. Caller holds the gate.</summary>
+    private string? SeenRequest(string method, string resource, string? requestId, DateTimeOffset now)
+    {
+        if (string.IsNullOrEmpty(requestId))
+        {
+            return null;
+        }
+
+        foreach (var expired in _requests.Where(r => now - r.Value.At >= RequestIdWindow).Select(r => r.Key).ToArray())
+        {
+            _requests.Remove(expired);
+        }
+
+        return _requests.TryGetValue($"{method} {resource} {requestId}", out var seen) ? seen.Operation : null;
+    }
+
+    private void RememberRequest(string method, string resource, string? requestId, string operation, DateTimeOffset now)
+    {
+        if (!string.IsNullOrEmpty(requestId))
+        {
+            _requests.TryAdd($"{method} {resource} {requestId}", (operation, now));
+        }
     }
 
     private string NextOperationName(string parent) => $"{parent}/operations/operation-{++_operationCount}";

@@ -109,6 +109,18 @@ public sealed class TpuSimulator : IAsyncDisposable
         return Task.CompletedTask;
     }
 
+    /// <summary>
+    /// Makes the next delete of the queued resource fail in its long-running operation: the operation is done at once
+    /// with an INTERNAL error (code 13) and the queued resource and its node stay as they were. A delete sent again
+    /// with the failed one's request id gets that failed operation back; one with a new request id deletes.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">No such queued resource.</exception>
+    public Task FailNextDeleteAsync(string zone, string queuedResourceId)
+    {
+        Call(() => _state.FailNextDelete(null, zone, queuedResourceId));
+        return Task.CompletedTask;
+    }
+
     /// <summary>Announces host maintenance: the node's <c>instance/maintenance-event</c> becomes TERMINATE_ON_HOST_MAINTENANCE.</summary>
     /// <exception cref="InvalidOperationException">No such queued resource, or it is not ACTIVE.</exception>
     public Task InjectMaintenanceAsync(string zone, string queuedResourceId)

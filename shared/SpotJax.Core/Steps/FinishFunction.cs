@@ -25,7 +25,7 @@ public sealed class FinishFunction(
 
         if (job.Zone is { } zone && job.QueuedResourceId is { } id)
         {
-            await tpu.DeleteQueuedResourceAsync(zone, id, force: true, RequestIds.For(job.Id, job.Attempt, "delete"), cancellationToken);
+            await QueuedResourceDeletes.DeleteAsync(tpu, zone, id, RequestIds.For(job.Id, job.Attempt, "delete"), cancellationToken);
         }
 
         if (job.State == JobState.Cancelling)

@@ -31,7 +31,7 @@ public sealed class RecoverFunction(
         var job = decision.Job;
         if (job.Zone is { } zone && job.QueuedResourceId is { } id)
         {
-            await tpu.DeleteQueuedResourceAsync(zone, id, force: true, RequestIds.For(job.Id, job.Attempt, "delete"), cancellationToken);
+            await QueuedResourceDeletes.DeleteAsync(tpu, zone, id, RequestIds.For(job.Id, job.Attempt, "delete"), cancellationToken);
         }
 
         if (job.State == JobState.Recovering)

@@ -72,7 +72,7 @@ public sealed class SweepFunction(
                 {
                     if (await IsOrphanAsync(queued, active, now, ct))
                     {
-                        await tpu.DeleteQueuedResourceAsync(zone, queued.Id, force: true, RequestIds.For(queued.Id, 0, "orphan"), ct);
+                        await QueuedResourceDeletes.DeleteAsync(tpu, zone, queued.Id, RequestIds.For(queued.Id, 0, $"orphan/{queued.CreateTime}"), ct);
                     }
                 }
             }
