@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
-using System.Text.Json.Nodes;
 using SpotJax.Contracts;
 using SpotJax.Core;
 using SpotJax.Core.Ports;
@@ -18,12 +17,17 @@ namespace SpotJax.Google.Tests.EndToEnd;
 /// A SpotJax deployment as on Google Cloud, on this machine: every function in its own
 /// <c>spotjax-functions</c> host (as on Cloud Run) behind Pub/Sub emulator push subscriptions, state
 /// in the Firestore emulator, the TPU simulator with local worker processes, a folder for the
-/// control bucket whose finalize events are posted to <c>bucket-events</c> as Eventarc CloudEvents,
-/// and the sweep called every second as Cloud Scheduler would.
+/// control bucket whose finalize events reach <c>bucket-events</c> as in production: Cloud Storage
+/// Pub/Sub notifications (<see cref="StorageNotificationBridge"/>) on <c>spotjax-bucket-events</c>,
+/// pushed by a subscription like every other topic, and the sweep called every second as Cloud
+/// Scheduler would.
 /// </summary>
 public sealed class PushDeployment : IAsyncDisposable
 {
     public const string Zone = "us-central2-b";
+
+    /// <summary>The topic the bucket's notification configuration publishes to (infra/locals.tf, <c>topics.bucket_events</c>).</summary>
+    public const string BucketEventsTopic = "spotjax-bucket-events";
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(90);
 
     private static readonly Dictionary<string, string> FunctionOfTopic = new()
@@ -33,6 +37,7 @@ public sealed class PushDeployment : IAsyncDisposable
         [Topics.Launch] = FunctionNames.Launch,
         [Topics.Recover] = FunctionNames.Recover,
         [Topics.Finish] = FunctionNames.Finish,
+        [BucketEventsTopic] = FunctionNames.BucketEvents,
     };
 
     private readonly PubSubEmulator pubsub;
@@ -73,7 +78,10 @@ public sealed class PushDeployment : IAsyncDisposable
         [global::SpotJax.Cli.TargetOptions.BucketVariable] = Bucket,
     };
 
-    /// <param name="deliveriesPerMessage">Push subscriptions per topic and function: more than one delivers every message that many times.</param>
+    /// <param name="deliveriesPerMessage">
+    /// Push subscriptions per topic and function: more than one delivers every message (bucket notifications included)
+    /// that many times, in no particular order.
+    /// </param>
     public static async Task<PushDeployment> StartAsync(PubSubEmulator pubsub, FirestoreEmulator firestore, int deliveriesPerMessage = 1)
     {
         var deployment = new PushDeployment(pubsub, firestore);
@@ -106,7 +114,8 @@ public sealed class PushDeployment : IAsyncDisposable
 
         await Task.WhenAll(hosts.Values.Select(h => WaitHealthyAsync(h.Port)));
         await SubscribeAsync(deliveriesPerMessage);
-        Objects.OnFinalize((e, ct) => PostStorageEventAsync(e, ct));
+        var notifications = new StorageNotificationBridge(new PubSubPublisher(pubsub.Transport, pubsub.Client(Project)), BucketEventsTopic, Objects);
+        Objects.OnFinalize(notifications.PublishAsync);
         Objects.Start();
         sweeps = SweepEverySecondAsync(stopping.Token);
     }
@@ -208,36 +217,6 @@ public sealed class PushDeployment : IAsyncDisposable
                     },
                     CancellationToken.None);
             }
-        }
-    }
-
-    /// <summary>What Eventarc does for the control bucket: a binary-mode <c>object.v1.finalized</c> CloudEvent.</summary>
-    private async Task PostStorageEventAsync(StorageObjectEvent e, CancellationToken ct)
-    {
-        var data = new JsonObject
-        {
-            ["bucket"] = e.Bucket,
-            ["name"] = e.Name,
-            ["generation"] = e.Generation.ToString(CultureInfo.InvariantCulture),
-            ["size"] = e.Size.ToString(CultureInfo.InvariantCulture),
-            ["updated"] = e.Updated.ToString("O", CultureInfo.InvariantCulture),
-            ["kind"] = "storage#object",
-        };
-        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri($"http://127.0.0.1:{hosts[FunctionNames.BucketEvents].Port}/"))
-        {
-            Content = new StringContent(data.ToJsonString(), Encoding.UTF8, "application/json"),
-        };
-        request.Headers.Add("ce-specversion", "1.0");
-        request.Headers.Add("ce-type", "google.cloud.storage.object.v1.finalized");
-        request.Headers.Add("ce-source", $"//storage.googleapis.com/projects/_/buckets/{e.Bucket}");
-        request.Headers.Add("ce-subject", $"objects/{e.Name}");
-        request.Headers.Add("ce-id", $"{e.Name}#{e.Generation}");
-        request.Headers.Add("ce-time", e.Updated.ToString("O", CultureInfo.InvariantCulture));
-        using var response = await http.SendAsync(request, ct);
-        if (!response.IsSuccessStatusCode)
-        {
-            // Eventarc redelivers; so does the folder's scanner when a sink throws.
-            throw new HttpRequestException($"bucket-events answered {(int)response.StatusCode}");
         }
     }
 

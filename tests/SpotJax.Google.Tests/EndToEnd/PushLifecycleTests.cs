@@ -12,8 +12,9 @@ namespace SpotJax.Google.Tests.EndToEnd;
 /// The whole lifecycle on the real message path: every function in its own process (the
 /// <c>spotjax-functions</c> host, as on Cloud Run), Pub/Sub emulator push subscriptions to them,
 /// state in the Firestore emulator, the TPU simulator, local worker processes, and the bucket's
-/// finalize events posted to <c>bucket-events</c> as Eventarc CloudEvents. A job published with
-/// the real gcloud survives a preemption and succeeds, also when every message is delivered twice.
+/// finalize events published as Cloud Storage Pub/Sub notifications and pushed to <c>bucket-events</c>,
+/// as in production. A job published with the real gcloud survives a preemption and succeeds, also
+/// when every message (bucket notifications included) is delivered twice.
 /// </summary>
 [Collection(PubSubEmulatorCollection.Name)]
 public sealed class PushLifecycleTests(PubSubEmulator pubsub, FirestoreEmulator firestore) : IClassFixture<FirestoreEmulator>, IDisposable
