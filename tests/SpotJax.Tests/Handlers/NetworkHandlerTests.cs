@@ -1,7 +1,9 @@
+using System.Collections.Concurrent;
 using System.Text;
 using SpotJax.Core;
 using SpotJax.Core.Jobs;
 using SpotJax.Core.Lifecycle;
+using SpotJax.Core.Ports;
 using SpotJax.Core.Steps;
 using SpotJax.Core.Tpu;
 using SpotJax.Functions;
@@ -87,13 +89,73 @@ public sealed class NetworkHandlerTests : IAsyncLifetime
         Assert.Contains("tpu_subnets", job.LastError, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Launch_NodeReportingExternalAddresses_PlansEveryWorkerAndTheCoordinatorOnTheInternalAddress()
+    {
+        // The node as the API reports it with enableExternalIps: an accessConfig.externalIp per worker
+        // (TEST-NET-3 addresses, routed nowhere). launch must never need them.
+        var tpu = new ExternalAddressTpuApi(h.Tpu);
+        var runner = new PlanRecordingRunner(h.Workers);
+        var functions = new SpotJaxFunctions(h.Store, h.Bus, h.Objects, tpu, runner, h.Options with { EnableExternalIps = true }, h.Time);
+        await functions.Submit.HandleAsync(h.Message(Encoding.UTF8.GetBytes(Yaml("zone: us-central2-b", "v4-16")), new Dictionary<string, string> { [SubmitFunction.SubmissionIdAttribute] = "s1" }), CancellationToken.None);
+        var job = await h.JobAsync(JobId.From("network test", "client:s1"));
+        await functions.Provision.HandleAsync(h.Step(job.Id, 1), CancellationToken.None);
+
+        await functions.Launch.HandleAsync(h.Step(job.Id, 1), CancellationToken.None);
+
+        var node = await tpu.GetNodeAsync("us-central2-b", $"{job.Id}-1", CancellationToken.None);
+        var plan = Assert.Single(runner.Plans);
+        Assert.Equal(node!.NetworkEndpoints!.Select(e => e.IpAddress), plan.Workers.Select(w => w.IpAddress));
+        Assert.All(node.NetworkEndpoints!, e => Assert.StartsWith("203.0.113.", e.AccessConfig?.ExternalIp, StringComparison.Ordinal));
+        Assert.DoesNotContain(plan.Workers, w => w.IpAddress.StartsWith("203.0.113.", StringComparison.Ordinal));
+        Assert.StartsWith($"{node.NetworkEndpoints![0].IpAddress}:", plan.Environment["JAX_COORDINATOR_ADDRESS"], StringComparison.Ordinal);
+    }
+
     private SpotJaxFunctions Functions(ControlPlaneOptions options) => new(h.Store, h.Bus, h.Objects, h.Tpu, h.Workers, options, h.Time);
 
-    private string Yaml(string zones) =>
+    private string Yaml(string zones, string type = "v4-8") =>
         $"""
         name: network test
-        tpu: {"{"}type: v4-8, {zones}{"}"}
+        tpu: {"{"}type: {type}, {zones}{"}"}
         code: {h.Code(Script)}
         script: train.py
         """;
+
+    /// <summary>The simulator's node with an external address per worker that differs from its internal one.</summary>
+    private sealed class ExternalAddressTpuApi(ITpuApi inner) : ITpuApi
+    {
+        public async Task<Node?> GetNodeAsync(string zone, string nodeId, CancellationToken cancellationToken) =>
+            await inner.GetNodeAsync(zone, nodeId, cancellationToken) is { } node
+                ? node with { NetworkEndpoints = node.NetworkEndpoints?.Select((e, i) => e with { AccessConfig = new AccessConfig { ExternalIp = $"203.0.113.{i + 1}" } }).ToList() }
+                : null;
+
+        public Task<IReadOnlyList<QueuedResource>> ListQueuedResourcesAsync(string zone, CancellationToken cancellationToken) => inner.ListQueuedResourcesAsync(zone, cancellationToken);
+
+        public Task<Operation?> CreateQueuedResourceAsync(string zone, string queuedResourceId, QueuedResource body, string requestId, CancellationToken cancellationToken) =>
+            inner.CreateQueuedResourceAsync(zone, queuedResourceId, body, requestId, cancellationToken);
+
+        public Task<QueuedResource?> GetQueuedResourceAsync(string zone, string queuedResourceId, CancellationToken cancellationToken) =>
+            inner.GetQueuedResourceAsync(zone, queuedResourceId, cancellationToken);
+
+        public Task<Operation?> DeleteQueuedResourceAsync(string zone, string queuedResourceId, bool force, string requestId, CancellationToken cancellationToken) =>
+            inner.DeleteQueuedResourceAsync(zone, queuedResourceId, force, requestId, cancellationToken);
+
+        public Task<Operation> GetOperationAsync(string name, CancellationToken cancellationToken) => inner.GetOperationAsync(name, cancellationToken);
+    }
+
+    /// <summary>The local runner, keeping every plan it is asked to launch.</summary>
+    private sealed class PlanRecordingRunner(IWorkerRunner inner) : IWorkerRunner
+    {
+        private readonly ConcurrentQueue<LaunchPlan> plans = new();
+
+        public IReadOnlyList<LaunchPlan> Plans => [.. plans];
+
+        public Task<IReadOnlyList<WorkerResult>> LaunchAsync(LaunchPlan plan, CancellationToken cancellationToken)
+        {
+            plans.Enqueue(plan);
+            return inner.LaunchAsync(plan, cancellationToken);
+        }
+
+        public Task<IReadOnlyList<WorkerResult>> StopAsync(LaunchPlan plan, CancellationToken cancellationToken) => inner.StopAsync(plan, cancellationToken);
+    }
 }
