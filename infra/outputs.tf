@@ -52,3 +52,23 @@ output "image_repository" {
   description = "Artifact Registry path images are pushed to."
   value       = "${var.region}-docker.pkg.dev/${var.project_id}/${google_artifact_registry_repository.images.repository_id}"
 }
+
+output "tpu_network" {
+  description = "The TPU VMs' network (SPOTJAX_TPU_NETWORK)."
+  value       = local.tpu_network
+}
+
+output "tpu_subnetworks" {
+  description = "The TPU VMs' subnet in each region (SPOTJAX_TPU_SUBNETWORKS); jobs may name zones of these regions only."
+  value       = { for region, subnet in google_compute_subnetwork.tpu : region => subnet.id }
+}
+
+output "tpu_network_tag" {
+  description = "The network tag provisioning puts on every TPU VM, the target of the SSH firewall rule; use it for rules of your own."
+  value       = local.tpu_network_tag
+}
+
+output "launch_egress_subnetwork" {
+  description = "The subnet launch's Direct VPC egress takes its addresses from; the only source admitted to the TPU VMs' port 22."
+  value       = google_compute_subnetwork.launch_egress.id
+}

@@ -15,6 +15,12 @@ locals {
     SPOTJAX_SSH_PUBLIC_KEY       = local.ssh_public_key
     SPOTJAX_SSH_KEY_SECRET       = google_secret_manager_secret.ssh_key.secret_id
     SPOTJAX_NODE_SERVICE_ACCOUNT = google_service_account.node.email
+    # The private network (network.tf): provisioning puts each TPU VM on the subnet of its zone's
+    # region; submission rejects a job naming a zone of another region.
+    SPOTJAX_TPU_NETWORK      = local.tpu_network
+    SPOTJAX_TPU_SUBNETWORKS  = local.tpu_subnetworks
+    SPOTJAX_TPU_NETWORK_TAGS = local.tpu_network_tag
+    SPOTJAX_TPU_EXTERNAL_IPS = tostring(var.tpu_external_ips)
   }
 
   # Settings that one function alone reads, by function.
@@ -54,8 +60,10 @@ resource "google_cloud_run_v2_service" "function" {
       content {
         # Private ranges (the TPU workers' internal addresses) through the VPC, Google APIs direct.
         egress = "PRIVATE_RANGES_ONLY"
+        # Full names, so that a subnet of a Shared VPC host project works too.
         network_interfaces {
-          subnetwork = google_compute_subnetwork.launch_egress.name
+          network    = local.tpu_network
+          subnetwork = google_compute_subnetwork.launch_egress.id
         }
       }
     }

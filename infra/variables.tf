@@ -84,15 +84,46 @@ variable "ssh_public_key" {
   default     = null
 }
 
-variable "create_default_network" {
-  description = "Create the auto-mode network named default. Provisioning leaves networkConfig.network unset, so the TPU API puts the TPU VMs on the project's default network; set true only where the project has none (org policy compute.skipDefaultNetworkCreation)."
+variable "network" {
+  description = "An existing VPC network for the TPU VMs: its name (a network of project_id) or its full name projects/HOST_PROJECT/global/networks/NAME (a Shared VPC host project; Terraform then creates the subnets, routers and firewall rules there). Null or empty creates the custom-mode network NAME_PREFIX-tpu."
+  type        = string
+  default     = null
+}
+
+variable "tpu_subnets" {
+  description = "Region => IPv4 range of the TPU VMs' subnet there (NAME_PREFIX-tpu-REGION, with Private Google Access and Cloud NAT). TPUs can be created only in zones of these regions; a job naming another zone is rejected at submission. Ranges must not overlap each other, launch_egress_cidr or other subnets of the network."
+  type        = map(string)
+  default = {
+    "us-central1"  = "10.20.0.0/20"
+    "us-central2"  = "10.20.16.0/20"
+    "us-east1"     = "10.20.32.0/20"
+    "us-east5"     = "10.20.48.0/20"
+    "us-west4"     = "10.20.64.0/20"
+    "europe-west4" = "10.20.80.0/20"
+  }
+  nullable = false
+
+  validation {
+    condition     = length(var.tpu_subnets) > 0 && alltrue([for region, cidr in var.tpu_subnets : can(regex("^[a-z]+-[a-z]+[0-9]+$", region)) && can(regex("^[0-9]+\\.[0-9]+\\.[0-9]+\\.[0-9]+/([89]|[12][0-9])$", cidr)) && can(cidrhost(cidr, 0))])
+    error_message = "tpu_subnets must map at least one region (such as us-central2) to an IPv4 range with a prefix of /8 to /29 (such as 10.20.16.0/20)."
+  }
+
+  validation {
+    # Two ranges overlap when they agree on the bits of the shorter prefix; malformed ones are the rule above's.
+    condition     = alltrue([for pair in setproduct(keys(var.tpu_subnets), keys(var.tpu_subnets)) : pair[0] == pair[1] || try(cidrhost("${split("/", var.tpu_subnets[pair[0]])[0]}/${min(tonumber(split("/", var.tpu_subnets[pair[0]])[1]), tonumber(split("/", var.tpu_subnets[pair[1]])[1]))}", 0) != cidrhost("${split("/", var.tpu_subnets[pair[1]])[0]}/${min(tonumber(split("/", var.tpu_subnets[pair[0]])[1]), tonumber(split("/", var.tpu_subnets[pair[1]])[1]))}", 0), true)])
+    error_message = "The ranges of tpu_subnets must not overlap."
+  }
+}
+
+variable "tpu_external_ips" {
+  description = "Give the TPU VMs external IP addresses (networkConfig.enableExternalIps, SPOTJAX_TPU_EXTERNAL_IPS). Off by default: Cloud NAT and Private Google Access are enough, and organisations often forbid external addresses (constraints/compute.vmExternalIpAccess). Turn it on only to reach the VMs from outside the network yourself."
   type        = bool
   default     = false
   nullable    = false
 }
 
 variable "launch_egress_cidr" {
-  description = "Range of the subnet (in var.region, on the default network) that launch's Direct VPC egress takes its addresses from; the firewall admits SSH to the TPU VMs from this range only. Must not overlap other subnets (auto-mode subnets use 10.128.0.0/9)."
+  description = "Range of the subnet (in var.region, on the TPU network) that launch's Direct VPC egress takes its addresses from; the firewall admits SSH to the TPU VMs from this range only. Must not overlap tpu_subnets or other subnets of the network."
   type        = string
   default     = "10.8.0.0/24"
   nullable    = false

@@ -4,6 +4,7 @@ using SpotJax.Core.Agent;
 using SpotJax.Core.Jobs;
 using SpotJax.Core.Ports;
 using SpotJax.Core.Steps;
+using SpotJax.Core.Tpu;
 using SpotJax.Functions.Status;
 using SpotJax.Google;
 using SpotJax.Google.Firestore;
@@ -61,6 +62,24 @@ public sealed class Deployment : IAsyncDisposable
     /// active jobs (<see cref="ControlPlaneOptions.SweepZones"/>); only the sweep service sets it.
     /// </summary>
     public const string SweepZonesVariable = "SPOTJAX_SWEEP_ZONES";
+
+    /// <summary>
+    /// The VPC network of the TPU VMs, <c>projects/P/global/networks/N</c> (P may be a Shared VPC host
+    /// project). Unset leaves <c>networkConfig.network</c> out, so the TPU API uses the network "default".
+    /// </summary>
+    public const string TpuNetworkVariable = "SPOTJAX_TPU_NETWORK";
+
+    /// <summary>
+    /// Comma-separated <c>REGION=projects/P/regions/REGION/subnetworks/S</c>, the subnetwork of each region TPUs
+    /// may be created in (with <see cref="TpuNetworkVariable"/>); a job naming a zone elsewhere is rejected.
+    /// </summary>
+    public const string TpuSubnetworksVariable = "SPOTJAX_TPU_SUBNETWORKS";
+
+    /// <summary>Comma-separated network tags put on the TPU VMs, the targets of the SSH firewall rule.</summary>
+    public const string TpuNetworkTagsVariable = "SPOTJAX_TPU_NETWORK_TAGS";
+
+    /// <summary><c>true</c> gives the TPU VMs external addresses (<c>networkConfig.enableExternalIps</c>); unset or <c>false</c> does not.</summary>
+    public const string TpuExternalIpsVariable = "SPOTJAX_TPU_EXTERNAL_IPS";
 
     public const string DefaultSshUser = "spotjax";
 
@@ -127,6 +146,8 @@ public sealed class Deployment : IAsyncDisposable
             SshPublicKey = Get(SshPublicKeyVariable),
             NodeServiceAccount = Get(NodeServiceAccountVariable),
             SweepZones = ParseZones(SweepZonesVariable, Get(SweepZonesVariable)),
+            Network = ParseNetwork(Get(TpuNetworkVariable), Get(TpuSubnetworksVariable), Get(TpuNetworkTagsVariable)),
+            EnableExternalIps = ParseFlag(TpuExternalIpsVariable, Get(TpuExternalIpsVariable)),
         };
 
         IWorkerRunner workers = (Get(WorkersVariable) ?? "ssh") switch
@@ -171,6 +192,36 @@ public sealed class Deployment : IAsyncDisposable
 
         return zones.Distinct(StringComparer.Ordinal).ToList();
     }
+
+    /// <summary>The TPU network settings; null when no network is set (local mode, or the project's "default").</summary>
+    /// <exception cref="HostConfigurationException">A name is malformed, or subnetworks or tags are set without a network.</exception>
+    public static TpuNetwork? ParseNetwork(string? network, string? subnetworks, string? tags)
+    {
+        if (string.IsNullOrWhiteSpace(network))
+        {
+            return string.IsNullOrWhiteSpace(subnetworks) && string.IsNullOrWhiteSpace(tags)
+                ? null
+                : throw new HostConfigurationException($"{TpuSubnetworksVariable} and {TpuNetworkTagsVariable} need {TpuNetworkVariable}");
+        }
+
+        try
+        {
+            return TpuNetwork.Parse(network, subnetworks, tags);
+        }
+        catch (FormatException e)
+        {
+            throw new HostConfigurationException($"{TpuNetworkVariable}/{TpuSubnetworksVariable}/{TpuNetworkTagsVariable}: {e.Message}");
+        }
+    }
+
+    /// <summary><c>true</c> or <c>false</c> (any case); unset is false.</summary>
+    /// <exception cref="HostConfigurationException">Anything else; the message names <paramref name="variable"/>.</exception>
+    public static bool ParseFlag(string variable, string? value) => value?.Trim().ToLowerInvariant() switch
+    {
+        null or "" or "false" => false,
+        "true" => true,
+        _ => throw new HostConfigurationException($"{variable}={value}: expected true or false"),
+    };
 
     private IJobStore Store(string? sqlite, string project, GoogleEndpoints endpoints, TimeProvider time)
     {

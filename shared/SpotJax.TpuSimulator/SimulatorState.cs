@@ -67,6 +67,7 @@ internal sealed partial class SimulatorState(TpuSimulatorOptions options, TimePr
         }
 
         var nodeId = RequireId(spec.NodeId, "tpu.nodeSpec[0].nodeId");
+        NetworkConfigRules.Validate(spec.Node.NetworkConfig, zone);
         var workers = AcceleratorTopology.Workers(spec.Node.AcceleratorType)
             ?? throw SimulatorApiException.InvalidArgument($"tpu.nodeSpec[0].node.acceleratorType '{spec.Node.AcceleratorType}' is not a TPU v2 accelerator type.");
         if (string.IsNullOrEmpty(spec.Node.RuntimeVersion))

@@ -2,6 +2,7 @@ using System.Net;
 using System.Text.Json.Nodes;
 using SpotJax.Core.Jobs;
 using SpotJax.Core.Steps;
+using SpotJax.Core.Tpu;
 
 namespace SpotJax.Tpu.Tests;
 
@@ -19,7 +20,7 @@ public sealed class ProvisionBodyTests
     {
         await using var server = await FixtureServer.StartAsync(HttpStatusCode.OK, Payloads.Read("operation-create-running.json"));
 
-        var operation = await server.Client().CreateQueuedResourceAsync(Payloads.Zone, QueuedResourceId, Provision(Payloads.Project).Body(Job()), "create-7d3c2b1a", None);
+        var operation = await server.Client().CreateQueuedResourceAsync(Payloads.Zone, QueuedResourceId, Provision(Payloads.Project, PrivateNetwork()).Body(Job()), "create-7d3c2b1a", None);
 
         Assert.False(operation?.Done);
         var request = Assert.Single(server.Requests);
@@ -78,20 +79,89 @@ public sealed class ProvisionBodyTests
     }
 
     [Fact]
-    public async Task CreateQueuedResourceAsync_ProvisionBodyOnTheSimulator_NodeHasTheLabelsAndAnExternalIpPerWorker()
+    public async Task CreateQueuedResourceAsync_PrivateNetwork_SendsTheNetworkTheZonesSubnetworkTheTagAndNoExternalIps()
     {
-        await using var harness = await SimulatorHarness.StartAsync();
-        var zone = SimulatorHarness.NewZone();
-        var job = Job() with { Zone = zone };
+        var node = await SentNodeAsync(Provision(Payloads.Project, PrivateNetwork()));
 
-        await harness.Client.CreateQueuedResourceAsync(zone, QueuedResourceId, Provision(SimulatorHarness.Project).Body(job), "create-1", None);
+        var expected = JsonNode.Parse("""
+            {
+              "network": "projects/spotjax-prod/global/networks/spotjax-tpu",
+              "subnetwork": "projects/spotjax-prod/regions/us-central2/subnetworks/spotjax-tpu-us-central2",
+              "enableExternalIps": false
+            }
+            """);
+        Assert.True(JsonNode.DeepEquals(expected, node["networkConfig"]), node.ToJsonString());
+        Assert.True(JsonNode.DeepEquals(JsonNode.Parse("""["spotjax-tpu"]"""), node["tags"]), node.ToJsonString());
+    }
+
+    [Fact]
+    public async Task CreateQueuedResourceAsync_SharedVpcSubnetworkOfAHostProject_IsSentAsItsFullName()
+    {
+        var network = TpuNetwork.Parse(
+            "projects/net-host/global/networks/shared",
+            "us-central2=projects/net-host/regions/us-central2/subnetworks/tpu-central2",
+            null);
+
+        var node = await SentNodeAsync(Provision(Payloads.Project, network));
+
+        Assert.Equal("projects/net-host/global/networks/shared", node["networkConfig"]?["network"]?.GetValue<string>());
+        Assert.Equal("projects/net-host/regions/us-central2/subnetworks/tpu-central2", node["networkConfig"]?["subnetwork"]?.GetValue<string>());
+        Assert.Null(node["tags"]);
+    }
+
+    [Fact]
+    public async Task CreateQueuedResourceAsync_ExternalIpsOptedIn_SendsEnableExternalIpsTrue()
+    {
+        var options = new ControlPlaneOptions { Project = Payloads.Project, Bucket = "spotjax-control", Network = PrivateNetwork(), EnableExternalIps = true };
+
+        var node = await SentNodeAsync(new ProvisionFunction(null!, null!, null!, options, TimeProvider.System));
+
+        Assert.True(node["networkConfig"]?["enableExternalIps"]?.GetValue<bool>());
+    }
+
+    [Fact]
+    public async Task CreateQueuedResourceAsync_LocalModeWithoutANetwork_LeavesNetworkAndSubnetworkUnsetAndNoExternalIps()
+    {
+        var node = await SentNodeAsync(Provision(Payloads.Project));
+
+        Assert.True(JsonNode.DeepEquals(JsonNode.Parse("""{"enableExternalIps": false}"""), node["networkConfig"]), node.ToJsonString());
+        Assert.Null(node["tags"]);
+    }
+
+    [Fact]
+    public async Task CreateQueuedResourceAsync_ProvisionBodyOnTheSimulator_NodeHasTheLabelsTheTagAndInternalAddressesOnly()
+    {
+        // A harness of its own, so a real zone name (whose region the subnetwork must match) is free.
+        await using var harness = await SimulatorHarness.StartAsync();
+        var zone = Payloads.Zone;
+        var job = Job();
+        var network = TpuNetwork.Parse(
+            $"projects/{SimulatorHarness.Project}/global/networks/spotjax-tpu",
+            $"{TpuNetwork.RegionOf(zone)}=projects/{SimulatorHarness.Project}/regions/{TpuNetwork.RegionOf(zone)}/subnetworks/spotjax-tpu",
+            "spotjax-tpu");
+
+        await harness.Client.CreateQueuedResourceAsync(zone, QueuedResourceId, Provision(SimulatorHarness.Project, network).Body(job), "create-1", None);
         var node = await harness.Client.GetNodeAsync(zone, QueuedResourceId, None);
 
         Assert.NotNull(node);
         Assert.Equal(new Dictionary<string, string> { [ProvisionFunction.JobLabel] = job.Id, [ProvisionFunction.AttemptLabel] = "3" }, node.Labels);
+        Assert.Equal(["spotjax-tpu"], node.Tags);
         Assert.Equal(4, node.NetworkEndpoints?.Count);
-        Assert.All(node.NetworkEndpoints!, e => Assert.Equal(e.IpAddress, e.AccessConfig?.ExternalIp));
+        Assert.All(node.NetworkEndpoints!, e => Assert.True(e.IpAddress is { Length: > 0 } && e.AccessConfig is null, $"{e}"));
         Assert.Equal($"projects/{SimulatorHarness.Project}/locations/{zone}/queuedResources/{QueuedResourceId}", node.QueuedResource);
+    }
+
+    [Fact]
+    public async Task CreateQueuedResourceAsync_ExternalIpsOnTheSimulator_EveryWorkerHasAnExternalAddress()
+    {
+        await using var harness = await SimulatorHarness.StartAsync();
+        var zone = SimulatorHarness.NewZone();
+        var options = new ControlPlaneOptions { Project = SimulatorHarness.Project, Bucket = "spotjax-control", EnableExternalIps = true };
+
+        await harness.Client.CreateQueuedResourceAsync(zone, QueuedResourceId, new ProvisionFunction(null!, null!, null!, options, TimeProvider.System).Body(Job() with { Zone = zone }), "create-1", None);
+        var node = await harness.Client.GetNodeAsync(zone, QueuedResourceId, None);
+
+        Assert.All(node!.NetworkEndpoints!, e => Assert.False(string.IsNullOrEmpty(e.AccessConfig?.ExternalIp)));
     }
 
     /// <summary>The attempt-3 job of the fixtures: a v4-32 in us-central2-b.</summary>
@@ -124,6 +194,12 @@ public sealed class ProvisionBodyTests
     }
 
     // Body reads only the options; the handler's other parts take no part in building it.
-    private static ProvisionFunction Provision(string project) =>
-        new(null!, null!, null!, new ControlPlaneOptions { Project = project, Bucket = "spotjax-control" }, TimeProvider.System);
+    private static ProvisionFunction Provision(string project, TpuNetwork? network = null) =>
+        new(null!, null!, null!, new ControlPlaneOptions { Project = project, Bucket = "spotjax-control", Network = network }, TimeProvider.System);
+
+    /// <summary>What infra/ sets up by default: the VPC spotjax-tpu with a subnetwork per TPU region, and the SSH firewall's tag.</summary>
+    private static TpuNetwork PrivateNetwork() => TpuNetwork.Parse(
+        "projects/spotjax-prod/global/networks/spotjax-tpu",
+        "us-central2=projects/spotjax-prod/regions/us-central2/subnetworks/spotjax-tpu-us-central2,europe-west4=projects/spotjax-prod/regions/europe-west4/subnetworks/spotjax-tpu-europe-west4",
+        "spotjax-tpu");
 }

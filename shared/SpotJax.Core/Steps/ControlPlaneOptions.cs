@@ -1,4 +1,5 @@
 using SpotJax.Core.Lifecycle;
+using SpotJax.Core.Tpu;
 
 namespace SpotJax.Core.Steps;
 
@@ -41,4 +42,16 @@ public sealed record ControlPlaneOptions
     /// shape <see cref="Jobs.JobDocument.IsZone"/> accepts.
     /// </summary>
     public IReadOnlyList<string> SweepZones { get; init; } = [];
+
+    /// <summary>
+    /// The private network of the TPU VMs: provisioning sets <c>networkConfig.network</c>, the subnetwork of
+    /// the job zone's region and the firewall's network tags. Null (local mode) leaves the network unset.
+    /// </summary>
+    public TpuNetwork? Network { get; init; }
+
+    /// <summary>
+    /// <c>networkConfig.enableExternalIps</c>: false (the default) gives the TPU VMs internal addresses only,
+    /// which the subnetwork's Private Google Access and Cloud NAT make enough.
+    /// </summary>
+    public bool EnableExternalIps { get; init; }
 }

@@ -22,6 +22,10 @@ public sealed partial class JobSubmitter(IJobStore store, StepPublisher steps, C
         try
         {
             spec = JobDocument.Parse(document, new JobDocumentOptions { AllowLocalCode = options.AllowLocalCode });
+            if (options.Network?.Unreachable(spec.Tpu.Zones) is { } unreachable)
+            {
+                throw new JobDocumentException([new JobDocumentError("tpu.zones", unreachable)]);
+            }
         }
         catch (JobDocumentException e)
         {

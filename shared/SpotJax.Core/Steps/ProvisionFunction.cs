@@ -35,6 +35,13 @@ public sealed class ProvisionFunction(
         var job = decision.Job;
         var zone = job.Zone!;
         var id = job.QueuedResourceId!;
+        // Submission refuses such zones; this catches a deployment whose subnetworks changed since.
+        if (options.Network?.Unreachable([zone]) is { } unreachable)
+        {
+            await steps.RecoverAsync(new StepMessage(job.Id, job.Attempt) { Cause = AttemptEnd.Permanent, Detail = $"no TPU can be created: {unreachable}" }, cancellationToken);
+            return;
+        }
+
         try
         {
             await tpu.CreateQueuedResourceAsync(zone, id, Body(job), RequestIds.For(job.Id, job.Attempt, "create"), cancellationToken);
@@ -98,7 +105,13 @@ public sealed class ProvisionFunction(
                         {
                             AcceleratorType = spec.Tpu.Type,
                             RuntimeVersion = spec.Tpu.RuntimeVersion ?? TpuDefaults.RuntimeVersion(spec.Tpu.Type),
-                            NetworkConfig = new NetworkConfig { EnableExternalIps = true },
+                            NetworkConfig = new NetworkConfig
+                            {
+                                Network = options.Network?.Network,
+                                Subnetwork = options.Network?.SubnetworkFor(job.Zone!),
+                                EnableExternalIps = options.EnableExternalIps,
+                            },
+                            Tags = options.Network is { Tags.Count: > 0 } network ? network.Tags : null,
                             Labels = new Dictionary<string, string>
                             {
                                 [JobLabel] = job.Id,

@@ -77,6 +77,9 @@ public sealed record Node
     [JsonPropertyName("metadata")] public IReadOnlyDictionary<string, string>? Metadata { get; init; }
     [JsonPropertyName("labels")] public IReadOnlyDictionary<string, string>? Labels { get; init; }
 
+    /// <summary>Network tags of the TPU VMs, "used to identify valid sources or targets for network firewalls" (cloud_tpu.proto, Node.tags).</summary>
+    [JsonPropertyName("tags")] public IReadOnlyList<string>? Tags { get; init; }
+
     /// <summary>The identity of the TPU VMs, whose metadata-server tokens the workers use.</summary>
     [JsonPropertyName("serviceAccount")] public NodeServiceAccount? ServiceAccount { get; init; }
 
@@ -98,10 +101,18 @@ public sealed record Node
     [JsonPropertyName("createTime")] public string? CreateTime { get; init; }
 }
 
+/// <summary>
+/// <c>node.networkConfig</c> (cloud_tpu.proto, NetworkConfig). Unset network and subnetwork mean "default"; with
+/// <c>enableExternalIps</c> false, the subnetwork should have Private Google Access.
+/// </summary>
 public sealed record NetworkConfig
 {
+    /// <summary><c>projects/P/global/networks/N</c> (the API also takes shorter forms; SpotJax sends this one).</summary>
     [JsonPropertyName("network")] public string? Network { get; init; }
+
+    /// <summary><c>projects/P/regions/R/subnetworks/S</c>, R being the region of the node's zone.</summary>
     [JsonPropertyName("subnetwork")] public string? Subnetwork { get; init; }
+
     [JsonPropertyName("enableExternalIps")] public bool EnableExternalIps { get; init; }
 }
 

@@ -15,21 +15,30 @@ public sealed class TerraformExpressionTests
     private const string FirestoreLocation = "local.firestore_location";
     private const string GenerateSshKey = "local.generate_ssh_key";
     private const string SshPublicKey = "local.ssh_public_key";
+    private const string NetworkInput = "local.network_input";
+    private const string NetworkProject = "local.network_project";
+    private const string NetworkName = "local.network_name";
     private const string TpuNetwork = "local.tpu_network";
     private const string FirestoreCount = "google_firestore_database.default.count";
-    private const string NetworkCount = "google_compute_network.default.count";
-    private const string NetworkDataCount = "data.google_compute_network.default.count";
+    private const string NetworkCount = "google_compute_network.tpu.count";
+    private const string NetworkDataCount = "data.google_compute_network.tpu.count";
+    private const string TpuSubnets = "google_compute_subnetwork.tpu.for_each";
+    private const string TpuSubnetsRule = "variable.tpu_subnets.validation[0].condition";
+    private const string TpuSubnetsOverlapRule = "variable.tpu_subnets.validation[1].condition";
+    private const string LaunchEgressOverlap = "google_compute_subnetwork.launch_egress.lifecycle.precondition.condition";
     private const string KeyPairCount = "tls_private_key.ssh.count";
     private const string KeyVersionCount = "google_secret_manager_secret_version.ssh_key.count";
     private const string StatusViewers = "google_cloud_run_v2_service_iam_member.status_viewer.for_each";
     private const string FunctionEnv = "google_cloud_run_v2_service.function.template.containers.dynamic.env[2].for_each";
     private const string SweepZonesRule = "variable.sweep_zones.validation.condition";
     private const string JobSecretPrefixRule = "variable.job_secret_prefix.validation.condition";
+    private const string NamePrefixRule = "variable.name_prefix.validation.condition";
 
     private static readonly string[] Tested =
     [
-        BucketLocation, FirestoreLocation, GenerateSshKey, SshPublicKey, TpuNetwork, FirestoreCount, NetworkCount,
-        NetworkDataCount, KeyPairCount, KeyVersionCount, StatusViewers, FunctionEnv, SweepZonesRule, JobSecretPrefixRule,
+        BucketLocation, FirestoreLocation, GenerateSshKey, SshPublicKey, NetworkInput, NetworkProject, NetworkName, TpuNetwork,
+        FirestoreCount, NetworkCount, NetworkDataCount, TpuSubnets, TpuSubnetsRule, TpuSubnetsOverlapRule, LaunchEgressOverlap,
+        KeyPairCount, KeyVersionCount, StatusViewers, FunctionEnv, SweepZonesRule, JobSecretPrefixRule, NamePrefixRule,
     ];
 
     /// <summary>Expressions that branch, and read a variable, but whose branch is not on the variable.</summary>
@@ -96,24 +105,86 @@ public sealed class TerraformExpressionTests
         await AssertValueAsync(address, variables, JsonValue.Create(expected));
 
     [Theory]
-    [InlineData("{}", "data.google_compute_network.default.self_link")]
-    [InlineData("""{"create_default_network": null}""", "data.google_compute_network.default.self_link")]
-    [InlineData("""{"create_default_network": false}""", "data.google_compute_network.default.self_link")]
-    [InlineData("""{"create_default_network": true}""", "google_compute_network.default.self_link")]
-    public async Task TpuNetwork_TheExistingDefaultNetworkUnlessCreated(string variables, string expected) =>
+    [InlineData("{}", "")]
+    [InlineData("""{"network": null}""", "")]
+    [InlineData("""{"network": " "}""", "")]
+    [InlineData("""{"network": " corp-vpc "}""", "corp-vpc")]
+    public async Task NetworkInput_NullEmptyOrBlankIsNone_SetIsTrimmed(string variables, string expected) =>
+        await AssertValueAsync(NetworkInput, variables, JsonValue.Create(expected));
+
+    [Theory]
+    [InlineData("{}", "my-project", "spotjax-tpu")]
+    [InlineData("""{"network": null, "name_prefix": "staging"}""", "my-project", "staging-tpu")]
+    [InlineData("""{"network": ""}""", "my-project", "spotjax-tpu")]
+    [InlineData("""{"network": "corp-vpc"}""", "my-project", "corp-vpc")]
+    [InlineData("""{"network": "projects/net-host/global/networks/shared"}""", "net-host", "shared")]
+    [InlineData("""{"network": "https://www.googleapis.com/compute/v1/projects/net-host/global/networks/shared"}""", "net-host", "shared")]
+    public async Task NetworkProjectAndName_CreatedInTheProject_ABareNameInTheProject_AFullNameInItsOwnProject(string variables, string project, string name)
+    {
+        await AssertValueAsync(NetworkProject, variables, JsonValue.Create(project));
+        await AssertValueAsync(NetworkName, variables, JsonValue.Create(name));
+    }
+
+    [Theory]
+    [InlineData("{}", "google_compute_network.tpu.id")]
+    [InlineData("""{"network": null}""", "google_compute_network.tpu.id")]
+    [InlineData("""{"network": ""}""", "google_compute_network.tpu.id")]
+    [InlineData("""{"network": "projects/net-host/global/networks/shared"}""", "data.google_compute_network.tpu.id")]
+    public async Task TpuNetwork_TheCreatedNetworkUnlessOneIsGiven(string variables, string expected) =>
         await AssertValueAsync(TpuNetwork, variables, JsonValue.Create(expected));
 
     [Theory]
-    [InlineData(NetworkCount, "{}", 0)]
-    [InlineData(NetworkCount, """{"create_default_network": null}""", 0)]
-    [InlineData(NetworkCount, """{"create_default_network": false}""", 0)]
-    [InlineData(NetworkCount, """{"create_default_network": true}""", 1)]
-    [InlineData(NetworkDataCount, "{}", 1)]
-    [InlineData(NetworkDataCount, """{"create_default_network": null}""", 1)]
-    [InlineData(NetworkDataCount, """{"create_default_network": false}""", 1)]
-    [InlineData(NetworkDataCount, """{"create_default_network": true}""", 0)]
+    [InlineData(NetworkCount, "{}", 1)]
+    [InlineData(NetworkCount, """{"network": null}""", 1)]
+    [InlineData(NetworkCount, """{"network": " "}""", 1)]
+    [InlineData(NetworkCount, """{"network": "corp-vpc"}""", 0)]
+    [InlineData(NetworkDataCount, "{}", 0)]
+    [InlineData(NetworkDataCount, """{"network": null}""", 0)]
+    [InlineData(NetworkDataCount, """{"network": " "}""", 0)]
+    [InlineData(NetworkDataCount, """{"network": "corp-vpc"}""", 1)]
     public async Task NetworkCounts_ExactlyOneOfTheResourceAndTheDataSource(string address, string variables, int expected) =>
         await AssertValueAsync(address, variables, JsonValue.Create(expected));
+
+    [Theory]
+    [InlineData("{}", """["europe-west4", "us-central1", "us-central2", "us-east1", "us-east5", "us-west4"]""")]
+    [InlineData("""{"tpu_subnets": {"us-central2": "10.30.0.0/20"}}""", """["us-central2"]""")]
+    public async Task TpuSubnets_OnePerRegionListed(string variables, string regions)
+    {
+        var outcome = await TerraformProbe.EvaluateAsync(TpuSubnets, variables);
+
+        Assert.True(outcome.Succeeded, outcome.ToString());
+        Assert.Equal(JsonNode.Parse(regions)!.AsArray().Select(r => r!.GetValue<string>()), outcome.Value!.AsObject().Select(p => p.Key).Order(StringComparer.Ordinal));
+    }
+
+    [Theory]
+    [InlineData("{}", true)]
+    [InlineData("""{"tpu_subnets": {"us-central2": "10.30.0.0/20", "europe-west4": "192.168.0.0/24"}}""", true)]
+    [InlineData("""{"tpu_subnets": {}}""", false)]
+    [InlineData("""{"tpu_subnets": {"us-central2-b": "10.30.0.0/20"}}""", false)]
+    [InlineData("""{"tpu_subnets": {"us-central2": "10.30.0.0"}}""", false)]
+    [InlineData("""{"tpu_subnets": {"us-central2": "10.30.0.0/30"}}""", false)]
+    [InlineData("""{"tpu_subnets": {"us-central2": "10.300.0.0/20"}}""", false)]
+    [InlineData("""{"tpu_subnets": {"us-central2": "fd00::/64"}}""", false)]
+    public async Task TpuSubnetsRule_AcceptsRegionsToIpv4Ranges_RejectsOthersWithItsMessage(string variables, bool accepted) =>
+        await AssertRuleAsync(TpuSubnetsRule, "tpu_subnets", 0, variables, accepted);
+
+    [Theory]
+    [InlineData("{}", true)]
+    [InlineData("""{"tpu_subnets": {"us-central2": "10.30.0.0/20", "us-east5": "10.30.16.0/20"}}""", true)]
+    [InlineData("""{"tpu_subnets": {"us-central2": "10.30.0.0/20", "us-east5": "10.30.8.0/24"}}""", false)]
+    [InlineData("""{"tpu_subnets": {"us-central2": "10.0.0.0/8", "us-east5": "10.200.0.0/16"}}""", false)]
+    [InlineData("""{"tpu_subnets": {"us-central2": "10.30.0.0/20", "us-east5": "10.30.0.0/20"}}""", false)]
+    public async Task TpuSubnetsOverlapRule_RejectsOverlappingRangesWithItsMessage(string variables, bool accepted) =>
+        await AssertRuleAsync(TpuSubnetsOverlapRule, "tpu_subnets", 1, variables, accepted);
+
+    [Theory]
+    [InlineData("{}", true)]
+    [InlineData("""{"launch_egress_cidr": "10.20.0.0/24"}""", false)]
+    [InlineData("""{"launch_egress_cidr": "10.0.0.0/8"}""", false)]
+    [InlineData("""{"launch_egress_cidr": "10.20.95.0/24"}""", false)]
+    [InlineData("""{"launch_egress_cidr": "10.20.96.0/24"}""", true)]
+    public async Task LaunchEgressOverlap_TrueUnlessTheEgressRangeOverlapsATpuSubnet(string variables, bool expected) =>
+        await AssertValueAsync(LaunchEgressOverlap, variables, JsonValue.Create(expected));
 
     [Theory]
     [InlineData("{}", 1)]
@@ -185,6 +256,33 @@ public sealed class TerraformExpressionTests
         else
         {
             var validation = Hcl.Blocks(InfraConfig.Instance.Variables["job_secret_prefix"], "validation").Single();
+            var message = Hcl.StringLiteral(Hcl.Value(Hcl.Entries(validation.Value), "error_message"))!;
+            Assert.Contains(message, outcome.Error ?? "", StringComparison.Ordinal);
+        }
+    }
+
+    [Theory]
+    [InlineData("{}", true)]
+    [InlineData("""{"name_prefix": "staging"}""", true)]
+    [InlineData("""{"name_prefix": "a"}""", true)]
+    [InlineData("""{"name_prefix": ""}""", false)]
+    [InlineData("""{"name_prefix": "Staging"}""", false)]
+    [InlineData("""{"name_prefix": "staging-"}""", false)]
+    [InlineData("""{"name_prefix": "a-very-long-prefix"}""", false)]
+    public async Task NamePrefixRule_AcceptsShortLowercaseNames_RejectsOthersWithItsMessage(string variables, bool accepted) =>
+        await AssertRuleAsync(NamePrefixRule, "name_prefix", 0, variables, accepted);
+
+    private static async Task AssertRuleAsync(string address, string variable, int rule, string variables, bool accepted)
+    {
+        var outcome = await TerraformProbe.EvaluateAsync(address, variables);
+
+        if (accepted)
+        {
+            Assert.True(outcome.Succeeded && JsonNode.DeepEquals(JsonValue.Create(true), outcome.Value), outcome.ToString());
+        }
+        else
+        {
+            var validation = Hcl.Blocks(InfraConfig.Instance.Variables[variable], "validation")[rule];
             var message = Hcl.StringLiteral(Hcl.Value(Hcl.Entries(validation.Value), "error_message"))!;
             Assert.Contains(message, outcome.Error ?? "", StringComparison.Ordinal);
         }

@@ -58,6 +58,65 @@ public sealed class DeploymentTests : IDisposable
         Assert.EndsWith("expected region-zone such as us-central2-b or europe-west4-a", error.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Create_TpuNetworkSubnetworksTagsAndExternalIps_AreProvisioningsNetworkSettings()
+    {
+        var environment = Environment(null);
+        environment[Deployment.TpuNetworkVariable] = "projects/net-host/global/networks/shared";
+        environment[Deployment.TpuSubnetworksVariable] = "us-central2=projects/net-host/regions/us-central2/subnetworks/tpu-a, europe-west4=projects/net-host/regions/europe-west4/subnetworks/tpu-b";
+        environment[Deployment.TpuNetworkTagsVariable] = "spotjax-tpu";
+        environment[Deployment.TpuExternalIpsVariable] = "true";
+
+        await using var deployment = await Deployment.CreateAsync(environment, TimeProvider.System, CancellationToken.None);
+
+        var network = deployment.Options.Network!;
+        Assert.Equal("projects/net-host/global/networks/shared", network.Network);
+        Assert.Equal("projects/net-host/regions/europe-west4/subnetworks/tpu-b", network.SubnetworkFor("europe-west4-a"));
+        Assert.Equal("projects/net-host/regions/us-central2/subnetworks/tpu-a", network.SubnetworkFor("us-central2-b"));
+        Assert.Null(network.SubnetworkFor("us-east5-a"));
+        Assert.Equal(["spotjax-tpu"], network.Tags);
+        Assert.True(deployment.Options.EnableExternalIps);
+    }
+
+    [Fact]
+    public async Task Create_NoTpuNetwork_LeavesTheNetworkUnsetAndExternalIpsOff()
+    {
+        await using var deployment = await Deployment.CreateAsync(Environment(null), TimeProvider.System, CancellationToken.None);
+
+        Assert.Null(deployment.Options.Network);
+        Assert.False(deployment.Options.EnableExternalIps);
+    }
+
+    [Theory]
+    [InlineData(Deployment.TpuNetworkVariable, "spotjax-tpu", "is not a network's full name")]
+    [InlineData(Deployment.TpuSubnetworksVariable, "projects/p/regions/us-central2/subnetworks/s", "is not REGION=")]
+    [InlineData(Deployment.TpuSubnetworksVariable, "us-central2=projects/p/regions/europe-west4/subnetworks/s", "the subnetwork is in europe-west4, not us-central2")]
+    [InlineData(Deployment.TpuSubnetworksVariable, "us-central2=projects/p/regions/us-central2/subnetworks/a,us-central2=projects/p/regions/us-central2/subnetworks/b", "two subnetworks")]
+    [InlineData(Deployment.TpuNetworkTagsVariable, "Spotjax_TPU", "is not a network tag")]
+    [InlineData(Deployment.TpuExternalIpsVariable, "yes", "expected true or false")]
+    public async Task Create_MalformedNetworkSetting_FailsNamingTheVariable(string variable, string value, string message)
+    {
+        var environment = Environment(null);
+        environment[Deployment.TpuNetworkVariable] = "projects/p/global/networks/spotjax-tpu";
+        environment[variable] = value;
+
+        var error = await Assert.ThrowsAsync<HostConfigurationException>(() => Deployment.CreateAsync(environment, TimeProvider.System, CancellationToken.None));
+
+        Assert.Contains(variable, error.Message, StringComparison.Ordinal);
+        Assert.Contains(message, error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Create_SubnetworksWithoutANetwork_FailsSayingTheNetworkIsNeeded()
+    {
+        var environment = Environment(null);
+        environment[Deployment.TpuSubnetworksVariable] = "us-central2=projects/p/regions/us-central2/subnetworks/s";
+
+        var error = await Assert.ThrowsAsync<HostConfigurationException>(() => Deployment.CreateAsync(environment, TimeProvider.System, CancellationToken.None));
+
+        Assert.Contains($"need {Deployment.TpuNetworkVariable}", error.Message, StringComparison.Ordinal);
+    }
+
     public void Dispose()
     {
         try

@@ -144,6 +144,29 @@ public sealed partial class CloudBuildTests
         Assert.Equal((0, expected), (shell.ExitCode, output));
     }
 
+    [Theory]
+    [InlineData("cloudbuild.yaml", "deploy", "", "")]
+    [InlineData("cloudbuild.yaml", "deploy", "us-central2=10.20.16.0/20", "{\"us-central2\"=\"10.20.16.0/20\"}")]
+    [InlineData("infra/destroy.cloudbuild.yaml", "destroy", " us-central2=10.20.16.0/20  europe-west4=10.20.80.0/20 ", "{\"us-central2\"=\"10.20.16.0/20\",\"europe-west4\"=\"10.20.80.0/20\"}")]
+    public async Task CloudBuild_TpuSubnetsSubstitution_BecomesTheTerraformMapOrKeepsTheDefault(string file, string step, string substitution, string expected)
+    {
+        var (root, _) = Load(file);
+        var script = Content(Steps(root).Single(s => Scalar(s, "id") == step));
+        var beforeTerraform = script.Split('\n').TakeWhile(line => !line.StartsWith("terraform ", StringComparison.Ordinal));
+        var start = new ProcessStartInfo("/bin/sh") { RedirectStandardOutput = true };
+        start.ArgumentList.Add("-c");
+        start.ArgumentList.Add(string.Join('\n', beforeTerraform) + "\nprintf %s \"${TF_VAR_tpu_subnets-}\"");
+        start.Environment["_TPU_SUBNETS"] = substitution;
+
+        using var shell = Process.Start(start)!;
+        var output = await shell.StandardOutput.ReadToEndAsync();
+        await shell.WaitForExitAsync();
+
+        Assert.Equal("", Scalar(root["substitutions"], "_TPU_SUBNETS"));
+        Assert.Equal("false", Scalar(root["substitutions"], "_TPU_EXTERNAL_IPS"));
+        Assert.Equal((0, expected), (shell.ExitCode, output));
+    }
+
     private static (YamlMappingNode Root, string Text) Load(string file)
     {
         var text = File.ReadAllText(Path.Combine(Repository.Root, file));

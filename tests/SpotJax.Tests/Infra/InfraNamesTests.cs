@@ -215,6 +215,10 @@ public sealed class InfraNamesTests
     [InlineData(Deployment.SshKeySecretVariable)]
     [InlineData(Deployment.NodeServiceAccountVariable)]
     [InlineData(Deployment.SweepZonesVariable)]
+    [InlineData(Deployment.TpuNetworkVariable)]
+    [InlineData(Deployment.TpuSubnetworksVariable)]
+    [InlineData(Deployment.TpuNetworkTagsVariable)]
+    [InlineData(Deployment.TpuExternalIpsVariable)]
     public void EnvironmentVariables_ProductionSetting_IsSetByInfra(string variable)
     {
         Assert.Contains(variable, InfraVariables());
@@ -332,7 +336,50 @@ public sealed class InfraNamesTests
         Assert.Equal("[google_compute_subnetwork.launch_egress.ip_cidr_range]", Hcl.Value(firewall, "source_ranges"));
         Assert.Equal("local.tpu_network", Hcl.Value(firewall, "network"));
         Assert.Equal("local.tpu_network", Hcl.Value(Infra.Resource("google_compute_subnetwork.launch_egress"), "network"));
+        // Only the TPU VMs, by the tag provisioning puts on them (SPOTJAX_TPU_NETWORK_TAGS).
+        Assert.Equal("[local.tpu_network_tag]", Hcl.Value(firewall, "target_tags"));
+        Assert.Equal("local.tpu_network_tag", StepEnv()[Deployment.TpuNetworkTagsVariable]);
+        Assert.DoesNotContain(firewall, e => e.Key == "source_tags");
     }
+
+    [Fact]
+    public void TpuNetwork_CustomModeSubnetsPerRegion_WithPrivateGoogleAccessAndANatEach()
+    {
+        var network = Infra.Resource("google_compute_network.tpu");
+        var subnet = Infra.Resource("google_compute_subnetwork.tpu");
+        var router = Infra.Resource("google_compute_router.tpu");
+        var nat = Infra.Resource("google_compute_router_nat.tpu");
+        var natSubnet = Hcl.Entries(Assert.Single(Hcl.Blocks(nat, "subnetwork")).Value);
+
+        Assert.Equal("false", Hcl.Value(network, "auto_create_subnetworks"));
+        Assert.Equal("local.network_name", Hcl.Value(network, "name"));
+        Assert.Contains("\"${var.name_prefix}-tpu\"", Infra.Locals["network_name"], StringComparison.Ordinal);
+        Assert.Equal("var.tpu_subnets", Hcl.Value(subnet, "for_each"));
+        Assert.Equal("each.key", Hcl.Value(subnet, "region"));
+        Assert.Equal("true", Hcl.Value(subnet, "private_ip_google_access"));
+        Assert.Equal("true", Hcl.Value(Infra.Resource("google_compute_subnetwork.launch_egress"), "private_ip_google_access"));
+        Assert.Equal("google_compute_subnetwork.tpu", Hcl.Value(router, "for_each"));
+        Assert.Equal("google_compute_subnetwork.tpu", Hcl.Value(nat, "for_each"));
+        Assert.Equal("google_compute_router.tpu[each.key].name", Hcl.Value(nat, "router"));
+        Assert.Equal("\"LIST_OF_SUBNETWORKS\"", Hcl.Value(nat, "source_subnetwork_ip_ranges_to_nat"));
+        Assert.Equal("each.value.id", Hcl.Value(natSubnet, "name"));
+    }
+
+    [Fact]
+    public void TpuNetwork_ProvisioningSettings_AreTheNetworkItsSubnetsAndNoExternalIpsByDefault()
+    {
+        var step = StepEnv();
+
+        Assert.Equal("local.tpu_network", step[Deployment.TpuNetworkVariable]);
+        Assert.Equal("local.tpu_subnetworks", step[Deployment.TpuSubnetworksVariable]);
+        Assert.Equal("tostring(var.tpu_external_ips)", step[Deployment.TpuExternalIpsVariable]);
+        Assert.Equal("false", Hcl.Value(Infra.Variables["tpu_external_ips"], "default"));
+        // The form Deployment.ParseNetwork reads: REGION=projects/P/regions/REGION/subnetworks/S, comma-separated.
+        Assert.Equal("join(\",\", [for region, subnet in google_compute_subnetwork.tpu : \"${region}=${subnet.id}\"])", InfraConfig.Normalize(Infra.Locals["tpu_subnetworks"]));
+        Assert.DoesNotContain("create_default_network", Infra.Code, StringComparison.Ordinal);
+    }
+
+    private static Dictionary<string, string> StepEnv() => Hcl.Object(Infra.Locals["step_env"]).ToDictionary(e => e.Key, e => e.Value);
 
     /// <summary>The function name of each topic's handler, from <see cref="SpotJaxFunctions.ByTopic"/>.</summary>
     private static Dictionary<string, string> HandlersByTopic()
