@@ -12,6 +12,8 @@ resource "google_project_service" "apis" {
     "compute.googleapis.com",
     "firestore.googleapis.com",
     "iam.googleapis.com",
+    "orgpolicy.googleapis.com",
+    "oslogin.googleapis.com",
     "pubsub.googleapis.com",
     "run.googleapis.com",
     "secretmanager.googleapis.com",

@@ -70,6 +70,13 @@ resource "google_service_account_iam_member" "provision_acts_as_node" {
   member = "serviceAccount:${google_service_account.function["provision"].email}"
 }
 
+resource "google_service_account_iam_member" "launch_acts_as_node" {
+  service_account_id = google_service_account.node.name
+  # OS Login to a VM that runs as a service account needs actAs on that account (the node account only).
+  role   = "roles/iam.serviceAccountUser"
+  member = "serviceAccount:${google_service_account.function["launch"].email}"
+}
+
 resource "google_storage_bucket_iam_member" "node" {
   bucket = google_storage_bucket.control.name
   # The agent reads code and the pip cache, writes markers and logs (rewritten as they grow) and

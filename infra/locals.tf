@@ -153,6 +153,10 @@ locals {
       "roles/datastore.user",
       # Reads the queued resource and the node's worker addresses (get only).
       "roles/tpu.viewer",
+      # OS Login: imports its key and logs in to the TPU VMs with sudo; project wide, as TPU VM instance names are generated.
+      "roles/compute.osAdminLogin",
+      # Reads the effective constraints/compute.requireOsLogin to choose the login mode (ssh_login=auto); read only.
+      "roles/orgpolicy.policyViewer",
     ]
     "recover" = [
       # Ends the attempt and spends the budgets on the job document.

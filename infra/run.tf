@@ -12,6 +12,7 @@ locals {
   step_env = {
     SPOTJAX_WORKERS              = "ssh"
     SPOTJAX_SSH_USER             = var.ssh_user
+    SPOTJAX_SSH_LOGIN            = var.ssh_login
     SPOTJAX_SSH_PUBLIC_KEY       = local.ssh_public_key
     SPOTJAX_SSH_KEY_SECRET       = google_secret_manager_secret.ssh_key.secret_id
     SPOTJAX_NODE_SERVICE_ACCOUNT = google_service_account.node.email
@@ -25,6 +26,10 @@ locals {
 
   # Settings that one function alone reads, by function.
   function_env = {
+    "launch" = {
+      # The OS Login user launch imports its key for and logs in as (when OS Login is on).
+      SPOTJAX_LAUNCH_SERVICE_ACCOUNT = google_service_account.function["launch"].email
+    }
     "sweep" = {
       # Zones listed every minute for orphaned queued resources, besides those of the active jobs.
       SPOTJAX_SWEEP_ZONES = join(",", var.sweep_zones)

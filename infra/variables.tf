@@ -78,6 +78,18 @@ variable "ssh_user" {
   nullable    = false
 }
 
+variable "ssh_login" {
+  description = "How launch logs in to the TPU VMs (SPOTJAX_SSH_LOGIN): auto uses OS Login where the organisation policy constraints/compute.requireOsLogin or the project metadata enable-oslogin turns it on and metadata keys elsewhere; oslogin always uses OS Login (and sets enable-oslogin=TRUE on the VMs); metadata always uses the ssh-keys metadata (and sets enable-oslogin=FALSE on the VMs, which an organisation policy overrides)."
+  type        = string
+  default     = "auto"
+  nullable    = false
+
+  validation {
+    condition     = contains(["auto", "oslogin", "metadata"], var.ssh_login)
+    error_message = "ssh_login must be auto, oslogin or metadata."
+  }
+}
+
 variable "ssh_public_key" {
   description = "Public half of a launch key you made yourself (ssh-ed25519 AAAA...); add its private half to the secret spotjax-ssh-key. Null or empty makes Terraform generate the pair and store the private key in Secret Manager, which also puts it in the Terraform state."
   type        = string

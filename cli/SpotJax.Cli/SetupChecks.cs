@@ -6,6 +6,7 @@ using SpotJax.Core.Ports;
 using SpotJax.Functions.Local;
 using SpotJax.Google;
 using SpotJax.Google.Http;
+using SpotJax.Google.OsLogin;
 
 namespace SpotJax.Cli;
 
@@ -111,8 +112,33 @@ public static class SetupChecks
             checks.Add(await ExistsAsync(transport, new Uri(StorageRoot, $"b/{Uri.EscapeDataString(bucket)}"), $"bucket gs://{bucket}", ct));
         }
 
+        checks.Add(await SshLoginAsync(new SshLoginDetector(transport, project), ct));
         return checks;
     }
+
+    /// <summary>
+    /// How <c>launch</c> logs in to the project's TPU VMs under the default <c>ssh_login=auto</c>: the
+    /// organisation policy <c>compute.requireOsLogin</c>, then the project metadata <c>enable-oslogin</c>.
+    /// Informational: either mode works once <c>terraform apply</c> has run.
+    /// </summary>
+    public static async Task<SetupCheck> SshLoginAsync(SshLoginDetector detector, CancellationToken ct)
+    {
+        try
+        {
+            return SshLogin(await detector.DetectAsync(SshLoginSetting.Auto, ct));
+        }
+        catch (GoogleApiException e)
+        {
+            return SetupCheck.Note(SshLoginCheck, $"cannot tell whether the project uses OS Login ({e.Message}): check `gcloud compute project-info describe` for enable-oslogin, or set ssh_login in infra/terraform.tfvars");
+        }
+    }
+
+    /// <summary>The line for a decided login mode, saying why and what it means for a deployment.</summary>
+    public static SetupCheck SshLogin(SshLoginMode mode) => SetupCheck.Ok(SshLoginCheck, mode.OsLogin
+        ? $"OS Login ({mode.Reason}): launch imports its key for its own service account with a 30-minute TTL and logs in as that account's POSIX user from its login profile; infra/ grants it roles/compute.osAdminLogin"
+        : $"metadata keys ({mode.Reason}): provisioning puts launch's public key into the TPU VMs' ssh-keys metadata; ssh_login=oslogin in infra/terraform.tfvars switches to OS Login");
+
+    private const string SshLoginCheck = "SSH login";
 
     /// <summary>Enables the APIs with gcloud (for <c>--fix</c>); the output of gcloud when it failed.</summary>
     public static async Task<string?> EnableApisAsync(string project, IReadOnlyList<string> apis, CancellationToken ct)

@@ -1,4 +1,5 @@
 using System.Collections;
+using System.Globalization;
 using SpotJax.Core;
 using SpotJax.Core.Agent;
 using SpotJax.Core.Jobs;
@@ -8,6 +9,7 @@ using SpotJax.Core.Tpu;
 using SpotJax.Functions.Status;
 using SpotJax.Google;
 using SpotJax.Google.Firestore;
+using SpotJax.Google.OsLogin;
 using SpotJax.Google.PubSub;
 using SpotJax.Google.Storage;
 using SpotJax.Google.Tpu;
@@ -81,6 +83,19 @@ public sealed class Deployment : IAsyncDisposable
     /// <summary><c>true</c> gives the TPU VMs external addresses (<c>networkConfig.enableExternalIps</c>); unset or <c>false</c> does not.</summary>
     public const string TpuExternalIpsVariable = "SPOTJAX_TPU_EXTERNAL_IPS";
 
+    /// <summary>
+    /// How <c>launch</c> logs in: <c>auto</c> (the default: OS Login where the organisation policy
+    /// <c>compute.requireOsLogin</c> or the project metadata <c>enable-oslogin</c> turns it on, metadata keys
+    /// elsewhere), <c>oslogin</c> or <c>metadata</c>.
+    /// </summary>
+    public const string SshLoginVariable = "SPOTJAX_SSH_LOGIN";
+
+    /// <summary>The email of launch's own service account: the OS Login user its key is imported for.</summary>
+    public const string LaunchServiceAccountVariable = "SPOTJAX_LAUNCH_SERVICE_ACCOUNT";
+
+    /// <summary>Minutes an imported OS Login key stays valid (default 30); it is imported again with 10 minutes left.</summary>
+    public const string OsLoginKeyTtlVariable = "SPOTJAX_OSLOGIN_KEY_TTL_MINUTES";
+
     public const string DefaultSshUser = "spotjax";
 
     private readonly List<IAsyncDisposable> owned = [];
@@ -138,12 +153,23 @@ public sealed class Deployment : IAsyncDisposable
         }
 
         var sshUser = Get(SshUserVariable) ?? DefaultSshUser;
+        SshLoginSetting sshLogin;
+        try
+        {
+            sshLogin = SshLoginMode.ParseSetting(Get(SshLoginVariable));
+        }
+        catch (ArgumentException e)
+        {
+            throw new HostConfigurationException($"{SshLoginVariable}: {e.Message}");
+        }
+
         var options = new ControlPlaneOptions
         {
             Project = project,
             Bucket = bucket,
             SshUser = sshUser,
             SshPublicKey = Get(SshPublicKeyVariable),
+            NodeOsLogin = sshLogin switch { SshLoginSetting.OsLogin => "TRUE", SshLoginSetting.Metadata => "FALSE", _ => null },
             NodeServiceAccount = Get(NodeServiceAccountVariable),
             SweepZones = ParseZones(SweepZonesVariable, Get(SweepZonesVariable)),
             Network = ParseNetwork(Get(TpuNetworkVariable), Get(TpuSubnetworksVariable), Get(TpuNetworkTagsVariable)),
@@ -162,6 +188,7 @@ public sealed class Deployment : IAsyncDisposable
                 new SshRunnerOptions
                 {
                     User = sshUser,
+                    LoginUser = deployment.LaunchLogin(sshLogin, sshUser, project, Get, endpoints, time).UserAsync,
                     KeySource = deployment.KeySource(Get(SshKeyFileVariable), Get(SshKeySecretVariable), project, endpoints),
                     RequirementsCacheUri = BucketLayout.GsUri(bucket, BucketLayout.RequirementsCachePrefix),
                     UvSource = AgentConfig.UvDownload,
@@ -250,6 +277,51 @@ public sealed class Deployment : IAsyncDisposable
         var gcs = await GcsObjectStore.CreateAsync(new GcsObjectStoreOptions { Bucket = bucket, BaseUri = storageApi is null ? null : new Uri(storageApi) }, ct);
         ownedSync.Add(gcs);
         return gcs;
+    }
+
+    /// <summary>
+    /// The login of <c>launch</c> (<see cref="SshLoginVariable"/>). OS Login, Compute Engine and Org Policy
+    /// take the TPU API's credentials; with a local TPU API stand-in, <c>auto</c> means metadata keys and
+    /// OS Login goes to the stand-in, which answers all three.
+    /// </summary>
+    private LaunchLogin LaunchLogin(SshLoginSetting setting, string sshUser, string project, Func<string, string?> get, GoogleEndpoints endpoints, TimeProvider time)
+    {
+        if (setting == SshLoginSetting.OsLogin && (get(LaunchServiceAccountVariable) is null || get(SshPublicKeyVariable) is null))
+        {
+            throw new HostConfigurationException($"{SshLoginVariable}=oslogin needs {LaunchServiceAccountVariable} (launch's service account email) and {SshPublicKeyVariable}");
+        }
+
+        var ttl = TimeSpan.FromMinutes(30);
+        if (get(OsLoginKeyTtlVariable) is { } ttlText)
+        {
+            // Longer than the 10 minutes left at which the key is imported again; at most a day.
+            if (!int.TryParse(ttlText, NumberStyles.None, CultureInfo.InvariantCulture, out var minutes) || minutes is < 11 or > 24 * 60)
+            {
+                throw new HostConfigurationException($"{OsLoginKeyTtlVariable}='{ttlText}': expected whole minutes from 11 to 1440");
+            }
+
+            ttl = TimeSpan.FromMinutes(minutes);
+        }
+
+        var tpu = endpoints.Tpu;
+        var transport = tpu.CreateTransport(http, time: time);
+        var local = tpu.IsLocal ? tpu.BaseUri : null;
+        var detector = new SshLoginDetector(transport, project, local, local);
+        var login = new LaunchLogin(
+            detector,
+            tpu.IsLocal && setting == SshLoginSetting.Auto ? SshLoginSetting.Metadata : setting,
+            () => new OsLoginSession(
+                new OsLoginClient(transport, project, local),
+                new OsLoginSessionOptions
+                {
+                    User = get(LaunchServiceAccountVariable) ?? throw new InvalidOperationException($"OS Login is on for project {project}, but {LaunchServiceAccountVariable} is not set: set it to launch's service account email"),
+                    PublicKey = get(SshPublicKeyVariable) ?? throw new InvalidOperationException($"OS Login is on for project {project}, but {SshPublicKeyVariable} is not set"),
+                    KeyTtl = ttl,
+                },
+                time),
+            sshUser);
+        ownedSync.Add(login);
+        return login;
     }
 
     private ISshKeySource KeySource(string? file, string? secret, string project, GoogleEndpoints endpoints)

@@ -56,7 +56,13 @@ public sealed class SshDaemon : IAsyncDisposable
     /// to every session as HOME, so that a login reads no start-up files of the user's (an empty home,
     /// as on a new TPU VM).
     /// </param>
-    public static async Task<SshDaemon> CreateAsync(string directory, string authorizedKeysFile, int port, CancellationToken cancellationToken, string? sessionHome = null)
+    /// <param name="authorizedKeysCommand">
+    /// Null: the keys of <paramref name="authorizedKeysFile"/> log in. Else the only source of keys, an
+    /// <c>AuthorizedKeysCommand</c> (an absolute program owned by root, then its arguments; <c>%u</c> is the
+    /// user) run as the current user, as a VM's guest agent asks OS Login for a user's keys.
+    /// </param>
+    public static async Task<SshDaemon> CreateAsync(
+        string directory, string authorizedKeysFile, int port, CancellationToken cancellationToken, string? sessionHome = null, string? authorizedKeysCommand = null)
     {
         if (Unavailable() is { } reason)
         {
@@ -81,7 +87,7 @@ public sealed class SshDaemon : IAsyncDisposable
             ListenAddress 127.0.0.1
             HostKey {hostKey.PrivateKeyPath}
             PidFile {Path.Combine(directory, "sshd.pid")}
-            AuthorizedKeysFile {authorizedKeysFile}
+            {(authorizedKeysCommand is null ? $"AuthorizedKeysFile {authorizedKeysFile}" : $"AuthorizedKeysFile none\nAuthorizedKeysCommand {authorizedKeysCommand}\nAuthorizedKeysCommandUser {Environment.UserName}")}
             StrictModes no
             UsePAM no
             PasswordAuthentication no
@@ -98,9 +104,10 @@ public sealed class SshDaemon : IAsyncDisposable
     }
 
     /// <summary>Creates and starts a daemon.</summary>
-    public static async Task<SshDaemon> StartAsync(string directory, string authorizedKeysFile, CancellationToken cancellationToken, string? sessionHome = null)
+    public static async Task<SshDaemon> StartAsync(
+        string directory, string authorizedKeysFile, CancellationToken cancellationToken, string? sessionHome = null, string? authorizedKeysCommand = null)
     {
-        var daemon = await CreateAsync(directory, authorizedKeysFile, 0, cancellationToken, sessionHome);
+        var daemon = await CreateAsync(directory, authorizedKeysFile, 0, cancellationToken, sessionHome, authorizedKeysCommand);
         try
         {
             await daemon.StartAsync(cancellationToken);

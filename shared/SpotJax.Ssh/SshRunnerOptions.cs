@@ -16,8 +16,18 @@ public sealed record SshRunnerOptions
     /// </summary>
     public int? Port { get; init; } = 22;
 
-    /// <summary>The login user; provisioning puts its public key into the node's <c>ssh-keys</c> metadata.</summary>
+    /// <summary>
+    /// The login user of metadata keys: provisioning puts the public key for it into the node's
+    /// <c>ssh-keys</c> metadata. Not used when <see cref="LoginUser"/> is set.
+    /// </summary>
     public required string User { get; init; }
+
+    /// <summary>
+    /// Null logs in as <see cref="User"/>. Otherwise asked once per launch or stop, before any worker is
+    /// reached, for the user to log in as (with OS Login: the key imported, the login profile's POSIX
+    /// user); its exceptions end the step like those of <see cref="KeySource"/>.
+    /// </summary>
+    public Func<CancellationToken, Task<string>>? LoginUser { get; init; }
 
     /// <summary>The private key of <see cref="User"/>.</summary>
     public required ISshKeySource KeySource { get; init; }

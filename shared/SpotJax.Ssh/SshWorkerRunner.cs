@@ -96,12 +96,13 @@ public sealed partial class SshWorkerRunner : IWorkerRunner
 
         var key = await options.KeySource.GetPrivateKeyAsync(cancellationToken);
         var keyProblem = CheckKey(key);
+        var user = await UserAsync(cancellationToken);
         var code = options.ResolveUri(plan.CodeUri);
         var bundle = !code.StartsWith("gs://", StringComparison.Ordinal) && (File.Exists(code) || Directory.Exists(code))
             ? await LocalBundle.LoadAsync(code, cancellationToken)
             : null;
 
-        return await EachWorkerAsync(plan, keyProblem, worker => LaunchWorkerAsync(plan, worker, key, code, bundle, cancellationToken), cancellationToken);
+        return await EachWorkerAsync(plan, keyProblem, worker => LaunchWorkerAsync(plan, worker, user, key, code, bundle, cancellationToken), cancellationToken);
     }
 
     /// <inheritdoc />
@@ -109,7 +110,19 @@ public sealed partial class SshWorkerRunner : IWorkerRunner
     {
         ArgumentNullException.ThrowIfNull(plan);
         var key = await options.KeySource.GetPrivateKeyAsync(cancellationToken);
-        return await EachWorkerAsync(plan, CheckKey(key), worker => StopWorkerAsync(plan, worker, key, cancellationToken), cancellationToken);
+        var user = await UserAsync(cancellationToken);
+        return await EachWorkerAsync(plan, CheckKey(key), worker => StopWorkerAsync(plan, worker, user, key, cancellationToken), cancellationToken);
+    }
+
+    private async Task<string> UserAsync(CancellationToken cancellationToken)
+    {
+        if (options.LoginUser is null)
+        {
+            return options.User;
+        }
+
+        var user = await options.LoginUser(cancellationToken);
+        return string.IsNullOrWhiteSpace(user) ? throw new InvalidOperationException("the login user source gave no user name") : user;
     }
 
     /// <summary>Runs one worker's part of a step on every worker, at most <see cref="SshRunnerOptions.MaxConcurrency"/> at once.</summary>
@@ -158,12 +171,12 @@ public sealed partial class SshWorkerRunner : IWorkerRunner
     }
 
     private async Task<(int ExitCode, string Stderr)> LaunchWorkerAsync(
-        LaunchPlan plan, WorkerEndpoint worker, byte[] key, string code, LocalBundle? bundle, CancellationToken ct)
+        LaunchPlan plan, WorkerEndpoint worker, string user, byte[] key, string code, LocalBundle? bundle, CancellationToken ct)
     {
         var pin = new HostKeyPin(hostKeys, plan.JobId, plan.Attempt, worker.Index);
         await pin.LoadAsync(ct);
         using var failed = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        using var sshConnection = await ConnectAsync(worker, key, pin, info => new SshClient(info) { KeepAliveInterval = KeepAlive }, failed);
+        using var sshConnection = await ConnectAsync(worker, user, key, pin, info => new SshClient(info) { KeepAliveInterval = KeepAlive }, failed);
         await pin.RecordAsync(ct);
 
         // A local bundle lands beside the agent; the agent reads a relative code path from its own folder.
@@ -182,12 +195,12 @@ public sealed partial class SshWorkerRunner : IWorkerRunner
         return await StepAsync("the node agent's launch", t => RunAsync(sshConnection.Client, InstallerCommand(), Payload(options.RemoteRoot(plan, worker), files, configName), t), ct);
     }
 
-    private async Task<(int ExitCode, string Stderr)> StopWorkerAsync(LaunchPlan plan, WorkerEndpoint worker, byte[] key, CancellationToken ct)
+    private async Task<(int ExitCode, string Stderr)> StopWorkerAsync(LaunchPlan plan, WorkerEndpoint worker, string user, byte[] key, CancellationToken ct)
     {
         var pin = new HostKeyPin(hostKeys, plan.JobId, plan.Attempt, worker.Index);
         await pin.LoadAsync(ct);
         using var failed = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        using var sshConnection = await ConnectAsync(worker, key, pin, info => new SshClient(info) { KeepAliveInterval = KeepAlive }, failed);
+        using var sshConnection = await ConnectAsync(worker, user, key, pin, info => new SshClient(info) { KeepAliveInterval = KeepAlive }, failed);
         await pin.RecordAsync(ct);
         // A relative root is under the home folder, where an SSH command starts.
         return await StepAsync("the node agent's stop", t => RunAsync(sshConnection.Client, AgentCommand(options.RemoteRoot(plan, worker), "stop", ConfigName(plan)), null, t), ct);
@@ -267,7 +280,7 @@ public sealed partial class SshWorkerRunner : IWorkerRunner
 
     /// <summary>Connects, retrying with backoff until <see cref="SshRunnerOptions.ConnectRetryWindow"/> has passed.</summary>
     private async Task<SshConnection<T>> ConnectAsync<T>(
-        WorkerEndpoint worker, byte[] key, HostKeyPin pin, Func<ConnectionInfo, T> create, CancellationTokenSource failed)
+        WorkerEndpoint worker, string user, byte[] key, HostKeyPin pin, Func<ConnectionInfo, T> create, CancellationTokenSource failed)
         where T : BaseClient
     {
         var time = options.TimeProvider;
@@ -276,7 +289,7 @@ public sealed partial class SshWorkerRunner : IWorkerRunner
         var delay = options.ConnectRetryDelay;
         for (var tries = 1; ; tries++)
         {
-            var connection = new SshConnection<T>(worker, options.User, key, options.ConnectTimeout, options.PreferredKeyExchange, create);
+            var connection = new SshConnection<T>(worker, user, key, options.ConnectTimeout, options.PreferredKeyExchange, create);
             connection.Client.HostKeyReceived += (_, e) => e.CanTrust = pin.Accept($"{e.HostKeyName} SHA256:{e.FingerPrintSHA256}");
             using var timeout = new CancellationTokenSource(options.ConnectTimeout, time);
             using var attempt = CancellationTokenSource.CreateLinkedTokenSource(ct, timeout.Token);
@@ -300,7 +313,7 @@ public sealed partial class SshWorkerRunner : IWorkerRunner
             var elapsed = time.GetElapsedTime(first);
             var reason = pin.Refusal is { } refusal ? new WorkerLaunchException(refusal, failure)
                 : elapsed + delay > options.ConnectRetryWindow ? new WorkerLaunchException(
-                    string.Create(CultureInfo.InvariantCulture, $"cannot connect over SSH ({tries} tries in {elapsed.TotalSeconds:0.0}s): {Describe(failure)}"), failure)
+                    string.Create(CultureInfo.InvariantCulture, $"cannot connect over SSH as {user} ({tries} tries in {elapsed.TotalSeconds:0.0}s): {Describe(failure)}"), failure)
                 : null;
             if (reason is not null)
             {

@@ -38,6 +38,18 @@ internal sealed class SimulatorEndpoints(SimulatorState state, CancellationToken
                 return;
             }
 
+            if (segments is ["computeMetadata", "v1", "oslogin", "users"])
+            {
+                await OsLoginUsersAsync(context);
+                return;
+            }
+
+            if (await OsLoginApiAsync(context, request.Method, segments) is { } answer)
+            {
+                await WriteJsonAsync(context, HttpStatusCode.OK, answer);
+                return;
+            }
+
             var result = await ApiAsync(context, request.Method, segments);
             await WriteJsonAsync(context, HttpStatusCode.OK, result);
         }
@@ -79,6 +91,53 @@ internal sealed class SimulatorEndpoints(SimulatorState state, CancellationToken
                 Inject(p, z, action),
             _ => throw new SimulatorApiException(HttpStatusCode.NotFound, "NOT_FOUND", $"No method {method} {context.Request.Path}."),
         };
+    }
+
+    /// <summary>
+    /// OS Login, Compute Engine <c>projects.get</c> and Org Policy <c>getEffectivePolicy</c>
+    /// (<see cref="SimulatedOsLogin"/>); null when the call is none of them.
+    /// </summary>
+    private async Task<JsonObject?> OsLoginApiAsync(HttpContext context, string method, string[] segments)
+    {
+        var query = context.Request.Query;
+        var authorization = context.Request.Headers.Authorization.ToString();
+        var bearer = authorization.StartsWith("Bearer ", StringComparison.Ordinal) ? authorization["Bearer ".Length..] : null;
+        var osLogin = state.OsLogin;
+        switch (method, segments)
+        {
+            case ("POST", ["v1", "users", var user]) when user.EndsWith(":importSshPublicKey", StringComparison.Ordinal):
+                using (var reader = new StreamReader(context.Request.Body))
+                {
+                    return osLogin.Import(user[..^":importSshPublicKey".Length], query["projectId"], bearer, await reader.ReadToEndAsync(context.RequestAborted));
+                }
+
+            case ("GET", ["v1", "users", var user, "loginProfile"]):
+                return osLogin.GetLoginProfile(user, query["projectId"], query["systemId"], bearer);
+            case ("GET", ["compute", "v1", "projects", var project]):
+                return osLogin.GetComputeProject(project, bearer);
+            case ("GET", ["v2", "projects", var project, "policies", var policy]) when policy.EndsWith(":getEffectivePolicy", StringComparison.Ordinal):
+                return osLogin.GetEffectivePolicy(project, policy[..^":getEffectivePolicy".Length], bearer);
+            default:
+                return null;
+        }
+    }
+
+    /// <summary>The guest's OS Login lookup, <c>computeMetadata/v1/oslogin/users?username=NAME</c>, as an AuthorizedKeysCommand asks it.</summary>
+    private async Task OsLoginUsersAsync(HttpContext context)
+    {
+        if (!string.Equals(context.Request.Headers["Metadata-Flavor"], "Google", StringComparison.Ordinal))
+        {
+            await WriteTextAsync(context, HttpStatusCode.Forbidden, "Missing Metadata-Flavor:Google header.");
+            return;
+        }
+
+        if (context.Request.Method != "GET" || state.OsLogin.LookUp(context.Request.Query["username"].ToString()) is not { } profiles)
+        {
+            await WriteTextAsync(context, HttpStatusCode.NotFound, "Not found.");
+            return;
+        }
+
+        await WriteJsonAsync(context, HttpStatusCode.OK, profiles);
     }
 
     private JsonObject Inject(string project, string zone, string action)

@@ -310,6 +310,8 @@ internal sealed partial class SimulatorState(TpuSimulatorOptions options, TimePr
     /// <summary>The Secret Manager stand-in's secrets.</summary>
     public SimulatedSecrets Secrets { get; } = new();
 
+    public SimulatedOsLogin OsLogin { get; } = new(time);
+
     /// <summary>Stops the pending signal timers and SIGKILLs every group of every node ever created.</summary>
     public void Dispose()
     {

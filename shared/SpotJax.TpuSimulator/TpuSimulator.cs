@@ -24,6 +24,7 @@ namespace SpotJax.TpuSimulation;
 /// <item><c>metadata/{zone}/{nodeId}/computeMetadata/v1/instance/preempted</c>, <c>.../maintenance-event</c> and
 /// <c>.../service-accounts/default/token</c>, see <see cref="MetadataUrl"/>.</item>
 /// <item><c>v1/projects/{p}/secrets/{s}/versions/{v}:access</c>, Secret Manager's read, see <see cref="AddSecret"/>.</item>
+/// <item>OS Login, Compute Engine <c>projects.get</c> and Org Policy <c>getEffectivePolicy</c>, see <see cref="AddOsLoginAccount"/>.</item>
 /// </list>
 /// <para>
 /// A preempted node stays visible in state PREEMPTED (its queued resource SUSPENDING, then SUSPENDED) until
@@ -143,6 +144,34 @@ public sealed class TpuSimulator : IAsyncDisposable
     /// <exception cref="InvalidOperationException">The project or secret id does not follow Secret Manager's rules.</exception>
     public int AddSecret(string project, string secretId, string value) =>
         Call(() => _state.Secrets.Add(project, secretId, SimulatedSecrets.Text(value)));
+
+    /// <summary>
+    /// Seeds an account of the OS Login stand-in: calls carrying <paramref name="token"/> as their bearer
+    /// token act as <paramref name="email"/>, whose POSIX account (in every project) is
+    /// <paramref name="username"/> with <paramref name="uid"/>.
+    /// </summary>
+    /// <remarks>
+    /// Routes, relative to <see cref="BaseUri"/>: <c>POST v1/users/{email}:importSshPublicKey?projectId=P</c>
+    /// (body <c>SshPublicKey</c>: <c>key</c>, <c>expirationTimeUsec</c>) and <c>GET v1/users/{email}/loginProfile?projectId=P</c>
+    /// answer as <c>oslogin.googleapis.com</c> (401 without a seeded token, 403 for another account's user,
+    /// 400 for a malformed key, an unknown field or an expiry in the past); <c>GET compute/v1/projects/{p}</c>
+    /// answers <c>commonInstanceMetadata.items</c> (see <see cref="SetProjectMetadata"/>);
+    /// <c>GET v2/projects/{p}/policies/compute.requireOsLogin:getEffectivePolicy</c> answers
+    /// <c>spec.rules[0].enforce</c> (see <see cref="RequireOsLogin"/>); and
+    /// <c>GET computeMetadata/v1/oslogin/users?username=NAME</c> (with <c>Metadata-Flavor: Google</c>) answers
+    /// <c>{"loginProfiles":[profile]}</c> with the unexpired keys only, for an sshd <c>AuthorizedKeysCommand</c>.
+    /// </remarks>
+    public void AddOsLoginAccount(string email, string username, long uid, string token) =>
+        Call(() => _state.OsLogin.AddAccount(email, username, uid, token));
+
+    /// <summary>Sets a project metadata item of the Compute Engine stand-in, such as <c>enable-oslogin</c>.</summary>
+    public void SetProjectMetadata(string project, string key, string value) => _state.OsLogin.SetProjectMetadata(project, key, value);
+
+    /// <summary>Enforces or lifts the organisation policy <c>constraints/compute.requireOsLogin</c> for a project.</summary>
+    public void RequireOsLogin(string project, bool enforced) => _state.OsLogin.RequireOsLogin(project, enforced);
+
+    /// <summary>The keys imported for <paramref name="email"/> that have not expired on the simulator's clock, with their expiry.</summary>
+    public IReadOnlyDictionary<string, DateTimeOffset> OsLoginKeys(string email) => _state.OsLogin.ImportedKeys(email);
 
     /// <summary>How many metadata reads of the node are held open by <c>wait_for_change</c>; lets tests act only once a read hangs.</summary>
     internal int MetadataWaiters(string zone, string nodeId) => _state.FindMetadata(zone, nodeId)?.Waiters ?? 0;

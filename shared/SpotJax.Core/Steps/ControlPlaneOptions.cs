@@ -30,6 +30,13 @@ public sealed record ControlPlaneOptions
     public string? SshPublicKey { get; init; }
 
     /// <summary>
+    /// The nodes' own <c>enable-oslogin</c> metadata value (<c>TRUE</c> or <c>FALSE</c>), which overrides the
+    /// project's: set when the deployment chose its SSH login mode instead of following the project's;
+    /// null leaves it to the project and the organisation.
+    /// </summary>
+    public string? NodeOsLogin { get; init; }
+
+    /// <summary>
     /// The service account the TPU VMs run as (<c>node.serviceAccount</c>, scope <c>cloud-platform</c>): the
     /// node agent and the training script reach the control bucket with its tokens. Null leaves the
     /// TPU API's default (the Compute Engine default service account).

@@ -66,11 +66,17 @@ public sealed class ProvisionFunction(
     /// The node's metadata: <c>autocheckpoint-enabled: "true"</c> as the original tool sets it (Orbax
     /// saves on the maintenance or preemption notice), and <c>ssh-keys</c> in the format of the VM's
     /// guest agent, <c>USER:KEY_TYPE KEY COMMENT</c>, so that <c>launch</c> can log in to every worker
-    /// of the new node, when a key is configured.
+    /// of the new node, when a key is configured; and <c>enable-oslogin</c> when the deployment chose its
+    /// SSH login mode (<see cref="ControlPlaneOptions.NodeOsLogin"/>).
     /// </summary>
     private Dictionary<string, string> NodeMetadata()
     {
         var metadata = new Dictionary<string, string> { [AutocheckpointMetadataKey] = "true" };
+        if (options.NodeOsLogin is { Length: > 0 } osLogin)
+        {
+            metadata[OsLoginMetadataKey] = osLogin;
+        }
+
         if (string.IsNullOrWhiteSpace(options.SshUser) || string.IsNullOrWhiteSpace(options.SshPublicKey))
         {
             return metadata;
@@ -82,6 +88,9 @@ public sealed class ProvisionFunction(
         metadata["ssh-keys"] = $"{options.SshUser}:{typeAndKey} {options.SshUser}";
         return metadata;
     }
+
+    /// <summary>The VM metadata key that turns OS Login on (<c>TRUE</c>) or off for one VM, over the project's value.</summary>
+    public const string OsLoginMetadataKey = "enable-oslogin";
 
     /// <summary>The metadata key that lets the TPU runtime tell Orbax to save before a preemption or maintenance.</summary>
     public const string AutocheckpointMetadataKey = "autocheckpoint-enabled";

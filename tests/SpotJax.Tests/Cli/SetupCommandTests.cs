@@ -1,7 +1,11 @@
+using SpotJax.Cli;
 using SpotJax.Contracts;
+using SpotJax.Google.Http;
+using SpotJax.Google.OsLogin;
+using SpotJax.TpuSimulation;
 namespace SpotJax.Tests.Cli;
 
-/// <summary><c>spotjax setup</c> on a machine with nothing configured, and against local mode.</summary>
+/// <summary><c>spotjax setup</c> on a machine with nothing configured, against local mode, and the SSH login mode it reports.</summary>
 public sealed class SetupCommandTests : IDisposable
 {
     private readonly SpotJaxProgram spotjax = new();
@@ -57,5 +61,41 @@ public sealed class SetupCommandTests : IDisposable
         var status = await spotjax.RunAsync("status");
         Assert.Equal(5, status.ExitCode);
         Assert.Contains($"no local control plane in {spotjax.LocalStateDir}", status.Error, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(true, null, "ok    SSH login: OS Login (organisation policy constraints/compute.requireOsLogin is enforced): launch imports its key")]
+    [InlineData(false, "TRUE", "ok    SSH login: OS Login (project metadata enable-oslogin=TRUE; constraints/compute.requireOsLogin not enforced): launch imports its key")]
+    [InlineData(false, null, "ok    SSH login: metadata keys (project metadata enable-oslogin unset; constraints/compute.requireOsLogin not enforced): provisioning puts")]
+    public async Task SshLogin_ProjectOnTheStandIn_SaysTheModeAndWhy(bool enforced, string? enableOsLogin, string line)
+    {
+        await using var simulator = await TpuSimulator.StartAsync(new TpuSimulatorOptions { NodesRoot = Path.Combine(spotjax.Home, "nodes") });
+        simulator.AddOsLoginAccount("someone@example.com", "someone", 1001, "ya29.person");
+        simulator.RequireOsLogin("my-project", enforced);
+        if (enableOsLogin is not null)
+        {
+            simulator.SetProjectMetadata("my-project", "enable-oslogin", enableOsLogin);
+        }
+
+        using var http = new HttpClient();
+        var transport = new GoogleApiTransport(http, new FixedTokenSource("ya29.person"));
+        var check = await SetupChecks.SshLoginAsync(new SshLoginDetector(transport, "my-project", simulator.BaseUri, simulator.BaseUri), CancellationToken.None);
+
+        Assert.True(check.Passed);
+        Assert.StartsWith(line, $"ok    {check.Name}: {check.Line}", StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task SshLogin_MetadataUnreadable_IsANoteThatSaysWhatToCheck()
+    {
+        await using var simulator = await TpuSimulator.StartAsync(new TpuSimulatorOptions { NodesRoot = Path.Combine(spotjax.Home, "nodes") });
+        using var http = new HttpClient();
+        var transport = new GoogleApiTransport(http, FixedTokenSource.None);
+
+        var check = await SetupChecks.SshLoginAsync(new SshLoginDetector(transport, "my-project", simulator.BaseUri, simulator.BaseUri), CancellationToken.None);
+
+        Assert.False(check.Required);
+        Assert.StartsWith("cannot tell whether the project uses OS Login (UNAUTHENTICATED (401)", check.Line, StringComparison.Ordinal);
+        Assert.Contains("set ssh_login in infra/terraform.tfvars", check.Line, StringComparison.Ordinal);
     }
 }

@@ -96,6 +96,22 @@ public sealed class StepHandlerTests : IAsyncLifetime
         Assert.Equal("true", body.Tpu!.NodeSpec[0].Node.Metadata!["autocheckpoint-enabled"]);
     }
 
+    [Theory]
+    [InlineData(null)]
+    [InlineData("TRUE")]
+    [InlineData("FALSE")]
+    public async Task ProvisionBody_NodeOsLogin_IsTheNodesEnableOsLoginAndAbsentWhenTheProjectDecides(string? nodeOsLogin)
+    {
+        var job = await h.SubmitAsync(HandlerHarness.JobYaml(h.Code(Forever)));
+        await h.Functions.Provision.HandleAsync(h.Step(job.Id, 1), CancellationToken.None);
+        job = await h.JobAsync(job.Id);
+        var options = h.Options with { NodeOsLogin = nodeOsLogin };
+
+        var metadata = new ProvisionFunction(null!, h.Tpu, null!, options, TimeProvider.System).Body(job).Tpu!.NodeSpec[0].Node.Metadata!;
+
+        Assert.Equal(nodeOsLogin, metadata.GetValueOrDefault(ProvisionFunction.OsLoginMetadataKey));
+    }
+
     [Fact]
     public async Task ProvisionBody_WithoutSshKey_SetsAutocheckpointLikeTheOriginalTool()
     {

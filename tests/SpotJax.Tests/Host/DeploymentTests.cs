@@ -117,6 +117,46 @@ public sealed class DeploymentTests : IDisposable
         Assert.Contains($"need {Deployment.TpuNetworkVariable}", error.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData(null, null)]
+    [InlineData("auto", null)]
+    [InlineData("oslogin", "TRUE")]
+    [InlineData("metadata", "FALSE")]
+    public async Task Create_SshLogin_SetsTheNodesEnableOsLoginOnlyForAnExplicitMode(string? value, string? nodeOsLogin)
+    {
+        var environment = Environment(null);
+        environment[Deployment.SshLoginVariable] = value;
+
+        await using var deployment = await Deployment.CreateAsync(environment, TimeProvider.System, CancellationToken.None);
+
+        Assert.Equal(nodeOsLogin, deployment.Options.NodeOsLogin);
+    }
+
+    [Fact]
+    public async Task Create_UnknownSshLogin_FailsNamingTheVariableAndTheChoices()
+    {
+        var environment = Environment(null);
+        environment[Deployment.SshLoginVariable] = "ssh-keys";
+
+        var error = await Assert.ThrowsAsync<HostConfigurationException>(() => Deployment.CreateAsync(environment, TimeProvider.System, CancellationToken.None));
+
+        Assert.StartsWith($"{Deployment.SshLoginVariable}: 'ssh-keys' is not an SSH login mode: expected auto, oslogin or metadata", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Create_SshWorkersWithOsLoginButNoServiceAccount_FailsSayingWhatToSet()
+    {
+        var environment = Environment(null);
+        environment[Deployment.WorkersVariable] = "ssh";
+        environment[Deployment.SshKeyFileVariable] = Path.Combine(root.FullName, "key");
+        environment[Deployment.SshPublicKeyVariable] = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGx9 spotjax";
+        environment[Deployment.SshLoginVariable] = "oslogin";
+
+        var error = await Assert.ThrowsAsync<HostConfigurationException>(() => Deployment.CreateAsync(environment, TimeProvider.System, CancellationToken.None));
+
+        Assert.Equal($"{Deployment.SshLoginVariable}=oslogin needs {Deployment.LaunchServiceAccountVariable} (launch's service account email) and {Deployment.SshPublicKeyVariable}", error.Message);
+    }
+
     public void Dispose()
     {
         try

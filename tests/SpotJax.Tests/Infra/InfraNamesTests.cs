@@ -219,6 +219,8 @@ public sealed class InfraNamesTests
     [InlineData(Deployment.TpuSubnetworksVariable)]
     [InlineData(Deployment.TpuNetworkTagsVariable)]
     [InlineData(Deployment.TpuExternalIpsVariable)]
+    [InlineData(Deployment.SshLoginVariable)]
+    [InlineData(Deployment.LaunchServiceAccountVariable)]
     public void EnvironmentVariables_ProductionSetting_IsSetByInfra(string variable)
     {
         Assert.Contains(variable, InfraVariables());
@@ -268,13 +270,24 @@ public sealed class InfraNamesTests
             .Where(b => b.Labels.SequenceEqual(["env"]))
             .Select(b => InfraConfig.Normalize(Hcl.Value(Hcl.Entries(b.Value), "for_each")));
 
-        Assert.Equal(new[] { FunctionNames.Sweep }, own.Keys);
+        Assert.DoesNotContain(own, f => f.Key != FunctionNames.Sweep && f.Value.Any(e => e.Key == Deployment.SweepZonesVariable));
         Assert.Equal("join(\",\", var.sweep_zones)", Assert.Single(own[FunctionNames.Sweep]).Value);
         Assert.Equal(Deployment.SweepZonesVariable, Assert.Single(own[FunctionNames.Sweep]).Key);
         Assert.Contains("{ for name, value in lookup(local.function_env, each.key, {}) : name => value if value != \"\" }", forEach);
         Assert.Equal("list(string)", Hcl.Value(variable, "type"));
         Assert.Equal("[]", Hcl.Value(variable, "default"));
         Assert.Single(Hcl.Blocks(variable, "validation"));
+    }
+
+    [Fact]
+    public void EnvironmentVariables_LaunchServiceAccount_IsSetOnLaunchAloneFromItsOwnAccount()
+    {
+        var own = FunctionEnv();
+
+        Assert.Equal([FunctionNames.Launch, FunctionNames.Sweep], own.Keys.Order(StringComparer.Ordinal));
+        var entry = Assert.Single(own[FunctionNames.Launch]);
+        Assert.Equal(Deployment.LaunchServiceAccountVariable, entry.Key);
+        Assert.Equal("google_service_account.function[\"launch\"].email", entry.Value);
     }
 
     [Fact]
