@@ -64,6 +64,12 @@ public sealed class Deployment : IAsyncDisposable
 
     public const string DefaultSshUser = "spotjax";
 
+    /// <summary>
+    /// This deployment's name (<see cref="ControlPlaneOptions.Deployment"/>), the <c>spotjax-deployment</c> label of
+    /// its queued resources; <see cref="DeploymentName.Default"/> when unset.
+    /// </summary>
+    public const string DeploymentVariable = "SPOTJAX_DEPLOYMENT";
+
     private readonly List<IAsyncDisposable> owned = [];
     private readonly List<IDisposable> ownedSync = [];
     private readonly HttpClient http = new() { Timeout = TimeSpan.FromMinutes(2) };
@@ -78,6 +84,9 @@ public sealed class Deployment : IAsyncDisposable
     /// <summary>The settings the step functions were built with; not built for the status function.</summary>
     public ControlPlaneOptions Options { get; private set; } = null!;
 
+    /// <summary>This deployment's name (<see cref="DeploymentVariable"/>), also read by the status function.</summary>
+    public string Name { get; private set; } = DeploymentName.Default;
+
     /// <summary>The status page over this deployment's job store and bucket.</summary>
     public StatusPage Status { get; private set; } = null!;
 
@@ -88,7 +97,8 @@ public sealed class Deployment : IAsyncDisposable
     /// False for the status function, which only reads the job store and the bucket: it needs neither
     /// the TPU API nor the SSH launch key, so their settings are not required.
     /// </param>
-    public static async Task<Deployment> CreateAsync(IDictionary environment, TimeProvider time, CancellationToken ct, bool stepsWanted = true)
+    /// <param name="warn">Where the step functions report what the operator should see (the function's log).</param>
+    public static async Task<Deployment> CreateAsync(IDictionary environment, TimeProvider time, CancellationToken ct, bool stepsWanted = true, Action<string>? warn = null)
     {
         string? Get(string name) => environment[name] as string is { Length: > 0 } value ? value : null;
         string Require(string name) => Get(name) ?? throw new HostConfigurationException($"{name} is not set");
@@ -96,6 +106,13 @@ public sealed class Deployment : IAsyncDisposable
         var deployment = new Deployment();
         var project = Require(ProjectVariable);
         var bucket = Require(BucketVariable);
+        var name = Get(DeploymentVariable) ?? DeploymentName.Default;
+        if (!DeploymentName.IsValid(name))
+        {
+            throw new HostConfigurationException($"{DeploymentVariable}='{name}': {DeploymentName.Rule}");
+        }
+
+        deployment.Name = name;
         GoogleEndpoints endpoints;
         try
         {
@@ -123,6 +140,7 @@ public sealed class Deployment : IAsyncDisposable
         {
             Project = project,
             Bucket = bucket,
+            Deployment = name,
             SshUser = sshUser,
             SshPublicKey = Get(SshPublicKeyVariable),
             NodeServiceAccount = Get(NodeServiceAccountVariable),
@@ -151,7 +169,7 @@ public sealed class Deployment : IAsyncDisposable
         };
 
         deployment.Options = options;
-        deployment.Functions = new SpotJaxFunctions(store, bus, objects, tpu, workers, options, time);
+        deployment.Functions = new SpotJaxFunctions(store, bus, objects, tpu, workers, options, time, warn);
         return deployment;
     }
 
