@@ -129,7 +129,7 @@ public sealed class Deployment : IAsyncDisposable
         var tpu = new TpuRestClient(endpoints.Tpu.CreateTransport(deployment.http, time: time), new TpuClientOptions { Project = project, BaseUri = endpoints.Tpu.BaseUri }, time);
         var store = deployment.Store(Get(StateDbVariable), project, endpoints, time);
         var objects = await deployment.ObjectsAsync(Get(BucketDirVariable), Get(StorageApiVariable), bucket, time, ct);
-        deployment.Status = new StatusPage(store, objects, time);
+        deployment.Status = new StatusPage(store, objects, time, name);
         if (!stepsWanted)
         {
             return deployment;

@@ -15,6 +15,9 @@ public static partial class DeploymentName
     /// <summary>The name local mode gives its plane when none is chosen.</summary>
     public const string Local = "local";
 
+    /// <summary>What status shows for the deployment of a job created before jobs recorded theirs.</summary>
+    public const string NotRecorded = "not recorded (created before deployments had names)";
+
     /// <summary>
     /// What a name must be: a Compute Engine label value (https://cloud.google.com/compute/docs/labeling-resources),
     /// narrowed to ASCII and to a lowercase letter first, so that it reads as a name everywhere.
