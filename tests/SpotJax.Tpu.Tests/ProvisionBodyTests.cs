@@ -88,7 +88,7 @@ public sealed class ProvisionBodyTests
         var node = await harness.Client.GetNodeAsync(zone, QueuedResourceId, None);
 
         Assert.NotNull(node);
-        Assert.Equal(new Dictionary<string, string> { [ProvisionFunction.JobLabel] = job.Id, [ProvisionFunction.AttemptLabel] = "3" }, node.Labels);
+        Assert.Equal(new Dictionary<string, string> { [ProvisionFunction.JobLabel] = job.Id, [ProvisionFunction.AttemptLabel] = "3", [ProvisionFunction.DeploymentLabel] = DeploymentName.Default }, node.Labels);
         Assert.Equal(4, node.NetworkEndpoints?.Count);
         Assert.All(node.NetworkEndpoints!, e => Assert.Equal(e.IpAddress, e.AccessConfig?.ExternalIp));
         Assert.Equal($"projects/{SimulatorHarness.Project}/locations/{zone}/queuedResources/{QueuedResourceId}", node.QueuedResource);
