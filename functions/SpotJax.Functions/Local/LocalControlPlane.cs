@@ -46,7 +46,8 @@ public sealed class LocalControlPlane : IAsyncDisposable
         Bus = new InProcessMessageBus(options.Bus, time);
         Objects = new FolderObjectStore(Path.Combine(options.Root, "bucket"), options.Bucket, null, time);
         http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
-        Tpu = new TpuRestClient(new GoogleApiTransport(http, FixedTokenSource.None), new TpuClientOptions { Project = options.Project, BaseUri = simulator.BaseUri });
+        ITpuApi rest = new TpuRestClient(new GoogleApiTransport(http, FixedTokenSource.None), new TpuClientOptions { Project = options.Project, BaseUri = simulator.BaseUri });
+        Tpu = options.WrapTpuApi?.Invoke(rest) ?? rest;
         Workers = options.Workers ?? (sshWorkers is null
             ? new LocalWorkerRunner(new LocalWorkerOptions
             {

@@ -23,6 +23,12 @@ public sealed record LocalControlPlaneOptions
     /// </summary>
     public TpuSimulation.TpuSimulator? Simulator { get; init; }
 
+    /// <summary>
+    /// Puts something in front of the TPU API the functions call (the REST client of the simulator): a
+    /// recorder or a fault injector in tests and benchmarks; null calls it directly.
+    /// </summary>
+    public Func<ITpuApi, ITpuApi>? WrapTpuApi { get; init; }
+
     /// <summary>How long the simulator takes from create to ACTIVE.</summary>
     public TimeSpan ProvisionDelay { get; init; } = TimeSpan.FromSeconds(1);
 
