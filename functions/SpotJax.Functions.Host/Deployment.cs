@@ -70,6 +70,9 @@ public sealed class Deployment : IAsyncDisposable
     /// </summary>
     public const string DeploymentVariable = "SPOTJAX_DEPLOYMENT";
 
+    /// <summary>The Firestore database of the job store (<see cref="FirestoreJobStoreOptions.Database"/>); <c>(default)</c> when unset.</summary>
+    public const string FirestoreDatabaseVariable = "SPOTJAX_FIRESTORE_DATABASE";
+
     private readonly List<IAsyncDisposable> owned = [];
     private readonly List<IDisposable> ownedSync = [];
     private readonly HttpClient http = new() { Timeout = TimeSpan.FromMinutes(2) };
@@ -127,7 +130,7 @@ public sealed class Deployment : IAsyncDisposable
 
         var bus = new PubSubPublisher(endpoints.PubSub.CreateTransport(deployment.http, time: time), new PubSubClientOptions { Project = project, BaseUri = endpoints.PubSub.BaseUri });
         var tpu = new TpuRestClient(endpoints.Tpu.CreateTransport(deployment.http, time: time), new TpuClientOptions { Project = project, BaseUri = endpoints.Tpu.BaseUri }, time);
-        var store = deployment.Store(Get(StateDbVariable), project, endpoints, time);
+        var store = deployment.Store(Get(StateDbVariable), project, Get(FirestoreDatabaseVariable), endpoints, time);
         var objects = await deployment.ObjectsAsync(Get(BucketDirVariable), Get(StorageApiVariable), bucket, time, ct);
         deployment.Status = new StatusPage(store, objects, time, name);
         if (!stepsWanted)
@@ -190,7 +193,7 @@ public sealed class Deployment : IAsyncDisposable
         return zones.Distinct(StringComparer.Ordinal).ToList();
     }
 
-    private IJobStore Store(string? sqlite, string project, GoogleEndpoints endpoints, TimeProvider time)
+    private IJobStore Store(string? sqlite, string project, string? database, GoogleEndpoints endpoints, TimeProvider time)
     {
         if (sqlite is not null)
         {
@@ -199,9 +202,10 @@ public sealed class Deployment : IAsyncDisposable
             return local;
         }
 
+        var options = new FirestoreJobStoreOptions { Project = project, BaseUri = endpoints.Firestore.BaseUri };
         return new FirestoreJobStore(
             endpoints.Firestore.CreateTransport(http, time: time),
-            new FirestoreJobStoreOptions { Project = project, BaseUri = endpoints.Firestore.BaseUri },
+            database is null ? options : options with { Database = database },
             time);
     }
 

@@ -215,6 +215,8 @@ public sealed class InfraNamesTests
     [InlineData(Deployment.SshKeySecretVariable)]
     [InlineData(Deployment.NodeServiceAccountVariable)]
     [InlineData(Deployment.SweepZonesVariable)]
+    [InlineData(Deployment.DeploymentVariable)]
+    [InlineData(Deployment.FirestoreDatabaseVariable)]
     public void EnvironmentVariables_ProductionSetting_IsSetByInfra(string variable)
     {
         Assert.Contains(variable, InfraVariables());
