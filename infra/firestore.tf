@@ -13,6 +13,21 @@ resource "google_firestore_database" "default" {
   depends_on = [google_project_service.apis]
 }
 
+# A named database, for a deployment that shares a project whose (default) database another
+# deployment uses (var.firestore_database); the functions are told its name.
+resource "google_firestore_database" "named" {
+  count = var.firestore_database == "(default)" ? 0 : 1
+
+  name        = var.firestore_database
+  location_id = local.firestore_location
+  type        = "FIRESTORE_NATIVE"
+
+  delete_protection_state = "DELETE_PROTECTION_DISABLED"
+  deletion_policy         = "DELETE"
+
+  depends_on = [google_project_service.apis]
+}
+
 # Indexes. FirestoreJobStore asks three queries, and the single-field indexes Firestore builds for
 # every field serve all of them, so no composite index is declared:
 #   * the sweep's active jobs: state IN [the non-terminal states], ordered by __name__ (document

@@ -4,6 +4,9 @@ locals {
   firestore_location = trimspace(var.firestore_location == null ? "" : var.firestore_location) == "" ? var.region : trimspace(var.firestore_location)
   project_number     = data.google_project.this.number
 
+  # The spotjax-deployment label of this deployment's queued resources; null or empty means the prefix.
+  deployment_name = trimspace(var.deployment_name == null ? "" : var.deployment_name) == "" ? var.name_prefix : trimspace(var.deployment_name)
+
   # Topic names, as in shared/SpotJax.Core/Topics.cs (the step topics) plus the two only infra uses.
   topics = {
     jobs          = "spotjax-jobs"

@@ -97,6 +97,14 @@ resource "google_cloud_run_v2_service" "function" {
         name  = "SPOTJAX_BUCKET"
         value = google_storage_bucket.control.name
       }
+      env {
+        name  = "SPOTJAX_DEPLOYMENT"
+        value = local.deployment_name
+      }
+      env {
+        name  = "SPOTJAX_FIRESTORE_DATABASE"
+        value = var.firestore_database
+      }
 
       # Push verification: the OIDC token must be for this service and from the invoker account.
       dynamic "env" {
@@ -141,5 +149,6 @@ resource "google_cloud_run_v2_service" "function" {
     google_storage_bucket_iam_member.function,
     google_secret_manager_secret_iam_member.launch_reads_key,
     google_firestore_database.default,
+    google_firestore_database.named,
   ]
 }

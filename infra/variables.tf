@@ -16,6 +16,29 @@ variable "name_prefix" {
   }
 }
 
+variable "deployment_name" {
+  description = "This deployment's name (SPOTJAX_DEPLOYMENT): the spotjax-deployment label of every queued resource it creates. Its sweep lists, recovers and deletes only queued resources with this label, so deployments sharing a project never touch each other's TPUs. Null or empty means var.name_prefix. A label value: 1 to 63 characters of a-z, 0-9, '_' and '-', starting with a letter."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.deployment_name == null || can(regex("^([a-z][a-z0-9_-]{0,62})?$", var.deployment_name))
+    error_message = "deployment_name must be empty or 1 to 63 characters of a-z, 0-9, '_' and '-', starting with a letter."
+  }
+}
+
+variable "firestore_database" {
+  description = "The Firestore database of the job store (SPOTJAX_FIRESTORE_DATABASE). \"(default)\" is the project's default database (see create_firestore_database); any other name is a database this configuration creates, for a second deployment in a project whose (default) database another deployment uses."
+  type        = string
+  default     = "(default)"
+  nullable    = false
+
+  validation {
+    condition     = var.firestore_database == "(default)" || can(regex("^[a-z][a-z0-9-]{2,61}[a-z0-9]$", var.firestore_database))
+    error_message = "firestore_database must be (default) or a database id: 4 to 63 characters of a-z, 0-9 and '-', starting with a letter and ending with a letter or digit."
+  }
+}
+
 variable "region" {
   description = "Region of the Cloud Run services, the Scheduler job, the image repository and (by default) the bucket and Firestore. TPU zones may be in other regions."
   type        = string

@@ -5,6 +5,7 @@ using Spectre.Console;
 using SpotJax.Core;
 using SpotJax.Core.Jobs;
 using SpotJax.Core.Status;
+using SpotJax.Core.Steps;
 
 namespace SpotJax.Cli;
 
@@ -99,6 +100,13 @@ public static class StatusCommand
         }
 
         console.Write(table);
+        var deployments = jobs.Select(j => j.Deployment).OfType<string>().Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
+        if (deployments.Count > 0)
+        {
+            // From the job documents: each names the deployment that created it, so a store two deployments share shows both.
+            console.MarkupLineInterpolated($"[grey]{(deployments.Count == 1 ? "deployment" : "deployments")}: {string.Join(", ", deployments)}[/]");
+        }
+
         if (target.StatusUrl is { } page)
         {
             console.MarkupLineInterpolated($"[grey]status page: {page.AbsoluteUri}[/]");
@@ -113,6 +121,7 @@ public static class StatusCommand
         void Row(string name, string value) => grid.AddRow(new Text(name, new Style(Color.Grey)), new Text(value));
         grid.AddRow(new Text("state", new Style(Color.Grey)), new Markup($"[{TimelineFormat.Colour(job.State)}]{job.State.ToWire()}[/]"));
         Row("name", spec?.Name ?? "");
+        Row("deployment", job.Deployment ?? DeploymentName.NotRecorded);
         Row("TPU", spec is null ? "" : $"{spec.Tpu.Type} in {string.Join(", ", spec.Tpu.Zones)}");
         Row("script", spec is null ? "" : string.Join(' ', new[] { spec.Script }.Concat(spec.Args)));
         if (spec is { SecretEnv.Count: > 0 })

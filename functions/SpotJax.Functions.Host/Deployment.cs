@@ -98,6 +98,15 @@ public sealed class Deployment : IAsyncDisposable
 
     public const string DefaultSshUser = "spotjax";
 
+    /// <summary>
+    /// This deployment's name (<see cref="ControlPlaneOptions.Deployment"/>), the <c>spotjax-deployment</c> label of
+    /// its queued resources; <see cref="DeploymentName.Default"/> when unset.
+    /// </summary>
+    public const string DeploymentVariable = "SPOTJAX_DEPLOYMENT";
+
+    /// <summary>The Firestore database of the job store (<see cref="FirestoreJobStoreOptions.Database"/>); <c>(default)</c> when unset.</summary>
+    public const string FirestoreDatabaseVariable = "SPOTJAX_FIRESTORE_DATABASE";
+
     private readonly List<IAsyncDisposable> owned = [];
     private readonly List<IDisposable> ownedSync = [];
     private readonly HttpClient http = new() { Timeout = TimeSpan.FromMinutes(2) };
@@ -112,6 +121,9 @@ public sealed class Deployment : IAsyncDisposable
     /// <summary>The settings the step functions were built with; not built for the status function.</summary>
     public ControlPlaneOptions Options { get; private set; } = null!;
 
+    /// <summary>This deployment's name (<see cref="DeploymentVariable"/>), also read by the status function.</summary>
+    public string Name { get; private set; } = DeploymentName.Default;
+
     /// <summary>The status page over this deployment's job store and bucket.</summary>
     public StatusPage Status { get; private set; } = null!;
 
@@ -122,7 +134,8 @@ public sealed class Deployment : IAsyncDisposable
     /// False for the status function, which only reads the job store and the bucket: it needs neither
     /// the TPU API nor the SSH launch key, so their settings are not required.
     /// </param>
-    public static async Task<Deployment> CreateAsync(IDictionary environment, TimeProvider time, CancellationToken ct, bool stepsWanted = true)
+    /// <param name="warn">Where the step functions report what the operator should see (the function's log).</param>
+    public static async Task<Deployment> CreateAsync(IDictionary environment, TimeProvider time, CancellationToken ct, bool stepsWanted = true, Action<string>? warn = null)
     {
         string? Get(string name) => environment[name] as string is { Length: > 0 } value ? value : null;
         string Require(string name) => Get(name) ?? throw new HostConfigurationException($"{name} is not set");
@@ -130,6 +143,13 @@ public sealed class Deployment : IAsyncDisposable
         var deployment = new Deployment();
         var project = Require(ProjectVariable);
         var bucket = Require(BucketVariable);
+        var name = Get(DeploymentVariable) ?? DeploymentName.Default;
+        if (!DeploymentName.IsValid(name))
+        {
+            throw new HostConfigurationException($"{DeploymentVariable}='{name}': {DeploymentName.Rule}");
+        }
+
+        deployment.Name = name;
         GoogleEndpoints endpoints;
         try
         {
@@ -144,9 +164,9 @@ public sealed class Deployment : IAsyncDisposable
 
         var bus = new PubSubPublisher(endpoints.PubSub.CreateTransport(deployment.http, time: time), new PubSubClientOptions { Project = project, BaseUri = endpoints.PubSub.BaseUri });
         var tpu = new TpuRestClient(endpoints.Tpu.CreateTransport(deployment.http, time: time), new TpuClientOptions { Project = project, BaseUri = endpoints.Tpu.BaseUri }, time);
-        var store = deployment.Store(Get(StateDbVariable), project, endpoints, time);
+        var store = deployment.Store(Get(StateDbVariable), project, Get(FirestoreDatabaseVariable), endpoints, time);
         var objects = await deployment.ObjectsAsync(Get(BucketDirVariable), Get(StorageApiVariable), bucket, time, ct);
-        deployment.Status = new StatusPage(store, objects, time);
+        deployment.Status = new StatusPage(store, objects, time, name);
         if (!stepsWanted)
         {
             return deployment;
@@ -167,6 +187,7 @@ public sealed class Deployment : IAsyncDisposable
         {
             Project = project,
             Bucket = bucket,
+            Deployment = name,
             SshUser = sshUser,
             SshPublicKey = Get(SshPublicKeyVariable),
             NodeOsLogin = sshLogin switch { SshLoginSetting.OsLogin => "TRUE", SshLoginSetting.Metadata => "FALSE", _ => null },
@@ -199,7 +220,7 @@ public sealed class Deployment : IAsyncDisposable
         };
 
         deployment.Options = options;
-        deployment.Functions = new SpotJaxFunctions(store, bus, objects, tpu, workers, options, time);
+        deployment.Functions = new SpotJaxFunctions(store, bus, objects, tpu, workers, options, time, warn);
         return deployment;
     }
 
@@ -250,7 +271,7 @@ public sealed class Deployment : IAsyncDisposable
         _ => throw new HostConfigurationException($"{variable}={value}: expected true or false"),
     };
 
-    private IJobStore Store(string? sqlite, string project, GoogleEndpoints endpoints, TimeProvider time)
+    private IJobStore Store(string? sqlite, string project, string? database, GoogleEndpoints endpoints, TimeProvider time)
     {
         if (sqlite is not null)
         {
@@ -259,9 +280,10 @@ public sealed class Deployment : IAsyncDisposable
             return local;
         }
 
+        var options = new FirestoreJobStoreOptions { Project = project, BaseUri = endpoints.Firestore.BaseUri };
         return new FirestoreJobStore(
             endpoints.Firestore.CreateTransport(http, time: time),
-            new FirestoreJobStoreOptions { Project = project, BaseUri = endpoints.Firestore.BaseUri },
+            database is null ? options : options with { Database = database },
             time);
     }
 

@@ -12,7 +12,8 @@ public static class HostProgram
         try
         {
             options = FunctionHostOptions.FromEnvironment(environment);
-            deployment = await Deployment.CreateAsync(environment, TimeProvider.System, CancellationToken.None, stepsWanted: options.Target != FunctionNames.Status);
+            var log = new StructuredLog(Console.Out, options.Target, TimeProvider.System);
+            deployment = await Deployment.CreateAsync(environment, TimeProvider.System, CancellationToken.None, stepsWanted: options.Target != FunctionNames.Status, warn: message => log.Warning(message));
         }
         catch (HostConfigurationException e)
         {

@@ -17,7 +17,8 @@ public sealed class SpotJaxFunctions
         ITpuApi tpu,
         IWorkerRunner workers,
         ControlPlaneOptions options,
-        TimeProvider time)
+        TimeProvider time,
+        Action<string>? warn = null)
     {
         var transitions = new JobTransitions(store);
         var steps = new StepPublisher(bus);
@@ -28,7 +29,7 @@ public sealed class SpotJaxFunctions
         Launch = new LaunchFunction(transitions, store, tpu, workers, steps, options, time);
         Recover = new RecoverFunction(transitions, tpu, steps, options, time);
         Finish = new FinishFunction(store, transitions, tpu, time);
-        Sweep = new SweepFunction(store, transitions, tpu, steps, options, time);
+        Sweep = new SweepFunction(store, transitions, tpu, steps, options, time, warn);
     }
 
     public SubmitFunction Submit { get; }

@@ -37,15 +37,19 @@ public sealed class TpuSimulator : IAsyncDisposable
     private readonly SimulatorState _state;
     private int _disposed;
 
-    private TpuSimulator(WebApplication app, SimulatorState state, Uri baseUri)
+    private TpuSimulator(WebApplication app, SimulatorState state, Uri baseUri, string nodesRoot)
     {
         _app = app;
         _state = state;
         BaseUri = baseUri;
+        NodesRoot = nodesRoot;
     }
 
     /// <summary>The API root, <c>http://127.0.0.1:PORT/</c>; give it to the TPU client as its base URI.</summary>
     public Uri BaseUri { get; }
+
+    /// <summary>The root of the node folders (<see cref="TpuSimulatorOptions.NodesRoot"/>), where workers of its nodes run.</summary>
+    public string NodesRoot { get; }
 
     /// <summary>Starts a simulator on a free loopback port.</summary>
     /// <param name="options">Delays, capacity and the node folder root.</param>
@@ -69,7 +73,7 @@ public sealed class TpuSimulator : IAsyncDisposable
         {
             await app.StartAsync(ct);
             var address = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.Single();
-            return new TpuSimulator(app, state, new Uri(address.TrimEnd('/') + "/"));
+            return new TpuSimulator(app, state, new Uri(address.TrimEnd('/') + "/"), options.NodesRoot);
         }
         catch
         {

@@ -9,5 +9,6 @@ return args switch
     ["log-latency", .. var rest] => await LogLatency.RunAsync(rest),
     ["launch", .. var rest] => await LaunchDuration.RunAsync(rest),
     ["concurrent", .. var rest] => await ConcurrentRecovery.RunAsync(rest),
+    ["two-deployments", .. var rest] => await TwoDeployments.RunAsync(rest),
     _ => await RecoveryLatency.RunAsync(args),
 };

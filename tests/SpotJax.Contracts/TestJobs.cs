@@ -16,6 +16,7 @@ public static class TestJobs
         {
             Id = id,
             Submission = $"pubsub:{id}",
+            Deployment = "staging",
             Spec = new JobSpec
             {
                 Name = "llama-tiny",

@@ -144,7 +144,7 @@ public sealed class ProvisionBodyTests
         var node = await harness.Client.GetNodeAsync(zone, QueuedResourceId, None);
 
         Assert.NotNull(node);
-        Assert.Equal(new Dictionary<string, string> { [ProvisionFunction.JobLabel] = job.Id, [ProvisionFunction.AttemptLabel] = "3" }, node.Labels);
+        Assert.Equal(new Dictionary<string, string> { [ProvisionFunction.JobLabel] = job.Id, [ProvisionFunction.AttemptLabel] = "3", [ProvisionFunction.DeploymentLabel] = DeploymentName.Default }, node.Labels);
         Assert.Equal(["spotjax-tpu"], node.Tags);
         Assert.Equal(4, node.NetworkEndpoints?.Count);
         Assert.All(node.NetworkEndpoints!, e => Assert.True(e.IpAddress is { Length: > 0 } && e.AccessConfig is null, $"{e}"));

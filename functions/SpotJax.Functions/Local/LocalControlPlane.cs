@@ -27,6 +27,7 @@ public sealed class LocalControlPlane : IAsyncDisposable
     private readonly LocalControlPlaneOptions options;
     private readonly SqliteJobStore? ownedStore;
     private readonly LocalSshWorkers? sshWorkers;
+    private readonly string nodesRoot;
     private Task sweepLoop = Task.CompletedTask;
 
     private LocalControlPlane(LocalControlPlaneOptions options, TpuSimulator simulator, LocalSshWorkers? sshWorkers, TimeProvider time)
@@ -34,6 +35,7 @@ public sealed class LocalControlPlane : IAsyncDisposable
         this.options = options;
         this.sshWorkers = sshWorkers;
         Simulator = simulator;
+        nodesRoot = simulator.NodesRoot;
         Directory.CreateDirectory(options.Root);
         if (options.Store is null)
         {
@@ -44,11 +46,12 @@ public sealed class LocalControlPlane : IAsyncDisposable
         Bus = new InProcessMessageBus(options.Bus, time);
         Objects = new FolderObjectStore(Path.Combine(options.Root, "bucket"), options.Bucket, null, time);
         http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
-        Tpu = new TpuRestClient(new GoogleApiTransport(http, FixedTokenSource.None), new TpuClientOptions { Project = options.Project, BaseUri = simulator.BaseUri });
+        ITpuApi rest = new TpuRestClient(new GoogleApiTransport(http, FixedTokenSource.None), new TpuClientOptions { Project = options.Project, BaseUri = simulator.BaseUri });
+        Tpu = options.WrapTpuApi?.Invoke(rest) ?? rest;
         Workers = options.Workers ?? (sshWorkers is null
             ? new LocalWorkerRunner(new LocalWorkerOptions
             {
-                NodesRoot = NodesRoot(options.Root),
+                NodesRoot = nodesRoot,
                 ResolveUri = uri => Objects.TryResolve(uri, out var path) ? path : uri,
                 MetadataUrl = (zone, node) => simulator.MetadataUrl(zone, node).ToString(),
                 RequirementsCacheUri = BucketLayout.GsUri(options.Bucket, BucketLayout.RequirementsCachePrefix),
@@ -59,10 +62,11 @@ public sealed class LocalControlPlane : IAsyncDisposable
         {
             Project = options.Project,
             Bucket = options.Bucket,
+            Deployment = options.Deployment,
             Lifecycle = options.Lifecycle,
             AllowLocalCode = true,
         };
-        Functions = new SpotJaxFunctions(Store, Bus, Objects, Tpu, Workers, ControlPlane, time);
+        Functions = new SpotJaxFunctions(Store, Bus, Objects, Tpu, Workers, ControlPlane, time, options.Log);
     }
 
     /// <summary>The job store: <see cref="LocalControlPlaneOptions.Store"/>, or the SQLite file in the state folder.</summary>
@@ -75,14 +79,16 @@ public sealed class LocalControlPlane : IAsyncDisposable
     public ControlPlaneOptions ControlPlane { get; }
     public SpotJaxFunctions Functions { get; }
 
-    /// <summary>Starts the simulator, subscribes every function and starts the sweep.</summary>
+    /// <summary>Starts the simulator (unless <see cref="LocalControlPlaneOptions.Simulator"/> is shared), subscribes every function and starts the sweep.</summary>
+    /// <exception cref="ArgumentException"><see cref="LocalControlPlaneOptions.Deployment"/> is not a deployment name.</exception>
     public static async Task<LocalControlPlane> StartAsync(LocalControlPlaneOptions options, CancellationToken cancellationToken)
     {
+        DeploymentName.Check(options.Deployment);
         var time = options.Time ?? TimeProvider.System;
         var sshWorkers = options.SshWorkers && options.Workers is null
             ? await LocalSshWorkers.CreateAsync(Path.Combine(options.Root, "sshd"), cancellationToken)
             : null;
-        var simulator = await TpuSimulator.StartAsync(
+        var simulator = options.Simulator ?? await TpuSimulator.StartAsync(
             new TpuSimulatorOptions
             {
                 NodesRoot = NodesRoot(options.Root),
@@ -103,7 +109,11 @@ public sealed class LocalControlPlane : IAsyncDisposable
         }
         catch
         {
-            await simulator.DisposeAsync();
+            if (options.Simulator is null)
+            {
+                await simulator.DisposeAsync();
+            }
+
             throw;
         }
 
@@ -126,7 +136,7 @@ public sealed class LocalControlPlane : IAsyncDisposable
         RemoteRoot = (plan, worker) =>
         {
             var node = TpuNodeName.Parse(plan.NodeName);
-            return LocalWorkerRunner.WorkerHome(NodesRoot(options.Root), node.Zone, node.NodeId, worker.Index);
+            return LocalWorkerRunner.WorkerHome(nodesRoot, node.Zone, node.NodeId, worker.Index);
         },
         ResolveUri = uri => Objects.TryResolve(uri, out var path) ? path : uri,
         MetadataUrl = plan =>
@@ -308,7 +318,11 @@ public sealed class LocalControlPlane : IAsyncDisposable
         await sweepLoop;
         await Bus.DisposeAsync();
         await Objects.DisposeAsync();
-        await Simulator.DisposeAsync();
+        if (options.Simulator is null)
+        {
+            await Simulator.DisposeAsync();
+        }
+
         if (sshWorkers is not null)
         {
             await sshWorkers.DisposeAsync();

@@ -12,6 +12,23 @@ public sealed record LocalControlPlaneOptions
     public string Project { get; init; } = "spotjax-local";
     public string Bucket { get; init; } = "spotjax-local";
 
+    /// <summary>The plane's deployment name (<see cref="Core.Steps.ControlPlaneOptions.Deployment"/>), the label of its queued resources.</summary>
+    public string Deployment { get; init; } = Core.Steps.DeploymentName.Local;
+
+    /// <summary>
+    /// A TPU simulator another plane (or the caller) started, shared instead of starting one, as deployments
+    /// share a project; the caller keeps ownership. Its own options (provisioning delay, preemption grace,
+    /// node folders) then apply, and <see cref="ProvisionDelay"/>, <see cref="ProvisionDelayByAttempt"/> and
+    /// <see cref="PreemptionGrace"/> are not used.
+    /// </summary>
+    public TpuSimulation.TpuSimulator? Simulator { get; init; }
+
+    /// <summary>
+    /// Puts something in front of the TPU API the functions call (the REST client of the simulator): a
+    /// recorder or a fault injector in tests and benchmarks; null calls it directly.
+    /// </summary>
+    public Func<ITpuApi, ITpuApi>? WrapTpuApi { get; init; }
+
     /// <summary>How long the simulator takes from create to ACTIVE.</summary>
     public TimeSpan ProvisionDelay { get; init; } = TimeSpan.FromSeconds(1);
 

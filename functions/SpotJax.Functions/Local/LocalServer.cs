@@ -51,7 +51,7 @@ public sealed class LocalServer : IAsyncDisposable
         var expected = Encoding.UTF8.GetBytes("Bearer " + token);
 
         app.MapGet("/healthz", () => Results.Ok(new { status = "ok", function = "local" }));
-        StatusEndpoints.Map(app, new StatusPage(plane.Store, plane.Objects, TimeProvider.System));
+        StatusEndpoints.Map(app, new StatusPage(plane.Store, plane.Objects, TimeProvider.System, plane.ControlPlane.Deployment));
         app.MapPost("/v1/projects/{project}/topics/{topic}:publish", async (string project, string topic, HttpContext http, CancellationToken ct) =>
         {
             if (!Authorised(http, expected))

@@ -4,6 +4,7 @@ using System.Text;
 using SpotJax.Core.Jobs;
 using SpotJax.Core.Ports;
 using SpotJax.Core.Status;
+using SpotJax.Core.Steps;
 
 namespace SpotJax.Functions.Status;
 
@@ -12,7 +13,8 @@ namespace SpotJax.Functions.Status;
 /// jobs table, and for one job its attempts, preemptions and checkpoint steps as inline SVG. No
 /// script, no stylesheet or font from elsewhere: it works behind Cloud Run IAM and offline alike.
 /// </summary>
-public sealed class StatusPage(IJobStore store, IObjectStore objects, TimeProvider time)
+/// <param name="deployment">The name of the deployment serving the page, shown in its heading; null shows none.</param>
+public sealed class StatusPage(IJobStore store, IObjectStore objects, TimeProvider time, string? deployment = null)
 {
     /// <summary>How many recent jobs the table shows.</summary>
     public const int JobsShown = 100;
@@ -24,6 +26,11 @@ public sealed class StatusPage(IJobStore store, IObjectStore objects, TimeProvid
         var html = new StringBuilder();
         Head(html, "SpotJax jobs", refreshSeconds: 10);
         html.Append("<h1>SpotJax jobs</h1>\n");
+        if (deployment is not null)
+        {
+            html.Append("<p class=\"deployment\">deployment <code>").Append(E(deployment)).Append("</code></p>\n");
+        }
+
         if (jobs.Count == 0)
         {
             html.Append("<p class=\"empty\">No jobs yet. Submit one with <code>spotjax submit train.py --tpu v4-8 --zone us-central2-b</code>.</p>\n");
@@ -68,6 +75,7 @@ public sealed class StatusPage(IJobStore store, IObjectStore objects, TimeProvid
         html.Append("<p><a href=\"../\">&larr; all jobs</a></p>\n<h1>").Append(E(job.Id)).Append(' ').Append(Badge(job.State)).Append("</h1>\n");
         html.Append("<dl class=\"summary\">");
         Term(html, "name", E(job.Spec?.Name ?? ""));
+        Term(html, "deployment", E(job.Deployment ?? DeploymentName.NotRecorded));
         Term(html, "TPU", E(job.Spec is { } spec ? $"{spec.Tpu.Type} in {string.Join(", ", spec.Tpu.Zones)}" : ""));
         Term(html, "script", E(job.Spec is { } s ? string.Join(' ', new[] { s.Script }.Concat(s.Args)) : ""));
         if (job.Spec is { SecretEnv.Count: > 0 } withSecrets)

@@ -11,6 +11,12 @@ public sealed record Job
     /// <summary>What created the job (for example <c>pubsub:1234</c> or <c>gcs:bucket/jobs/a.yaml#17</c>).</summary>
     public required string Submission { get; init; }
 
+    /// <summary>
+    /// The deployment whose control plane created the job (<c>ControlPlaneOptions.Deployment</c>), whose
+    /// label its queued resources carry; null for a job created before deployments had names.
+    /// </summary>
+    public string? Deployment { get; init; }
+
     /// <summary>The validated spec; null only for a REJECTED job whose document could not be parsed.</summary>
     public JobSpec? Spec { get; init; }
 

@@ -12,6 +12,19 @@ public sealed record ControlPlaneOptions
     /// <summary>The control bucket (manifests, code, checkpoints, logs, markers).</summary>
     public required string Bucket { get; init; }
 
+    /// <summary>
+    /// This deployment's name (<see cref="DeploymentName.Rule"/>): the value of the
+    /// <see cref="ProvisionFunction.DeploymentLabel"/> label on every queued resource it creates. The
+    /// sweep lists, recovers and deletes only queued resources that carry it, so that deployments
+    /// sharing a project never touch each other's TPUs.
+    /// </summary>
+    /// <exception cref="ArgumentException">Set to a value that is not a deployment name.</exception>
+    public string Deployment
+    {
+        get;
+        init => field = DeploymentName.Check(value);
+    } = DeploymentName.Default;
+
     public LifecycleOptions Lifecycle { get; init; } = new();
 
     /// <summary>Local mode accepts local code paths in job documents.</summary>

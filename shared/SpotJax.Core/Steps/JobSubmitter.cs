@@ -30,12 +30,14 @@ public sealed partial class JobSubmitter(IJobStore store, StepPublisher steps, C
         catch (JobDocumentException e)
         {
             var (rejected, entry) = JobLifecycle.Reject(JobId.From(GuessName(document), submissionKey), submissionKey, e.Message, now);
+            rejected = rejected with { Deployment = options.Deployment };
             HandledJob.Report(rejected.Id);
             await store.TryCreateAsync(rejected, entry, ct);
             return await store.GetAsync(rejected.Id, ct) ?? rejected;
         }
 
         var (job, submitted) = JobLifecycle.Submit(JobId.From(spec.Name, submissionKey), submissionKey, spec, now);
+        job = job with { Deployment = options.Deployment };
         HandledJob.Report(job.Id);
         if (!await store.TryCreateAsync(job, submitted, ct))
         {

@@ -20,6 +20,9 @@ public sealed class ProvisionFunction(
     public const string JobLabel = "spotjax-job";
     public const string AttemptLabel = "spotjax-attempt";
 
+    /// <summary>The label naming the deployment that made a queued resource (<see cref="ControlPlaneOptions.Deployment"/>).</summary>
+    public const string DeploymentLabel = "spotjax-deployment";
+
     public async Task HandleAsync(PubSubMessage message, CancellationToken cancellationToken)
     {
         var step = StepMessage.Parse(message);
@@ -125,6 +128,7 @@ public sealed class ProvisionFunction(
                             {
                                 [JobLabel] = job.Id,
                                 [AttemptLabel] = job.Attempt.ToString(CultureInfo.InvariantCulture),
+                                [DeploymentLabel] = options.Deployment,
                             },
                             Metadata = NodeMetadata(),
                             ServiceAccount = string.IsNullOrWhiteSpace(options.NodeServiceAccount)

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Globalization;
 using System.Runtime.ExceptionServices;
 using SpotJax.Core.Jobs;
@@ -14,16 +15,28 @@ namespace SpotJax.Core.Steps;
 /// provisioning timeout, a step that was lost; and deletes SpotJax queued resources that belong to
 /// no active attempt, in every zone an active job may use and in <see cref="ControlPlaneOptions.SweepZones"/>.
 /// </summary>
+/// <remarks>
+/// Only queued resources labelled with this deployment's name (<see cref="ProvisionFunction.DeploymentLabel"/>
+/// = <see cref="ControlPlaneOptions.Deployment"/>) are ever recovered or deleted: another deployment in the
+/// same project keeps its own. One without that label but with <see cref="ProvisionFunction.JobLabel"/> was
+/// made by a SpotJax older than the label; it is never deleted here, and reported once per process through
+/// <paramref name="warn"/> unless it is the current queued resource of one of this deployment's active jobs.
+/// </remarks>
+/// <param name="warn">Where the operator is told about such a queued resource (the function's log).</param>
 public sealed class SweepFunction(
     IJobStore store,
     JobTransitions transitions,
     ITpuApi tpu,
     StepPublisher steps,
     ControlPlaneOptions options,
-    TimeProvider time) : IScheduledFunction
+    TimeProvider time,
+    Action<string>? warn = null) : IScheduledFunction
 {
     /// <summary>A queued resource younger than this is never taken for an orphan (its job may not show it yet).</summary>
     private static readonly TimeSpan OrphanGrace = TimeSpan.FromMinutes(2);
+
+    /// <summary>The unlabelled queued resources already reported (<c>zone/id</c>), so each is reported once.</summary>
+    private readonly ConcurrentDictionary<string, bool> reportedUnlabelled = new(StringComparer.Ordinal);
 
     public async Task HandleAsync(CancellationToken cancellationToken)
     {
@@ -39,7 +52,8 @@ public sealed class SweepFunction(
         foreach (var job in jobs)
         {
             var listed = job.Zone is not null && byZone.TryGetValue(job.Zone, out var list) ? list : [];
-            var queued = listed.FirstOrDefault(q => q.Id == job.QueuedResourceId);
+            // A queued resource of this id labelled by another deployment is not this job's, whatever its id says.
+            var queued = listed.FirstOrDefault(q => q.Id == job.QueuedResourceId && Owner(q) is Ownership.Ours or Ownership.Unlabelled);
             await ReconcileAsync(job, queued, now, cancellationToken);
         }
 
@@ -70,9 +84,14 @@ public sealed class SweepFunction(
                 var list = byZone.TryGetValue(zone, out var listed) ? listed : await tpu.ListQueuedResourcesAsync(zone, ct);
                 foreach (var queued in list)
                 {
-                    if (await IsOrphanAsync(queued, active, now, ct))
+                    switch (Owner(queued))
                     {
-                        await QueuedResourceDeletes.DeleteAsync(tpu, zone, queued.Id, RequestIds.For(queued.Id, 0, $"orphan/{queued.CreateTime}"), ct);
+                        case Ownership.Ours when await IsOrphanAsync(queued, active, now, ct):
+                            await QueuedResourceDeletes.DeleteAsync(tpu, zone, queued.Id, RequestIds.For(queued.Id, 0, $"orphan/{queued.CreateTime}"), ct);
+                            break;
+                        case Ownership.Unlabelled:
+                            ReportUnlabelled(zone, queued, active);
+                            break;
                     }
                 }
             }
@@ -178,9 +197,48 @@ public sealed class SweepFunction(
     private Task RecoverAsync(Job job, AttemptEnd cause, string detail, CancellationToken ct) =>
         steps.RecoverAsync(new StepMessage(job.Id, job.Attempt) { Cause = cause, Detail = detail }, ct);
 
+    private enum Ownership
+    {
+        /// <summary>Not made by SpotJax (no job label).</summary>
+        None,
+
+        /// <summary>Labelled with this deployment's name.</summary>
+        Ours,
+
+        /// <summary>Labelled with another deployment's name.</summary>
+        Others,
+
+        /// <summary>Made by a SpotJax older than the deployment label: a job label and no deployment label.</summary>
+        Unlabelled,
+    }
+
+    private Ownership Owner(QueuedResource queued) =>
+        queued.NodeLabels.TryGetValue(ProvisionFunction.DeploymentLabel, out var deployment)
+            ? string.Equals(deployment, options.Deployment, StringComparison.Ordinal) ? Ownership.Ours : Ownership.Others
+            : queued.NodeLabels.ContainsKey(ProvisionFunction.JobLabel) ? Ownership.Unlabelled : Ownership.None;
+
     /// <summary>
-    /// A queued resource labelled by SpotJax whose job is finished or gone, or which belongs to an
-    /// attempt older than the job's current one.
+    /// Tells the operator, once per process, about a queued resource made before the deployment label,
+    /// unless it is the current one of an active job of this deployment (then it is in use, and ours).
+    /// </summary>
+    private void ReportUnlabelled(string zone, QueuedResource queued, Dictionary<string, Job> active)
+    {
+        var inUse = queued.NodeLabels.TryGetValue(ProvisionFunction.JobLabel, out var jobId) &&
+            active.TryGetValue(jobId, out var job) && job.QueuedResourceId == queued.Id && job.Zone == zone;
+        if (inUse || !reportedUnlabelled.TryAdd($"{zone}/{queued.Id}", true))
+        {
+            return;
+        }
+
+        warn?.Invoke(
+            $"queued resource {queued.Id} in {zone} (job {jobId ?? "?"}) has no {ProvisionFunction.DeploymentLabel} label: " +
+            $"an older SpotJax made it, so the sweep of deployment {options.Deployment} leaves it alone; " +
+            $"delete it with 'gcloud compute tpus queued-resources delete {queued.Id} --zone {zone} --force' once no deployment uses it");
+    }
+
+    /// <summary>
+    /// A queued resource labelled by this deployment whose job is finished or gone, or which belongs
+    /// to an attempt older than the job's current one.
     /// </summary>
     private async Task<bool> IsOrphanAsync(QueuedResource queued, Dictionary<string, Job> active, DateTimeOffset now, CancellationToken ct)
     {

@@ -32,13 +32,18 @@ public sealed class TerraformExpressionTests
     private const string FunctionEnv = "google_cloud_run_v2_service.function.template.containers.dynamic.env[2].for_each";
     private const string SweepZonesRule = "variable.sweep_zones.validation.condition";
     private const string JobSecretPrefixRule = "variable.job_secret_prefix.validation.condition";
+    private const string DeploymentName = "local.deployment_name";
+    private const string DeploymentNameRule = "variable.deployment_name.validation.condition";
+    private const string NamedFirestoreCount = "google_firestore_database.named.count";
+    private const string FirestoreDatabaseRule = "variable.firestore_database.validation.condition";
     private const string NamePrefixRule = "variable.name_prefix.validation.condition";
 
     private static readonly string[] Tested =
     [
         BucketLocation, FirestoreLocation, GenerateSshKey, SshPublicKey, NetworkInput, NetworkProject, NetworkName, TpuNetwork,
         FirestoreCount, NetworkCount, NetworkDataCount, TpuSubnets, TpuSubnetsRule, TpuSubnetsOverlapRule, LaunchEgressOverlap,
-        KeyPairCount, KeyVersionCount, StatusViewers, FunctionEnv, SweepZonesRule, JobSecretPrefixRule, NamePrefixRule,
+        KeyPairCount, KeyVersionCount, StatusViewers, FunctionEnv, SweepZonesRule, JobSecretPrefixRule,
+        DeploymentName, DeploymentNameRule, NamedFirestoreCount, FirestoreDatabaseRule, NamePrefixRule,
     ];
 
     /// <summary>Expressions that branch, and read a variable, but whose branch is not on the variable.</summary>
@@ -193,6 +198,53 @@ public sealed class TerraformExpressionTests
     [InlineData("""{"create_firestore_database": false}""", 0)]
     public async Task FirestoreDatabaseCount_CreatedUnlessTurnedOff(string variables, int expected) =>
         await AssertValueAsync(FirestoreCount, variables, JsonValue.Create(expected));
+
+    [Theory]
+    [InlineData("{}", "spotjax")]
+    [InlineData("""{"deployment_name": null}""", "spotjax")]
+    [InlineData("""{"deployment_name": ""}""", "spotjax")]
+    [InlineData("""{"deployment_name": null, "name_prefix": "spotjax-stg"}""", "spotjax-stg")]
+    [InlineData("""{"deployment_name": "production"}""", "production")]
+    public async Task DeploymentName_NullOrEmptyIsTheNamePrefix_SetIsItself(string variables, string expected) =>
+        await AssertValueAsync(DeploymentName, variables, JsonValue.Create(expected));
+
+    [Theory]
+    [InlineData(NamedFirestoreCount, "{}", 0)]
+    [InlineData(NamedFirestoreCount, """{"firestore_database": "(default)"}""", 0)]
+    [InlineData(NamedFirestoreCount, """{"firestore_database": "spotjax-staging"}""", 1)]
+    public async Task NamedFirestoreDatabase_CreatedOnlyForANameOtherThanDefault(string address, string variables, int expected) =>
+        await AssertValueAsync(address, variables, JsonValue.Create(expected));
+
+    [Theory]
+    [InlineData(DeploymentNameRule, "{}", true)]
+    [InlineData(DeploymentNameRule, """{"deployment_name": ""}""", true)]
+    [InlineData(DeploymentNameRule, """{"deployment_name": "prod_eu-1"}""", true)]
+    [InlineData(DeploymentNameRule, """{"deployment_name": "Prod"}""", false)]
+    [InlineData(DeploymentNameRule, """{"deployment_name": "1st"}""", false)]
+    [InlineData(FirestoreDatabaseRule, "{}", true)]
+    [InlineData(FirestoreDatabaseRule, """{"firestore_database": "spotjax-staging"}""", true)]
+    [InlineData(FirestoreDatabaseRule, """{"firestore_database": "abc"}""", false)]
+    [InlineData(FirestoreDatabaseRule, """{"firestore_database": "staging-"}""", false)]
+    [InlineData(NamePrefixRule, "{}", true)]
+    [InlineData(NamePrefixRule, """{"name_prefix": "spotjax-staging1"}""", true)]
+    [InlineData(NamePrefixRule, """{"name_prefix": "spotjax-staging12"}""", false)]
+    [InlineData(NamePrefixRule, """{"name_prefix": "spotjax-"}""", false)]
+    public async Task DeploymentRules_AcceptLabelValuesDatabaseIdsAndPrefixes_RejectOthersWithTheirMessage(string address, string variables, bool accepted)
+    {
+        var outcome = await TerraformProbe.EvaluateAsync(address, variables);
+
+        if (accepted)
+        {
+            Assert.True(outcome.Succeeded && JsonNode.DeepEquals(JsonValue.Create(true), outcome.Value), outcome.ToString());
+        }
+        else
+        {
+            var variable = address.Split('.')[1];
+            var validation = Hcl.Blocks(InfraConfig.Instance.Variables[variable], "validation").Single();
+            var message = Hcl.StringLiteral(Hcl.Value(Hcl.Entries(validation.Value), "error_message"))!;
+            Assert.Contains(message, outcome.Error ?? "", StringComparison.Ordinal);
+        }
+    }
 
     [Theory]
     [InlineData("{}", "[]")]

@@ -79,9 +79,9 @@ public sealed class HandlerHarness : IAsyncDisposable
         return new HandlerHarness(root, time, simulator);
     }
 
-    /// <summary>A sweep over the same parts with other settings, or with another TPU API in front of the simulator.</summary>
-    public SweepFunction Sweep(ControlPlaneOptions options, ITpuApi? tpu = null) =>
-        new SpotJaxFunctions(Store, Bus, Objects, tpu ?? Tpu, Workers, options, Time).Sweep;
+    /// <summary>A sweep over the same parts with other settings, or with another TPU API in front of the simulator, warning to <paramref name="warn"/>.</summary>
+    public SweepFunction Sweep(ControlPlaneOptions options, ITpuApi? tpu = null, Action<string>? warn = null) =>
+        new SpotJaxFunctions(Store, Bus, Objects, tpu ?? Tpu, Workers, options, Time, warn).Sweep;
 
     /// <summary>A code folder holding <c>train.py</c> with the given source.</summary>
     public string Code(string source)

@@ -6,15 +6,19 @@ using SpotJax.Core.Tpu;
 namespace SpotJax.Tests.Handlers;
 
 /// <summary>
-/// A TPU API in front of another that records which zones were listed, and refuses to list the
-/// given zones as the real API refuses a location it does not serve.
+/// A TPU API in front of another that records which zones were listed and which queued resources
+/// deleted, and refuses to list the given zones as the real API refuses a location it does not serve.
 /// </summary>
 public sealed class RecordingTpuApi(ITpuApi inner, params string[] refusedZones) : ITpuApi
 {
     private readonly ConcurrentQueue<string> listed = new();
+    private readonly ConcurrentQueue<string> deleted = new();
 
     /// <summary>The zones listed so far, in order, repeats included.</summary>
     public IReadOnlyList<string> Listed => [.. listed];
+
+    /// <summary>The queued resources deleted so far (<c>zone/id</c>), in order, repeats included.</summary>
+    public IReadOnlyList<string> Deleted => [.. deleted];
 
     public Task<IReadOnlyList<QueuedResource>> ListQueuedResourcesAsync(string zone, CancellationToken cancellationToken)
     {
@@ -30,8 +34,11 @@ public sealed class RecordingTpuApi(ITpuApi inner, params string[] refusedZones)
     public Task<QueuedResource?> GetQueuedResourceAsync(string zone, string queuedResourceId, CancellationToken cancellationToken) =>
         inner.GetQueuedResourceAsync(zone, queuedResourceId, cancellationToken);
 
-    public Task<Operation?> DeleteQueuedResourceAsync(string zone, string queuedResourceId, bool force, string requestId, CancellationToken cancellationToken) =>
-        inner.DeleteQueuedResourceAsync(zone, queuedResourceId, force, requestId, cancellationToken);
+    public Task<Operation?> DeleteQueuedResourceAsync(string zone, string queuedResourceId, bool force, string requestId, CancellationToken cancellationToken)
+    {
+        deleted.Enqueue($"{zone}/{queuedResourceId}");
+        return inner.DeleteQueuedResourceAsync(zone, queuedResourceId, force, requestId, cancellationToken);
+    }
 
     public Task<Node?> GetNodeAsync(string zone, string nodeId, CancellationToken cancellationToken) =>
         inner.GetNodeAsync(zone, nodeId, cancellationToken);

@@ -157,6 +157,33 @@ public sealed class DeploymentTests : IDisposable
         Assert.Equal($"{Deployment.SshLoginVariable}=oslogin needs {Deployment.LaunchServiceAccountVariable} (launch's service account email) and {Deployment.SshPublicKeyVariable}", error.Message);
     }
 
+    [Theory]
+    [InlineData(null, "spotjax")]
+    [InlineData("", "spotjax")]
+    [InlineData("staging", "staging")]
+    public async Task Create_Deployment_NamesTheStepsAndTheStatusPage(string? value, string expected)
+    {
+        var environment = Environment(null);
+        environment[Deployment.DeploymentVariable] = value;
+
+        await using var deployment = await Deployment.CreateAsync(environment, TimeProvider.System, CancellationToken.None);
+
+        Assert.Equal((expected, expected), (deployment.Options.Deployment, deployment.Name));
+    }
+
+    [Theory]
+    [InlineData("Staging")]
+    [InlineData("prod.eu")]
+    public async Task Create_DeploymentThatIsNotALabelValue_FailsNamingTheVariableAndTheRule(string value)
+    {
+        var environment = Environment(null);
+        environment[Deployment.DeploymentVariable] = value;
+
+        var error = await Assert.ThrowsAsync<HostConfigurationException>(() => Deployment.CreateAsync(environment, TimeProvider.System, CancellationToken.None));
+
+        Assert.Equal($"{Deployment.DeploymentVariable}='{value}': {SpotJax.Core.Steps.DeploymentName.Rule}", error.Message);
+    }
+
     public void Dispose()
     {
         try

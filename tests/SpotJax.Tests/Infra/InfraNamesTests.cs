@@ -221,6 +221,8 @@ public sealed class InfraNamesTests
     [InlineData(Deployment.TpuExternalIpsVariable)]
     [InlineData(Deployment.SshLoginVariable)]
     [InlineData(Deployment.LaunchServiceAccountVariable)]
+    [InlineData(Deployment.DeploymentVariable)]
+    [InlineData(Deployment.FirestoreDatabaseVariable)]
     public void EnvironmentVariables_ProductionSetting_IsSetByInfra(string variable)
     {
         Assert.Contains(variable, InfraVariables());
