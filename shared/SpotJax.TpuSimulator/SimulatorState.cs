@@ -28,6 +28,14 @@ internal sealed partial class SimulatorState(TpuSimulatorOptions options, TimePr
     private long _operationCount;
     private bool _disposed;
 
+    // Fault injection: zones in a stock-out now, and creates refused inside their operation that left no queued resource.
+    private readonly HashSet<string> _zonesWithoutCapacity = new(options.ZonesWithoutCapacity, StringComparer.Ordinal);
+    private readonly Dictionary<string, JsonObject> _refusedCreates = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, string> _refusedCreateByRequestId = new(StringComparer.Ordinal);
+
+    /// <summary>The faults in force (<see cref="TpuFaults"/>), changeable at runtime.</summary>
+    public SimulatorFaults Faults { get; } = new(options.Faults);
+
     public TimeProvider Time => time;
 
     public string NodeDirectory(string zone, string nodeId)
@@ -84,8 +92,22 @@ internal sealed partial class SimulatorState(TpuSimulatorOptions options, TimePr
                 throw SimulatorApiException.AlreadyExists(holder.NodeName);
             }
 
+            if (RefuseCreate(project, zone, parent, id, requestId, spec.Node.AcceleratorType!) is { } refused)
+            {
+                return refused;
+            }
+
+            var injected = Faults.Current;
+            RpcStatus? operationError = Faults.DrawOperationError()
+                ? new RpcStatus { Code = injected.OperationErrorCode, Message = injected.OperationErrorMessage }
+                : null;
+            if (operationError is not null && !injected.OperationErrorLeavesFailedQueuedResource)
+            {
+                return RefusedCreate(parent, id, requestId, operationError);
+            }
+
             var provisionDelay = options.ProvisionDelayOf?.Invoke(body) ?? options.ProvisionDelay;
-            DateTimeOffset? activeAt = options.ZonesWithoutCapacity.Contains(zone) ? null : now + provisionDelay;
+            DateTimeOffset? activeAt = operationError is not null || _zonesWithoutCapacity.Contains(zone) ? null : now + provisionDelay;
             DateTimeOffset? validUntil = validFor is { } v ? now + v : null;
             var entry = new QueuedResourceEntry
             {
@@ -98,7 +120,10 @@ internal sealed partial class SimulatorState(TpuSimulatorOptions options, TimePr
                 CreateTime = now,
                 ProvisionDelay = provisionDelay,
                 ActiveAt = activeAt,
-                FailAt = validUntil is { } until && (activeAt is null || until < activeAt) ? until : null,
+                FailAt = operationError is not null ? now
+                    : validUntil is { } until && (activeAt is null || until < activeAt) ? until : null,
+                ValidUntil = validUntil,
+                FailureError = operationError,
                 Endpoints = endpoints,
                 NodeDirectory = directory,
                 CreateOperation = NextOperationName(parent),
@@ -201,10 +226,72 @@ internal sealed partial class SimulatorState(TpuSimulatorOptions options, TimePr
         {
             var now = Prune();
             var name = $"projects/{project}/locations/{zone}/operations/{operationId}";
+            if (_refusedCreates.TryGetValue(name, out var refused))
+            {
+                return refused.DeepClone().AsObject();
+            }
+
             return _operations.TryGetValue(name, out var operation)
                 ? operation.IsDelete ? operation.Entry.DeleteOperationToJson(now) : operation.Entry.CreateOperationToJson(now)
                 : throw SimulatorApiException.NotFound(name);
         }
+    }
+
+    /// <summary>
+    /// Starts (<paramref name="hasCapacity"/> false) or ends a stock-out in <paramref name="zone"/>: creates there wait in
+    /// WAITING_FOR_RESOURCES while it lasts; when it ends, the queued resources waiting there provision.
+    /// </summary>
+    public void SetCapacity(string zone, bool hasCapacity)
+    {
+        RequireZone(zone);
+        lock (_gate)
+        {
+            var now = Prune();
+            if (!hasCapacity)
+            {
+                _zonesWithoutCapacity.Add(zone);
+                return;
+            }
+
+            _zonesWithoutCapacity.Remove(zone);
+            foreach (var entry in _queuedResources.Values.Where(e => e.Zone == zone))
+            {
+                entry.CapacityReturned(now);
+            }
+        }
+    }
+
+    /// <summary>
+    /// A create the injected faults refuse: the repeat of a create refused inside its operation (same request id: the
+    /// original operation, google.aip.dev/155), or one beyond the zone's quota. Caller holds the gate.
+    /// </summary>
+    private JsonObject? RefuseCreate(string project, string zone, string parent, string id, string? requestId, string acceleratorType)
+    {
+        if (!string.IsNullOrEmpty(requestId) && _refusedCreateByRequestId.TryGetValue(requestId, out var original))
+        {
+            return _refusedCreates[original].DeepClone().AsObject();
+        }
+
+        if (Faults.Current.QueuedResourceQuota.TryGetValue(zone, out var quota) &&
+            _queuedResources.Values.Count(e => e.Parent == parent && e.DeleteRequestedAt is null) >= quota)
+        {
+            throw SimulatorFaults.QuotaExceeded(project, zone, acceleratorType, quota);
+        }
+
+        return null;
+    }
+
+    /// <summary>A create accepted and then refused inside its operation, leaving no queued resource. Caller holds the gate.</summary>
+    private JsonObject RefusedCreate(string parent, string id, string? requestId, RpcStatus error)
+    {
+        var name = NextOperationName(parent);
+        _refusedCreates[name] = QueuedResourceEntry.RefusedCreateOperationToJson(name, $"{parent}/queuedResources/{id}", error);
+        if (!string.IsNullOrEmpty(requestId))
+        {
+            _refusedCreateByRequestId[requestId] = name;
+        }
+
+        return _refusedCreates[name].DeepClone().AsObject();
     }
 
     /// <summary>A Spot preemption of an ACTIVE queued resource (<paramref name="project"/> null: any project).</summary>
