@@ -80,6 +80,15 @@ internal sealed class SimulatorFaults(TpuFaults initial)
         $"Quota exceeded for quota metric '{method} requests' and limit '{method} requests per minute' of service 'tpu.googleapis.com' for consumer 'project_number:{project}'.",
         ErrorInfo("RATE_LIMIT_EXCEEDED", project, "tpu.googleapis.com/qps", $"{method} requests per minute"));
 
+    /// <summary>The injected create error, with an ErrorInfo in the domain <c>googleapis.com</c> when it names a reason.</summary>
+    public static SimulatorApiException Refused(TpuApiError error) => new(
+        (HttpStatusCode)error.Code,
+        error.Status,
+        error.Message,
+        error.Reason is null
+            ? null
+            : [new JsonObject { ["@type"] = "type.googleapis.com/google.rpc.ErrorInfo", ["reason"] = error.Reason, ["domain"] = "googleapis.com", ["metadata"] = new JsonObject() }]);
+
     public static SimulatorApiException Unavailable() =>
         new(HttpStatusCode.ServiceUnavailable, "UNAVAILABLE", "The service is currently unavailable.");
 

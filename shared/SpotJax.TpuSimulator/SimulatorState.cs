@@ -263,13 +263,19 @@ internal sealed partial class SimulatorState(TpuSimulatorOptions options, TimePr
 
     /// <summary>
     /// A create the injected faults refuse: the repeat of a create refused inside its operation (same request id: the
-    /// original operation, google.aip.dev/155), or one beyond the zone's quota. Caller holds the gate.
+    /// original operation, google.aip.dev/155), the injected create error, or one beyond the zone's quota. Caller
+    /// holds the gate.
     /// </summary>
     private JsonObject? RefuseCreate(string project, string zone, string parent, string id, string? requestId, string acceleratorType)
     {
         if (!string.IsNullOrEmpty(requestId) && _refusedCreateByRequestId.TryGetValue(requestId, out var original))
         {
             return _refusedCreates[original].DeepClone().AsObject();
+        }
+
+        if (Faults.Current.CreateError is { } error)
+        {
+            throw SimulatorFaults.Refused(error);
         }
 
         if (Faults.Current.QueuedResourceQuota.TryGetValue(zone, out var quota) &&

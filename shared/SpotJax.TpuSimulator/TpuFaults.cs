@@ -54,4 +54,10 @@ public sealed record TpuFaults
     /// RESOURCE_EXHAUSTED with a quota message and a <c>RESOURCE_QUOTA_EXCEEDED</c> ErrorInfo.
     /// </summary>
     public IReadOnlyDictionary<string, int> QueuedResourceQuota { get; init; } = new Dictionary<string, int>();
+
+    /// <summary>An error every create is answered with (a permission or invalid-argument refusal, say); null: none.</summary>
+    public TpuApiError? CreateError { get; init; }
 }
+
+/// <summary>A REST error to answer with: the HTTP status number, the canonical code name, the message and an optional ErrorInfo reason.</summary>
+public sealed record TpuApiError(int Code, string Status, string Message, string? Reason = null);
