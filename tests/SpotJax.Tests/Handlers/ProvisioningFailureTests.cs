@@ -227,6 +227,35 @@ public sealed class ProvisioningFailureTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Sweep_CreateOperationEndedWithAnErrorAfterProvisionCrashed_CountsTheTryOnceAndRetries()
+    {
+        // provision created and recorded the operation, then crashed before it read how the operation ended.
+        var job = await h.SubmitAsync(Yaml());
+        var started = JobLifecycle.StartProvisioning(job, 1, h.Time.GetUtcNow());
+        Assert.True(await h.Store.TryUpdateAsync(started.Job, job.Revision, started.Entry, CancellationToken.None));
+        job = await h.JobAsync(job.Id);
+        h.Simulator.SetFaults(new TpuFaults { OperationErrorRate = 1 });
+        var operation = await h.Tpu.CreateQueuedResourceAsync(ZoneA, job.QueuedResourceId!, f.Provision.Body(job), RequestIds.Create(job.Id, 1, 1), CancellationToken.None);
+        h.Simulator.SetFaults(new TpuFaults());
+        var recorded = JobLifecycle.CreateRequested(job, 1, 1, operation!.Name!, h.Time.GetUtcNow());
+        Assert.True(await h.Store.TryUpdateAsync(recorded.Job, job.Revision, null, CancellationToken.None));
+        await h.TakeAsync(Topics.Provision);
+
+        await f.Sweep.HandleAsync(CancellationToken.None);
+        await f.Sweep.HandleAsync(CancellationToken.None);
+
+        job = await h.JobAsync(job.Id);
+        Assert.Equal((JobState.Provisioning, 2, null), (job.State, job.ProvisionTry, job.CreateOperation));
+        Assert.Single(await h.HistoryAsync(job.Id), e => e.From == JobState.Provisioning && e.Cause.Contains("no more capacity", StringComparison.OrdinalIgnoreCase));
+        Assert.Empty(await h.TakeAsync(Topics.Provision));
+
+        h.Time.Advance(TimeSpan.FromSeconds(15));
+        await f.Sweep.HandleAsync(CancellationToken.None);
+        await DeliverAsync();
+        Assert.NotNull(await h.Tpu.GetQueuedResourceAsync(ZoneA, job.QueuedResourceId!, CancellationToken.None));
+    }
+
+    [Fact]
     public async Task FailedQueuedResource_WithAPermissionErrorInFailedData_FailsTheJobAtOnce()
     {
         h.Simulator.SetFaults(new TpuFaults
