@@ -21,11 +21,17 @@ internal sealed class QueuedResourceEntry
     public required DateTimeOffset CreateTime { get; init; }
     public required TimeSpan ProvisionDelay { get; init; }
 
-    /// <summary>When the queued resource becomes ACTIVE; null in a zone without capacity.</summary>
-    public required DateTimeOffset? ActiveAt { get; init; }
+    /// <summary>When the queued resource becomes ACTIVE; null in a zone without capacity (until the zone gets some).</summary>
+    public required DateTimeOffset? ActiveAt { get; set; }
 
-    /// <summary>When the queued resource fails because it was still not ACTIVE at the end of <c>validUntilDuration</c>.</summary>
-    public required DateTimeOffset? FailAt { get; init; }
+    /// <summary>When the queued resource fails: it was still not ACTIVE at the end of <c>validUntilDuration</c>, or its create was refused.</summary>
+    public required DateTimeOffset? FailAt { get; set; }
+
+    /// <summary>The end of <c>queueingPolicy.validUntilDuration</c>, if the create set one.</summary>
+    public DateTimeOffset? ValidUntil { get; init; }
+
+    /// <summary>The error of a create refused inside its operation (injected); null: the failure is the passing of <see cref="ValidUntil"/>.</summary>
+    public RpcStatus? FailureError { get; init; }
 
     public required IReadOnlyList<NetworkEndpoint> Endpoints { get; init; }
     public required string NodeDirectory { get; init; }
@@ -91,7 +97,7 @@ internal sealed class QueuedResourceEntry
                     "DELETING" => "USER",
                     _ => null,
                 },
-                FailedData = state == "FAILED" ? new FailedData { Error = DeadlineExceeded() } : null,
+                FailedData = state == "FAILED" ? new FailedData { Error = FailureError ?? DeadlineExceeded() } : null,
             },
         };
         var json = Serialize(resource);
@@ -132,7 +138,7 @@ internal sealed class QueuedResourceEntry
         // A later preemption or delete does not change how the create ended.
         var settled = DeleteRequestedAt ?? now;
         (bool Done, RpcStatus? Error) result = ActiveAt <= settled ? (true, null)
-            : FailAt <= settled ? (true, DeadlineExceeded())
+            : FailAt <= settled ? (true, FailureError ?? DeadlineExceeded())
             : DeleteRequestedAt is not null ? (true, new RpcStatus { Code = 1, Message = $"Queued resource {Name} was deleted before it was provisioned." })
             : (false, null);
         var json = OperationToJson(CreateOperation, "create", result.Done, result.Error);
@@ -143,6 +149,35 @@ internal sealed class QueuedResourceEntry
             json["response"] = response;
         }
 
+        return json;
+    }
+
+    /// <summary>
+    /// The zone has capacity again: a queued resource still waiting for it provisions now (the last third of its
+    /// provisioning delay), unless its <c>validUntilDuration</c> ends first.
+    /// </summary>
+    public void CapacityReturned(DateTimeOffset now)
+    {
+        if (ActiveAt is not null || FailAt <= now || DeleteRequestedAt is not null)
+        {
+            return;
+        }
+
+        ActiveAt = now + ProvisionDelay / 3;
+        FailAt = ValidUntil < ActiveAt ? ValidUntil : null;
+    }
+
+    /// <summary>The operation of a create refused inside its operation that left no queued resource: done, with the error.</summary>
+    public static JsonObject RefusedCreateOperationToJson(string operation, string target, RpcStatus error)
+    {
+        var json = Serialize(new Operation { Name = operation, Done = true, Error = error });
+        json["metadata"] = new JsonObject
+        {
+            ["@type"] = "type.googleapis.com/google.cloud.tpu.v2.OperationMetadata",
+            ["target"] = target,
+            ["verb"] = "create",
+            ["apiVersion"] = "v2",
+        };
         return json;
     }
 

@@ -1,10 +1,14 @@
 using System.Net;
+using System.Text.Json.Nodes;
 
 namespace SpotJax.TpuSimulation;
 
 /// <summary>A call the simulator refuses; rendered as the REST error envelope.</summary>
-internal sealed class SimulatorApiException(HttpStatusCode httpStatus, string status, string detail) : Exception(detail)
+internal sealed class SimulatorApiException(HttpStatusCode httpStatus, string status, string detail, JsonArray? details = null) : Exception(detail)
 {
+    /// <summary>The envelope's <c>details</c> (ErrorInfo and the like), when the error has any.</summary>
+    public JsonArray? Details { get; } = details;
+
     public HttpStatusCode HttpStatus { get; } = httpStatus;
 
     /// <summary>Canonical code name for the envelope's <c>status</c>.</summary>

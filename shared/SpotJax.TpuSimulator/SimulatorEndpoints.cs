@@ -50,12 +50,31 @@ internal sealed class SimulatorEndpoints(SimulatorState state, CancellationToken
                 return;
             }
 
+            var fault = ApiMethod(request.Method, segments) is { } method ? state.Faults.Draw(method) : CallFault.None;
+            switch (fault)
+            {
+                case CallFault.RateLimit:
+                    throw SimulatorFaults.RateLimited(segments[2], ApiMethod(request.Method, segments)!);
+                case CallFault.Unavailable:
+                    throw SimulatorFaults.Unavailable();
+                case CallFault.Timeout when !state.Faults.Current.TimeoutAfterApplying:
+                    await HangAsync(context);
+                    return;
+            }
+
             var result = await ApiAsync(context, request.Method, segments);
+            if (fault == CallFault.Timeout)
+            {
+                // Done, but the answer never comes: the client's retry meets what the call did.
+                await HangAsync(context);
+                return;
+            }
+
             await WriteJsonAsync(context, HttpStatusCode.OK, result);
         }
         catch (SimulatorApiException e)
         {
-            await WriteErrorAsync(context, e.HttpStatus, e.Status, e.Message);
+            await WriteErrorAsync(context, e.HttpStatus, e.Status, e.Message, e.Details);
         }
         catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
         {
@@ -89,6 +108,10 @@ internal sealed class SimulatorEndpoints(SimulatorState state, CancellationToken
                 state.GetOperation(p, z, id),
             ("POST", ["simulator", "v1", "projects", var p, "locations", var z, "queuedResources", var action]) =>
                 Inject(p, z, action),
+            ("PUT", ["simulator", "v1", "faults"]) =>
+                SetFaults(await ReadJsonAsync<TpuFaults>(context, "TpuFaults")),
+            ("POST", ["simulator", "v1", "locations", var zoneAction]) =>
+                SetCapacity(zoneAction),
             _ => throw new SimulatorApiException(HttpStatusCode.NotFound, "NOT_FOUND", $"No method {method} {context.Request.Path}."),
         };
     }
@@ -157,6 +180,54 @@ internal sealed class SimulatorEndpoints(SimulatorState state, CancellationToken
         }
 
         return state.Get(project, zone, id);
+    }
+
+    /// <summary>The TPU API method a call is, as named in <see cref="TpuFaults.Methods"/>; null for the simulator's own routes.</summary>
+    private static string? ApiMethod(string method, string[] segments) => (method, segments) switch
+    {
+        ("POST", ["v2", "projects", _, "locations", _, "queuedResources"]) => "queuedResources.create",
+        ("GET", ["v2", "projects", _, "locations", _, "queuedResources"]) => "queuedResources.list",
+        ("GET", ["v2", "projects", _, "locations", _, "queuedResources", _]) => "queuedResources.get",
+        ("DELETE", ["v2", "projects", _, "locations", _, "queuedResources", _]) => "queuedResources.delete",
+        ("GET", ["v2", "projects", _, "locations", _, "nodes"]) => "nodes.list",
+        ("GET", ["v2", "projects", _, "locations", _, "nodes", _]) => "nodes.get",
+        ("GET", ["v2", "projects", _, "locations", _, "operations", _]) => "operations.get",
+        _ => null,
+    };
+
+    /// <summary>Holds a call without an answer until the client gives up, or aborts it when the simulator stops.</summary>
+    private async Task HangAsync(HttpContext context)
+    {
+        using var waiting = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, stopping);
+        try
+        {
+            await Task.Delay(Timeout.InfiniteTimeSpan, waiting.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            context.Abort();
+        }
+    }
+
+    private JsonObject SetFaults(TpuFaults faults)
+    {
+        state.Faults.Set(faults);
+        return JsonSerializer.SerializeToNode(faults, SimulatorJson.Options)!.AsObject();
+    }
+
+    /// <summary><c>POST simulator/v1/locations/{zone}:stockOut</c> starts a stock-out in the zone, <c>:restock</c> ends it.</summary>
+    private JsonObject SetCapacity(string zoneAction)
+    {
+        var colon = zoneAction.LastIndexOf(':');
+        var zone = colon < 0 ? zoneAction : zoneAction[..colon];
+        var hasCapacity = (colon < 0 ? "" : zoneAction[(colon + 1)..]) switch
+        {
+            "stockOut" => false,
+            "restock" => true,
+            _ => throw new SimulatorApiException(HttpStatusCode.NotFound, "NOT_FOUND", $"No simulator action '{zoneAction}'; use :stockOut or :restock."),
+        };
+        state.SetCapacity(zone, hasCapacity);
+        return new JsonObject { ["zone"] = zone, ["hasCapacity"] = hasCapacity };
     }
 
     /// <summary>
@@ -238,29 +309,36 @@ internal sealed class SimulatorEndpoints(SimulatorState state, CancellationToken
         await WriteTextAsync(context, HttpStatusCode.OK, value);
     }
 
-    private static async Task<QueuedResource> ReadBodyAsync(HttpContext context)
+    private static Task<QueuedResource> ReadBodyAsync(HttpContext context) => ReadJsonAsync<QueuedResource>(context, "QueuedResource");
+
+    private static async Task<T> ReadJsonAsync<T>(HttpContext context, string what)
     {
         try
         {
-            return await JsonSerializer.DeserializeAsync<QueuedResource>(context.Request.Body, SimulatorJson.Options, context.RequestAborted)
-                ?? throw SimulatorApiException.InvalidArgument("The request body must be a QueuedResource.");
+            return await JsonSerializer.DeserializeAsync<T>(context.Request.Body, SimulatorJson.Options, context.RequestAborted)
+                ?? throw SimulatorApiException.InvalidArgument($"The request body must be a {what}.");
         }
         catch (JsonException e)
         {
-            throw SimulatorApiException.InvalidArgument($"Invalid QueuedResource: {e.Message}");
+            throw SimulatorApiException.InvalidArgument($"Invalid {what}: {e.Message}");
         }
     }
 
-    private static Task WriteErrorAsync(HttpContext context, HttpStatusCode httpStatus, string status, string message) =>
-        WriteJsonAsync(context, httpStatus, new JsonObject
+    private static Task WriteErrorAsync(HttpContext context, HttpStatusCode httpStatus, string status, string message, JsonArray? details = null)
+    {
+        var error = new JsonObject
         {
-            ["error"] = new JsonObject
-            {
-                ["code"] = (int)httpStatus,
-                ["message"] = message,
-                ["status"] = status,
-            },
-        });
+            ["code"] = (int)httpStatus,
+            ["message"] = message,
+            ["status"] = status,
+        };
+        if (details is not null)
+        {
+            error["details"] = details;
+        }
+
+        return WriteJsonAsync(context, httpStatus, new JsonObject { ["error"] = error });
+    }
 
     private static async Task WriteJsonAsync(HttpContext context, HttpStatusCode httpStatus, JsonObject body)
     {

@@ -42,6 +42,13 @@ internal sealed partial class SimulatorState(TpuSimulatorOptions options, TimePr
     private long _operationCount;
     private bool _disposed;
 
+    // Fault injection: zones in a stock-out now, and creates refused inside their operation that left no queued resource.
+    private readonly HashSet<string> _zonesWithoutCapacity = new(options.ZonesWithoutCapacity, StringComparer.Ordinal);
+    private readonly Dictionary<string, JsonObject> _refusedCreates = new(StringComparer.Ordinal);
+
+    /// <summary>The faults in force (<see cref="TpuFaults"/>), changeable at runtime.</summary>
+    public SimulatorFaults Faults { get; } = new(options.Faults);
+
     public TimeProvider Time => time;
 
     public string NodeDirectory(string zone, string nodeId)
@@ -103,8 +110,19 @@ internal sealed partial class SimulatorState(TpuSimulatorOptions options, TimePr
                 throw SimulatorApiException.AlreadyExists(holder.NodeName);
             }
 
+            RefuseCreate(project, zone, parent, spec.Node.AcceleratorType!);
+
+            var injected = Faults.Current;
+            RpcStatus? operationError = Faults.DrawOperationError()
+                ? new RpcStatus { Code = injected.OperationErrorCode, Message = injected.OperationErrorMessage }
+                : null;
+            if (operationError is not null && !injected.OperationErrorLeavesFailedQueuedResource)
+            {
+                return RefusedCreate(parent, id, requestId, operationError, now);
+            }
+
             var provisionDelay = options.ProvisionDelayOf?.Invoke(body) ?? options.ProvisionDelay;
-            DateTimeOffset? activeAt = options.ZonesWithoutCapacity.Contains(zone) ? null : now + provisionDelay;
+            DateTimeOffset? activeAt = operationError is not null || _zonesWithoutCapacity.Contains(zone) ? null : now + provisionDelay;
             DateTimeOffset? validUntil = validFor is { } v ? now + v : null;
             var entry = new QueuedResourceEntry
             {
@@ -116,7 +134,10 @@ internal sealed partial class SimulatorState(TpuSimulatorOptions options, TimePr
                 CreateTime = now,
                 ProvisionDelay = provisionDelay,
                 ActiveAt = activeAt,
-                FailAt = validUntil is { } until && (activeAt is null || until < activeAt) ? until : null,
+                FailAt = operationError is not null ? now
+                    : validUntil is { } until && (activeAt is null || until < activeAt) ? until : null,
+                ValidUntil = validUntil,
+                FailureError = operationError,
                 Endpoints = endpoints,
                 NodeDirectory = directory,
                 CreateOperation = NextOperationName(parent),
@@ -255,6 +276,59 @@ internal sealed partial class SimulatorState(TpuSimulatorOptions options, TimePr
                     ?? throw SimulatorApiException.NotFound($"locations/{zone}/queuedResources/{queuedResourceId}");
             _failingDeletes.Add(entry.Name);
         }
+    }
+
+    /// <summary>
+    /// Starts (<paramref name="hasCapacity"/> false) or ends a stock-out in <paramref name="zone"/>: creates there wait in
+    /// WAITING_FOR_RESOURCES while it lasts; when it ends, the queued resources waiting there provision.
+    /// </summary>
+    public void SetCapacity(string zone, bool hasCapacity)
+    {
+        RequireZone(zone);
+        lock (_gate)
+        {
+            var now = Prune();
+            if (!hasCapacity)
+            {
+                _zonesWithoutCapacity.Add(zone);
+                return;
+            }
+
+            _zonesWithoutCapacity.Remove(zone);
+            foreach (var entry in _queuedResources.Values.Where(e => e.Zone == zone))
+            {
+                entry.CapacityReturned(now);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Throws the create error the injected faults ask for, or the quota error of a create beyond the zone's quota.
+    /// (The repeat of a create refused inside its operation has already had its original operation, google.aip.dev/155.)
+    /// Caller holds the gate.
+    /// </summary>
+    private void RefuseCreate(string project, string zone, string parent, string acceleratorType)
+    {
+        if (Faults.Current.CreateError is { } error)
+        {
+            throw SimulatorFaults.Refused(error);
+        }
+
+        if (Faults.Current.QueuedResourceQuota.TryGetValue(zone, out var quota) &&
+            _queuedResources.Values.Count(e => e.Parent == parent && e.DeleteRequestedAt is null) >= quota)
+        {
+            throw SimulatorFaults.QuotaExceeded(project, zone, acceleratorType, quota);
+        }
+    }
+
+    /// <summary>A create accepted and then refused inside its operation, leaving no queued resource. Caller holds the gate.</summary>
+    private JsonObject RefusedCreate(string parent, string id, string? requestId, RpcStatus error, DateTimeOffset now)
+    {
+        var name = NextOperationName(parent);
+        var resource = $"{parent}/queuedResources/{id}";
+        _refusedCreates[name] = QueuedResourceEntry.RefusedCreateOperationToJson(name, resource, error);
+        RememberRequest("create", resource, requestId, name, now);
+        return _refusedCreates[name].DeepClone().AsObject();
     }
 
     /// <summary>A Spot preemption of an ACTIVE queued resource (<paramref name="project"/> null: any project).</summary>
@@ -439,6 +513,11 @@ internal sealed partial class SimulatorState(TpuSimulatorOptions options, TimePr
     /// <summary>An operation by name as it is now. Caller holds the gate.</summary>
     private JsonObject OperationToJson(string name, DateTimeOffset now)
     {
+        if (_refusedCreates.TryGetValue(name, out var refused))
+        {
+            return refused.DeepClone().AsObject();
+        }
+
         if (_failedDeletes.TryGetValue(name, out var failed))
         {
             return failed.FailedDeleteOperationToJson(name);

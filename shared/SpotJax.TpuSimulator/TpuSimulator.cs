@@ -21,6 +21,8 @@ namespace SpotJax.TpuSimulation;
 /// list; <c>.../operations/{id}</c> get; errors as the REST envelope <c>{"error":{"code","message","status"}}</c>.</item>
 /// <item><c>POST simulator/v1/projects/{p}/locations/{zone}/queuedResources/{id}:preempt</c> (and <c>:maintenance</c>)
 /// do what <see cref="PreemptAsync"/> (and <see cref="InjectMaintenanceAsync"/>) do.</item>
+/// <item><c>PUT simulator/v1/faults</c> (a <see cref="TpuFaults"/>) and <c>POST simulator/v1/locations/{zone}:stockOut</c>
+/// (and <c>:restock</c>) do what <see cref="SetFaults"/> and <see cref="SetZoneCapacity"/> do.</item>
 /// <item><c>metadata/{zone}/{nodeId}/computeMetadata/v1/instance/preempted</c>, <c>.../maintenance-event</c> and
 /// <c>.../service-accounts/default/token</c>, see <see cref="MetadataUrl"/>.</item>
 /// <item><c>v1/projects/{p}/secrets/{s}/versions/{v}:access</c>, Secret Manager's read, see <see cref="AddSecret"/>.</item>
@@ -133,6 +135,21 @@ public sealed class TpuSimulator : IAsyncDisposable
         Call(() => _state.InjectMaintenance(null, zone, queuedResourceId));
         return Task.CompletedTask;
     }
+
+    /// <summary>
+    /// Replaces the injected faults (<see cref="TpuFaults"/>): per-call 429/503/timeouts, errors inside the create
+    /// operation and quota per zone; the draws start again from the new seed. <c>PUT simulator/v1/faults</c> with
+    /// the record as JSON does the same.
+    /// </summary>
+    public void SetFaults(TpuFaults faults) => _state.Faults.Set(faults);
+
+    /// <summary>
+    /// Starts (<paramref name="hasCapacity"/> false) or ends a stock-out in <paramref name="zone"/>: while it lasts,
+    /// queued resources created there wait in WAITING_FOR_RESOURCES; when it ends, those still waiting provision.
+    /// <c>POST simulator/v1/locations/{zone}:stockOut</c> and <c>:restock</c> do the same.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The zone is not a zone name.</exception>
+    public void SetZoneCapacity(string zone, bool hasCapacity) => Call(() => _state.SetCapacity(zone, hasCapacity));
 
     /// <summary>
     /// Adds a version holding <paramref name="value"/> (UTF-8) to the secret <paramref name="secretId"/> of

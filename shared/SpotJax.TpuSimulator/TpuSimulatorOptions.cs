@@ -34,10 +34,14 @@ public sealed record TpuSimulatorOptions
     public TimeSpan PreemptionGrace { get; init; } = TimeSpan.FromSeconds(2);
 
     /// <summary>
-    /// Zones where queued resources never get capacity: they wait in WAITING_FOR_RESOURCES and fail once their
-    /// <c>queueingPolicy.validUntilDuration</c> has passed. Read when a queued resource is created.
+    /// Zones in a stock-out when the simulator starts: queued resources created there wait in WAITING_FOR_RESOURCES
+    /// and fail once their <c>queueingPolicy.validUntilDuration</c> has passed, unless the stock-out ends first
+    /// (<see cref="TpuSimulator.SetZoneCapacity"/>).
     /// </summary>
     public ISet<string> ZonesWithoutCapacity { get; init; } = new HashSet<string>(StringComparer.Ordinal);
+
+    /// <summary>The faults injected from the start; <see cref="TpuSimulator.SetFaults"/> replaces them at runtime.</summary>
+    public TpuFaults Faults { get; init; } = new();
 
     /// <summary>
     /// The network endpoint reported for worker <c>worker</c> of node <c>nodeId</c>; by default

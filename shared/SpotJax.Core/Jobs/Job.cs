@@ -63,6 +63,22 @@ public sealed record Job
     /// <summary>The workers of the current attempt whose agent reported <c>prepared</c> (the script runs there).</summary>
     public IReadOnlyList<int> PreparedWorkers { get; init; } = [];
 
+    /// <summary>
+    /// The queued-resource create try of the current attempt, 1 for the first: its request id is
+    /// derived from it, so a redelivery of the same try sends the same request and a try after a
+    /// failed create sends a new one.
+    /// </summary>
+    public int ProvisionTry { get; init; }
+
+    /// <summary>Creates of the current attempt refused for quota or capacity (for zone fail-over).</summary>
+    public int CapacityRefusals { get; init; }
+
+    /// <summary>Not before this time is the next create try of the current attempt made (backoff after a failed create).</summary>
+    public DateTimeOffset? NextProvisionAt { get; init; }
+
+    /// <summary>The long-running operation of the current try's create, <c>projects/P/locations/Z/operations/ID</c>.</summary>
+    public string? CreateOperation { get; init; }
+
     public int PreemptionsSpent { get; init; }
     public int FailuresSpent { get; init; }
 

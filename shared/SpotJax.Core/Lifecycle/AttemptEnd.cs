@@ -15,12 +15,21 @@ public enum AttemptEnd
     /// <summary>The code could not be put on the workers.</summary>
     LaunchFailed,
 
-    /// <summary>The zone supplied no capacity within <c>provisionTimeoutMinutes</c>.</summary>
+    /// <summary>
+    /// No TPU within <c>provisionTimeoutMinutes</c> of the attempt's start, whether or not a queued resource was
+    /// ever created; spends the preemption budget and moves to the next zone.
+    /// </summary>
     ProvisionTimeout,
 
-    /// <summary>The queued resource went to FAILED.</summary>
+    /// <summary>
+    /// The zone could not supply the TPU: the queued resource went to FAILED, waited too long for capacity, or
+    /// creates were refused for quota or capacity too often; spends the preemption budget and moves to the next zone.
+    /// </summary>
     ProvisionFailed,
 
-    /// <summary>An error no retry can fix (a request the TPU API refuses); fails the job at once.</summary>
+    /// <summary>
+    /// An error no retry can fix (a permission, an invalid request the TPU API refuses); fails the job at once,
+    /// its detail saying what to fix.
+    /// </summary>
     Permanent,
 }

@@ -51,7 +51,10 @@ public static class JobLifecycle
     {
         if (job.State == JobState.Provisioning && job.Attempt == attempt)
         {
-            return Decision.Already(job, "already provisioning this attempt");
+            // A failed create waits out its backoff before the next try; the sweep asks again when it is due.
+            return job.NextProvisionAt is { } nextTry && now < nextTry
+                ? Decision.NotYet(job, $"create try {job.ProvisionTry} not before {nextTry:O}")
+                : Decision.Already(job, "already provisioning this attempt");
         }
 
         var expectedPrevious = job.State switch
@@ -79,6 +82,10 @@ public static class JobLifecycle
             QueuedResourceId = QueuedResourceId(job.Id, attempt),
             Workers = 0,
             AttemptStartedAt = now,
+            ProvisionTry = 1,
+            CapacityRefusals = 0,
+            NextProvisionAt = null,
+            CreateOperation = null,
             RunningSince = null,
             NextAttemptAt = null,
             StallWarnedAt = null,
@@ -88,6 +95,79 @@ public static class JobLifecycle
             UpdatedAt = now,
         };
         return Decision.Apply(updated, Entry(job, updated, now, $"provisioning a Spot {job.Spec.Tpu.Type} in {zone}"));
+    }
+
+    /// <summary>
+    /// Create try <paramref name="try"/> was accepted and answered with its long-running operation, which the
+    /// sweep reads while the queued resource does not show (no history entry).
+    /// </summary>
+    public static Decision CreateRequested(Job job, int attempt, int @try, string operation, DateTimeOffset now)
+    {
+        if (job.Attempt != attempt || job.State != JobState.Provisioning || job.ProvisionTry != @try)
+        {
+            return Decision.Ignore(job, $"create try {@try} of attempt {attempt} is not the current one");
+        }
+
+        return job.CreateOperation == operation
+            ? Decision.Already(job, "create operation already recorded")
+            : Decision.Update(job with { CreateOperation = operation, UpdatedAt = now }, $"create try {@try} requested: {operation}");
+    }
+
+    /// <summary>
+    /// Create try <paramref name="try"/> failed for a reason a later try may not meet (quota, a stock-out, an
+    /// error inside the create operation): the next try, with a new request id, after a jittered exponential
+    /// backoff. A try is counted once, however often its failure is read (PROVISIONING stays PROVISIONING).
+    /// </summary>
+    /// <param name="jitterSample">A number in [0, 1) that places the backoff inside its random share.</param>
+    public static Decision CreateFailed(Job job, int attempt, int @try, ProvisionFailure failure, LifecycleOptions options, DateTimeOffset now, double jitterSample)
+    {
+        if (job.Attempt != attempt || job.State != JobState.Provisioning)
+        {
+            return Decision.Ignore(job, $"create of attempt {attempt} failed while {job.State.ToWire()} attempt {job.Attempt}");
+        }
+
+        if (job.ProvisionTry != @try)
+        {
+            return Decision.Already(job, $"create try {@try} already counted");
+        }
+
+        var next = now + ProvisionBackoff(@try, options, jitterSample);
+        var refusals = job.CapacityRefusals + (failure.IsCapacity ? 1 : 0);
+        var what = failure.Kind switch
+        {
+            ProvisionFailureKind.Quota => "quota",
+            ProvisionFailureKind.StockOut => "no capacity",
+            _ => "failed",
+        };
+        var text = $"create try {@try} in {job.Zone}: {what}: {failure}";
+        var updated = job with
+        {
+            ProvisionTry = @try + 1,
+            CapacityRefusals = refusals,
+            NextProvisionAt = next,
+            CreateOperation = null,
+            LastError = text,
+            UpdatedAt = now,
+        };
+        return Decision.Apply(updated, Entry(job, updated, now, $"{text}; try {@try + 1} at {next:O}"));
+    }
+
+    /// <summary>
+    /// Whether a PROVISIONING attempt has been refused for quota or capacity often enough in its zone to move
+    /// on: the attempt then ends as <see cref="AttemptEnd.ProvisionFailed"/>, and the next one takes the next zone.
+    /// With a single zone there is nowhere to go: the tries go on until the provisioning timeout.
+    /// </summary>
+    public static bool ShouldFailOver(Job job, LifecycleOptions options) =>
+        job.State == JobState.Provisioning && job.Spec is { Tpu.Zones.Count: > 1 } && job.CapacityRefusals >= options.CapacityRefusalsPerZone;
+
+    /// <summary>The pause after create try <paramref name="try"/> failed: base, 2x base, ... up to the maximum, the jitter share random.</summary>
+    public static TimeSpan ProvisionBackoff(int @try, LifecycleOptions options, double jitterSample)
+    {
+        var doublings = Math.Clamp(@try - 1, 0, 20);
+        var ticks = options.ProvisionBackoffBase.Ticks * (1L << doublings);
+        var full = ticks <= 0 || ticks > options.ProvisionBackoffMax.Ticks ? options.ProvisionBackoffMax : TimeSpan.FromTicks(ticks);
+        var jitter = Math.Clamp(options.ProvisionJitter, 0, 1);
+        return full * (1 - jitter) + full * jitter * Math.Clamp(jitterSample, 0, 1);
     }
 
     /// <summary>The queued resource is ACTIVE and its node has <paramref name="workers"/> workers (PROVISIONING -> LAUNCHING).</summary>
@@ -428,8 +508,8 @@ public static class JobLifecycle
         AttemptEnd.Failed => "script failed",
         AttemptEnd.Stalled => "stalled",
         AttemptEnd.LaunchFailed => "launch failed",
-        AttemptEnd.ProvisionTimeout => "no capacity within the provisioning timeout",
-        AttemptEnd.ProvisionFailed => "queued resource failed",
+        AttemptEnd.ProvisionTimeout => "no TPU within the provisioning timeout",
+        AttemptEnd.ProvisionFailed => "provisioning failed in the zone",
         AttemptEnd.Permanent => "permanent error",
         _ => cause.ToString(),
     };

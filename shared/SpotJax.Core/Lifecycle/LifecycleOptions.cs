@@ -20,4 +20,27 @@ public sealed record LifecycleOptions
     /// running is never taken for a crashed one.
     /// </summary>
     public TimeSpan LaunchLease { get; init; } = TimeSpan.FromMinutes(6);
+
+    /// <summary>Backoff before the second create try of an attempt; doubles with every try, up to <see cref="ProvisionBackoffMax"/>.</summary>
+    public TimeSpan ProvisionBackoffBase { get; init; } = TimeSpan.FromSeconds(30);
+
+    public TimeSpan ProvisionBackoffMax { get; init; } = TimeSpan.FromMinutes(8);
+
+    /// <summary>
+    /// The share of a create backoff that is random (0: none, 1: all of it), so that jobs refused together
+    /// do not all come back at the same moment.
+    /// </summary>
+    public double ProvisionJitter { get; init; } = 0.5;
+
+    /// <summary>The random source of the jitter, a number in [0, 1); tests give a fixed one.</summary>
+    public Func<double> JitterSample { get; init; } = Random.Shared.NextDouble;
+
+    /// <summary>Creates refused for quota or capacity in one zone after which the attempt moves to the next zone (with several zones).</summary>
+    public int CapacityRefusalsPerZone { get; init; } = 3;
+
+    /// <summary>
+    /// How long a queued resource may wait in WAITING_FOR_RESOURCES in one zone before the attempt moves to the
+    /// next zone (with several zones; with one, it waits until the provisioning timeout).
+    /// </summary>
+    public TimeSpan ZoneCapacityWait { get; init; } = TimeSpan.FromMinutes(30);
 }

@@ -8,7 +8,10 @@ namespace SpotJax.Core.Steps;
 
 /// <summary>
 /// <c>provision</c>: moves the job to PROVISIONING for the attempt and creates that attempt's Spot
-/// queued resource, with a fixed id and request id so that a redelivery creates nothing new.
+/// queued resource, with a fixed id and a request id per create try, so that a redelivery creates
+/// nothing new. A failed create is classified (<see cref="ProvisionFailure"/>): transient errors are
+/// retried by redelivery with the same request id; quota, stock-outs and errors inside the create
+/// operation make a new try after a backoff; permission and invalid requests fail the job at once.
 /// </summary>
 public sealed class ProvisionFunction(
     JobTransitions transitions,
@@ -45,19 +48,39 @@ public sealed class ProvisionFunction(
             return;
         }
 
+        var @try = job.ProvisionTry;
+        Operation? operation;
         try
         {
-            await tpu.CreateQueuedResourceAsync(zone, id, Body(job), RequestIds.For(job.Id, job.Attempt, "create"), cancellationToken);
+            operation = await tpu.CreateQueuedResourceAsync(zone, id, Body(job), RequestIds.Create(job.Id, job.Attempt, @try), cancellationToken);
         }
-        catch (GoogleApiException e) when (!e.IsTransient)
+        catch (GoogleApiException e)
         {
-            await steps.RecoverAsync(
-                new StepMessage(job.Id, job.Attempt) { Cause = AttemptEnd.Permanent, Detail = $"the TPU API refused the queued resource: {e.Message}" },
-                cancellationToken);
+            var failure = ProvisionFailure.Classify(e.Status, e.ApiMessage, e.Reason, CreateFailures.Target(job, options));
+            if (failure.Kind == ProvisionFailureKind.Transient)
+            {
+                // The same try again on redelivery, with the same request id: the create may have been done.
+                throw new TransientException($"job {job.Id} attempt {job.Attempt}: create try {@try} in {zone}: {failure}", e);
+            }
+
+            await CreateFailures.RecordAsync(transitions, steps, options.Lifecycle, job, @try, failure, time.GetUtcNow(), cancellationToken);
             return;
         }
 
-        // Capacity is often there at once; otherwise the sweep notices ACTIVE later.
+        if (operation?.Name is { Length: > 0 } name)
+        {
+            await transitions.ApplyAsync(job.Id, j => JobLifecycle.CreateRequested(j, job.Attempt, @try, name, time.GetUtcNow()), cancellationToken);
+        }
+
+        if (operation is { Done: true, Error: { } error })
+        {
+            // Accepted, then refused inside the operation: this try is spent, the next one needs a new request id.
+            var failure = ProvisionFailure.FromStatus(error, CreateFailures.Target(job, options));
+            await CreateFailures.RecordAsync(transitions, steps, options.Lifecycle, job, @try, failure, time.GetUtcNow(), cancellationToken);
+            return;
+        }
+
+        // Capacity is often there at once; otherwise the sweep notices ACTIVE (or the operation's error) later.
         var created = await tpu.GetQueuedResourceAsync(zone, id, cancellationToken);
         if (created?.State?.State == QueuedResourceStates.Active)
         {

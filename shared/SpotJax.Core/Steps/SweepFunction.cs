@@ -123,30 +123,8 @@ public sealed class SweepFunction(
                 await steps.ProvisionAsync(job.Id, 1, ct);
                 break;
 
-            case JobState.Provisioning when queued is null:
-                if (sinceUpdate > stuck)
-                {
-                    await steps.ProvisionAsync(job.Id, job.Attempt, ct);
-                }
-
-                break;
-            case JobState.Provisioning when state == QueuedResourceStates.Active:
-                // Marked before it is published, so the next pass does not publish it again while it waits in the bus.
-                var marked = await transitions.ApplyAsync(job.Id, j => JobLifecycle.LaunchPublished(j, job.Attempt, now, now + options.Lifecycle.LaunchLease), ct);
-                if (marked?.Verdict == Verdict.Apply)
-                {
-                    await steps.LaunchAsync(job.Id, job.Attempt, ct);
-                }
-
-                break;
-            case JobState.Provisioning when state == QueuedResourceStates.Failed:
-                await RecoverAsync(job, AttemptEnd.ProvisionFailed, queued!.State?.FailedData?.Error?.Message ?? "no reason given", ct);
-                break;
-            case JobState.Provisioning when QueuedResourceStates.IsLost(state):
-                await RecoverAsync(job, AttemptEnd.Preempted, $"queued resource {state} while provisioning", ct);
-                break;
-            case JobState.Provisioning when now - job.AttemptStartedAt > TimeSpan.FromMinutes(job.Spec!.ProvisionTimeoutMinutes):
-                await RecoverAsync(job, AttemptEnd.ProvisionTimeout, $"still {state} after {job.Spec.ProvisionTimeoutMinutes} min", ct);
+            case JobState.Provisioning:
+                await ReconcileProvisioningAsync(job, queued, now, ct);
                 break;
 
             case JobState.Launching or JobState.Running when queued is null || QueuedResourceStates.IsLost(state) || state == QueuedResourceStates.Failed:
@@ -178,6 +156,112 @@ public sealed class SweepFunction(
             case JobState.Cancelling:
                 await steps.FinishAsync(job.Id, job.Attempt, ct);
                 break;
+        }
+    }
+
+    /// <summary>
+    /// A PROVISIONING attempt: launch an ACTIVE resource; end the attempt for a FAILED one (at once for a
+    /// permission or invalid request), a lost one, one that waited too long for capacity in a zone while
+    /// other zones are listed, and, whether or not a queued resource was ever created, at the provisioning
+    /// timeout counted from the attempt's start. Without a queued resource: read the create operation's
+    /// outcome, and ask for the next create try when it is due.
+    /// </summary>
+    private async Task ReconcileProvisioningAsync(Job job, QueuedResource? queued, DateTimeOffset now, CancellationToken ct)
+    {
+        var spec = job.Spec!;
+        var state = queued?.State?.State;
+        if (state == QueuedResourceStates.Active)
+        {
+            // Marked before it is published, so the next pass does not publish it again while it waits in the bus.
+            var marked = await transitions.ApplyAsync(job.Id, j => JobLifecycle.LaunchPublished(j, job.Attempt, now, now + options.Lifecycle.LaunchLease), ct);
+            if (marked?.Verdict == Verdict.Apply)
+            {
+                await steps.LaunchAsync(job.Id, job.Attempt, ct);
+            }
+
+            return;
+        }
+
+        if (state == QueuedResourceStates.Failed)
+        {
+            var failure = ProvisionFailure.FromStatus(queued!.State?.FailedData?.Error, CreateFailures.Target(job, options));
+            await RecoverAsync(
+                job,
+                failure.IsPermanent ? AttemptEnd.Permanent : AttemptEnd.ProvisionFailed,
+                $"queued resource {queued.Id} FAILED in {job.Zone}: {failure}",
+                ct);
+            return;
+        }
+
+        if (QueuedResourceStates.IsLost(state))
+        {
+            await RecoverAsync(job, AttemptEnd.Preempted, $"queued resource {state} while provisioning", ct);
+            return;
+        }
+
+        if (now - job.AttemptStartedAt > TimeSpan.FromMinutes(spec.ProvisionTimeoutMinutes))
+        {
+            var where = queued is null
+                ? $"no queued resource after {job.ProvisionTry - 1} failed create(s){(job.LastError is { } last ? $"; last: {last}" : "")}"
+                : $"queued resource still {state}";
+            await RecoverAsync(job, AttemptEnd.ProvisionTimeout, $"{where} {spec.ProvisionTimeoutMinutes} min after the attempt started in {job.Zone}", ct);
+            return;
+        }
+
+        if (queued is not null)
+        {
+            var waitingSince = DateTimeOffset.TryParse(queued.CreateTime, CultureInfo.InvariantCulture, out var created) ? created : job.AttemptStartedAt!.Value;
+            if (state == QueuedResourceStates.WaitingForResources && spec.Tpu.Zones.Count > 1 && now - waitingSince > options.Lifecycle.ZoneCapacityWait)
+            {
+                await RecoverAsync(
+                    job,
+                    AttemptEnd.ProvisionFailed,
+                    string.Create(CultureInfo.InvariantCulture, $"queued resource {queued.Id} waited {(now - waitingSince).TotalMinutes:0} min for capacity in {job.Zone} (WAITING_FOR_RESOURCES)"),
+                    ct);
+            }
+
+            return;
+        }
+
+        if (job.CreateOperation is { } name && await ReadCreateOperationAsync(name, ct) is { } operation)
+        {
+            if (operation is { Done: true, Error: { } error })
+            {
+                var failure = ProvisionFailure.FromStatus(error, CreateFailures.Target(job, options));
+                await CreateFailures.RecordAsync(transitions, steps, options.Lifecycle, job, job.ProvisionTry, failure, now, ct);
+                return;
+            }
+
+            if (!operation.Done)
+            {
+                // Still being created: the queued resource may not be listed yet.
+                return;
+            }
+        }
+
+        if (JobLifecycle.ShouldFailOver(job, options.Lifecycle))
+        {
+            // The recover that moves zone was lost; ask again (it is idempotent).
+            await CreateFailures.FailOverAsync(steps, job, ct);
+            return;
+        }
+
+        if (now >= (job.NextProvisionAt ?? job.UpdatedAt + options.Lifecycle.StuckAfter))
+        {
+            await steps.ProvisionAsync(job.Id, job.Attempt, ct);
+        }
+    }
+
+    /// <summary>The create operation, or null when it cannot be read now (expired, or a failed call): the next create try is then what tells.</summary>
+    private async Task<Operation?> ReadCreateOperationAsync(string name, CancellationToken ct)
+    {
+        try
+        {
+            return await tpu.GetOperationAsync(name, ct);
+        }
+        catch (GoogleApiException)
+        {
+            return null;
         }
     }
 

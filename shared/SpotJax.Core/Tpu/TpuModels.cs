@@ -65,6 +65,23 @@ public sealed record RpcStatus
 {
     [JsonPropertyName("code")] public int Code { get; init; }
     [JsonPropertyName("message")] public string? Message { get; init; }
+
+    /// <summary>Typed details (<c>google.protobuf.Any</c>); only <c>google.rpc.ErrorInfo</c> is read.</summary>
+    [JsonPropertyName("details")] public IReadOnlyList<RpcStatusDetail>? Details { get; init; }
+
+    /// <summary>The <c>reason</c> of the first <c>google.rpc.ErrorInfo</c> detail, if any.</summary>
+    [JsonIgnore] public string? Reason => Details?.FirstOrDefault(d => d.Type == RpcStatusDetail.ErrorInfoType)?.Reason;
+}
+
+/// <summary>One entry of <c>google.rpc.Status.details</c>; the fields of <c>google.rpc.ErrorInfo</c>.</summary>
+public sealed record RpcStatusDetail
+{
+    public const string ErrorInfoType = "type.googleapis.com/google.rpc.ErrorInfo";
+
+    [JsonPropertyName("@type")] public string? Type { get; init; }
+    [JsonPropertyName("reason")] public string? Reason { get; init; }
+    [JsonPropertyName("domain")] public string? Domain { get; init; }
+    [JsonPropertyName("metadata")] public IReadOnlyDictionary<string, string>? Metadata { get; init; }
 }
 
 public sealed record Node

@@ -149,7 +149,7 @@ public sealed class GoogleApiTransport
 
         var status = string.IsNullOrEmpty(error?.Status) ? StatusFromHttp(httpStatus) : error.Status;
         var message = string.IsNullOrEmpty(error?.Message) ? Truncate(body) : error.Message;
-        return new GoogleApiException(httpStatus, status, message);
+        return new GoogleApiException(httpStatus, status, message, error?.Reason);
     }
 
     private static string StatusFromHttp(HttpStatusCode code) => code switch

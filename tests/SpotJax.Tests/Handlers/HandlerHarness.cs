@@ -29,7 +29,7 @@ public sealed class HandlerHarness : IAsyncDisposable
     private readonly ConcurrentDictionary<string, ConcurrentQueue<PubSubMessage>> published = new();
     private int nextMessageId;
 
-    private HandlerHarness(string root, FakeTimeProvider time, TpuSimulation.TpuSimulator simulator)
+    private HandlerHarness(string root, FakeTimeProvider time, TpuSimulation.TpuSimulator simulator, GoogleApiOptions? api)
     {
         Root = root;
         Time = time;
@@ -47,7 +47,7 @@ public sealed class HandlerHarness : IAsyncDisposable
         }
 
         Objects = new FolderObjectStore(Path.Combine(root, "bucket"), Bucket, null, time);
-        Tpu = new TpuRestClient(new GoogleApiTransport(http, FixedTokenSource.None), new TpuClientOptions { Project = "test-project", BaseUri = simulator.BaseUri });
+        Tpu = new TpuRestClient(new GoogleApiTransport(http, FixedTokenSource.None, api), new TpuClientOptions { Project = "test-project", BaseUri = simulator.BaseUri });
         Options = new ControlPlaneOptions { Project = "test-project", Bucket = Bucket, AllowLocalCode = true };
         Workers = new LocalWorkerRunner(new LocalWorkerOptions
         {
@@ -69,14 +69,15 @@ public sealed class HandlerHarness : IAsyncDisposable
     public LocalWorkerRunner Workers { get; }
     public SpotJaxFunctions Functions { get; }
 
-    public static async Task<HandlerHarness> StartAsync()
+    /// <param name="api">The TPU client's retries and deadlines; the transport's defaults when null.</param>
+    public static async Task<HandlerHarness> StartAsync(GoogleApiOptions? api = null)
     {
         var root = Directory.CreateTempSubdirectory("spotjax-handlers-").FullName;
         // Starts at the real time: the simulator stamps its resources with the real clock.
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
         var simulator = await TpuSimulation.TpuSimulator.StartAsync(
             new TpuSimulation.TpuSimulatorOptions { NodesRoot = Path.Combine(root, "nodes"), PreemptionGrace = TimeSpan.FromSeconds(1) });
-        return new HandlerHarness(root, time, simulator);
+        return new HandlerHarness(root, time, simulator, api);
     }
 
     /// <summary>A sweep over the same parts with other settings, or with another TPU API in front of the simulator, warning to <paramref name="warn"/>.</summary>
