@@ -2,7 +2,9 @@ using System.Diagnostics;
 using System.Globalization;
 using SpotJax.Contracts;
 using SpotJax.Core.Jobs;
+using SpotJax.Core.Lifecycle;
 using SpotJax.Functions.Local;
+using SpotJax.Tests.EndToEnd;
 using SpotJax.TpuSimulation;
 
 namespace SpotJax.Benchmarks;
@@ -24,6 +26,7 @@ public static class TwoDeployments
 
     /// <summary>How long the jobs get to end; the figures are printed then whatever their state.</summary>
     private static readonly TimeSpan Limit = TimeSpan.FromSeconds(100);
+    private static readonly LifecycleOptions Lifecycle = new() { BackoffBase = TimeSpan.Zero, StuckAfter = TimeSpan.FromSeconds(10) };
 
     public static async Task<int> RunAsync(string[] args)
     {
@@ -39,14 +42,14 @@ public static class TwoDeployments
         await using var simulator = await TpuSimulator.StartAsync(
             new TpuSimulatorOptions { NodesRoot = Path.Combine(root, "nodes"), ProvisionDelay = TimeSpan.FromMilliseconds(200), PreemptionGrace = TimeSpan.FromSeconds(1) });
         var ledger = new DeploymentLedger();
-        await using var staging = await StartAsync(root, "staging", simulator, ledger);
-        await using var production = await StartAsync(root, "production", simulator, ledger);
+        await using var staging = await SharedSimulatorPlanes.StartAsync(root, "staging", simulator, ledger, Lifecycle);
+        await using var production = await SharedSimulatorPlanes.StartAsync(root, "production", simulator, ledger, Lifecycle);
         var planes = new[] { staging, production };
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"two deployments (staging, production) on one TPU simulator in {Zone}: {jobs} jobs each, at most {maxPreemptions} preemption(s) per job, {steps} steps of 50 ms, seed {seed}, {Environment.ProcessorCount} cores"));
 
         using var stop = new CancellationTokenSource();
-        var sweeps = SweepUntilStoppedAsync(planes, stop.Token);
+        var sweeps = SharedSimulatorPlanes.SweepUntilStoppedAsync(planes, stop.Token);
         var submitted = new List<(LocalControlPlane Plane, string Id)>();
         foreach (var plane in planes)
         {
@@ -131,43 +134,5 @@ public static class TwoDeployments
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"cross-deployment deletes/recoveries: {ledger.CrossDeployment.Count}/{unexplained}"));
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"wall time: {clock.Elapsed.TotalSeconds:0.0} s"));
         return ledger.CrossDeployment.Count == 0 && unexplained == 0 && byState.Keys.All(k => k.EndsWith(" SUCCEEDED", StringComparison.Ordinal)) ? 0 : 1;
-    }
-
-    private static Task<LocalControlPlane> StartAsync(string root, string deployment, TpuSimulator simulator, DeploymentLedger ledger) =>
-        LocalControlPlane.StartAsync(
-            new LocalControlPlaneOptions
-            {
-                Root = Path.Combine(root, deployment),
-                Deployment = deployment,
-                Simulator = simulator,
-                WrapTpuApi = tpu => ledger.Watch(deployment, tpu),
-                Time = new AheadTimeProvider(TimeSpan.FromMinutes(3)),
-                SweepInterval = TimeSpan.FromMilliseconds(200),
-                Lifecycle = new() { BackoffBase = TimeSpan.Zero, StuckAfter = TimeSpan.FromSeconds(10) },
-            },
-            CancellationToken.None);
-
-    /// <summary>Sweeps every plane in turn, 100 ms apart, until stopped; returns how many sweeps ran.</summary>
-    private static async Task<int> SweepUntilStoppedAsync(IReadOnlyList<LocalControlPlane> planes, CancellationToken ct)
-    {
-        var count = 0;
-        using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(100));
-        try
-        {
-            while (await timer.WaitForNextTickAsync(ct))
-            {
-                foreach (var plane in planes)
-                {
-                    await plane.Functions.Sweep.HandleAsync(ct);
-                    count++;
-                }
-            }
-        }
-        catch (OperationCanceledException) when (ct.IsCancellationRequested)
-        {
-            // Stopped.
-        }
-
-        return count;
     }
 }

@@ -1,5 +1,6 @@
 using SpotJax.Contracts;
 using SpotJax.Core.Jobs;
+using SpotJax.Core.Lifecycle;
 using SpotJax.Core.Steps;
 using SpotJax.Functions.Local;
 using SpotJax.TpuSimulation;
@@ -14,6 +15,7 @@ public sealed class TwoDeploymentsTests
 {
     private const string Zone = "us-central2-b";
     private static readonly string Quickstart = Path.Combine(Repository.Root, "examples", "quickstart");
+    private static readonly LifecycleOptions Lifecycle = new() { BackoffBase = TimeSpan.FromMilliseconds(200), BackoffMax = TimeSpan.FromSeconds(1), StuckAfter = TimeSpan.FromSeconds(10) };
 
     [Fact]
     public async Task TwoPlanesOnOneSimulator_WithPreemptionsAndSweeps_NeverDeleteOrRecoverEachOthersQueuedResources()
@@ -22,13 +24,13 @@ public sealed class TwoDeploymentsTests
         await using var simulator = await TpuSimulator.StartAsync(
             new TpuSimulatorOptions { NodesRoot = Path.Combine(root, "nodes"), ProvisionDelay = TimeSpan.FromMilliseconds(200), PreemptionGrace = TimeSpan.FromSeconds(3) });
         var ledger = new DeploymentLedger();
-        await using var staging = await StartAsync(root, "staging", simulator, ledger);
-        await using var production = await StartAsync(root, "production", simulator, ledger);
+        await using var staging = await SharedSimulatorPlanes.StartAsync(root, "staging", simulator, ledger, Lifecycle);
+        await using var production = await SharedSimulatorPlanes.StartAsync(root, "production", simulator, ledger, Lifecycle);
         var planes = new[] { staging, production };
 
         // Besides each plane's own sweep loop, both sweeps run back to back for the whole test.
         using var stop = new CancellationTokenSource();
-        var sweeps = SweepUntilStoppedAsync(planes, stop.Token);
+        var sweeps = SharedSimulatorPlanes.SweepUntilStoppedAsync(planes, stop.Token);
 
         var jobs = new List<(LocalControlPlane Plane, string Id)>();
         foreach (var plane in planes)
@@ -79,49 +81,6 @@ public sealed class TwoDeploymentsTests
         Args = ["--steps", "20", "--step-seconds", "0.1", "--wait-for-preemption"],
         MaxRetries = 5,
     };
-
-    /// <summary>
-    /// A plane of deployment <paramref name="deployment"/> on the shared simulator. Its clock runs three
-    /// minutes ahead of the simulator's, so every queued resource is past the sweep's orphan grace at
-    /// once: without that, the grace would hide a cross-deployment delete for the whole test.
-    /// </summary>
-    private static Task<LocalControlPlane> StartAsync(string root, string deployment, TpuSimulator simulator, DeploymentLedger ledger) =>
-        LocalControlPlane.StartAsync(
-            new LocalControlPlaneOptions
-            {
-                Root = Path.Combine(root, deployment),
-                Deployment = deployment,
-                Simulator = simulator,
-                WrapTpuApi = tpu => ledger.Watch(deployment, tpu),
-                Time = new AheadTimeProvider(TimeSpan.FromMinutes(3)),
-                SweepInterval = TimeSpan.FromMilliseconds(200),
-                Lifecycle = new() { BackoffBase = TimeSpan.FromMilliseconds(200), BackoffMax = TimeSpan.FromSeconds(1), StuckAfter = TimeSpan.FromSeconds(10) },
-            },
-            CancellationToken.None);
-
-    /// <summary>Sweeps every plane in turn until stopped; returns how many sweeps ran.</summary>
-    private static async Task<int> SweepUntilStoppedAsync(IReadOnlyList<LocalControlPlane> planes, CancellationToken ct)
-    {
-        var count = 0;
-        using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(100));
-        try
-        {
-            while (await timer.WaitForNextTickAsync(ct))
-            {
-                foreach (var plane in planes)
-                {
-                    await plane.Functions.Sweep.HandleAsync(ct);
-                    count++;
-                }
-            }
-        }
-        catch (OperationCanceledException) when (ct.IsCancellationRequested)
-        {
-            // Stopped.
-        }
-
-        return count;
-    }
 
     private static async Task<Job> WaitAsync(LocalControlPlane plane, string jobId, Func<Job, bool> condition, int seconds = 60)
     {
