@@ -49,7 +49,7 @@ public static class CancelCommand
                     return ExitCodes.Succeeded;
                 }
 
-                await target.Publisher.PublishAsync(Topics.Jobs, OutgoingMessage.FromText(JsonSerializer.Serialize(new { cancel = id })), ct);
+                await target.Publisher.PublishAsync(target.Topics.Jobs, OutgoingMessage.FromText(JsonSerializer.Serialize(new { cancel = id })), ct);
                 if (parse.GetValue(noWait))
                 {
                     console.MarkupLineInterpolated($"Cancel of job {id} sent.");

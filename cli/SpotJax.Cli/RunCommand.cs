@@ -198,7 +198,7 @@ public static class RunCommand
                 await Task.Delay(poll, ct);
             }
 
-            await target.Publisher.PublishAsync(Topics.Jobs, OutgoingMessage.FromText(JsonSerializer.Serialize(new { cancel = jobId })), CancellationToken.None);
+            await target.Publisher.PublishAsync(target.Topics.Jobs, OutgoingMessage.FromText(JsonSerializer.Serialize(new { cancel = jobId })), CancellationToken.None);
             console.MarkupLineInterpolated($"[yellow]Job {jobId} did not end within --timeout {limitText}: cancel sent.[/] It is CANCELLED once its TPU is deleted: spotjax status {jobId}{flag}");
             return ExitCodes.TimedOut;
         }

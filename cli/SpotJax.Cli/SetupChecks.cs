@@ -96,7 +96,7 @@ public static class SetupChecks
         if (!disabled.Contains("pubsub.googleapis.com"))
         {
             var pubsub = endpoints.PubSub.CreateTransport(http, options);
-            foreach (var topic in new[] { Topics.Jobs, Topics.Provision, Topics.Launch, Topics.Recover, Topics.Finish })
+            foreach (var topic in new[] { Topics.Default.Jobs, Topics.Default.Provision, Topics.Default.Launch, Topics.Default.Recover, Topics.Default.Finish })
             {
                 checks.Add(await ExistsAsync(pubsub, new Uri(endpoints.PubSub.BaseUri, $"v1/projects/{project}/topics/{topic}"), $"topic {topic}", ct));
             }

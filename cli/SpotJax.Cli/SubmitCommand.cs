@@ -70,7 +70,7 @@ public static class SubmitCommand
 
         var submissionId = Guid.NewGuid().ToString("N");
         var document = Encoding.UTF8.GetBytes(JobDocument.ToJson(spec with { Code = uploaded }));
-        await publisher.PublishAsync(Topics.Jobs, new OutgoingMessage(document, new Dictionary<string, string> { [SubmitFunction.SubmissionIdAttribute] = submissionId }), ct);
+        await publisher.PublishAsync(target.Topics.Jobs, new OutgoingMessage(document, new Dictionary<string, string> { [SubmitFunction.SubmissionIdAttribute] = submissionId }), ct);
         var jobId = JobId.From(spec.Name, $"client:{submissionId}");
         var page = target.StatusUrl is { } url ? new Uri(url, $"jobs/{jobId}") : null;
 

@@ -1,3 +1,4 @@
+using SpotJax.Core;
 using SpotJax.Core.Ports;
 using SpotJax.Functions.Local;
 using SpotJax.Google;
@@ -35,9 +36,10 @@ public sealed class Target : IAsyncDisposable
 
     private Target(
         string description, bool isLocal, IJobStore store, IObjectStore objects, IMessageBus? publisher, string? publisherProblem,
-        Func<string, long, CancellationToken, Task<byte[]?>> readFrom, Uri? statusUrl)
+        Func<string, long, CancellationToken, Task<byte[]?>> readFrom, Uri? statusUrl, Topics topics)
     {
         Description = description;
+        Topics = topics;
         IsLocal = isLocal;
         Store = store;
         Objects = objects;
@@ -57,7 +59,10 @@ public sealed class Target : IAsyncDisposable
     /// <summary>The status page, where the command line knows it (the local plane's).</summary>
     public Uri? StatusUrl { get; }
 
-    /// <summary>Publishes to <c>spotjax-jobs</c>.</summary>
+    /// <summary>The deployment's topics: <see cref="Publisher"/> publishes jobs and cancels to <see cref="Topics.Jobs"/>.</summary>
+    public Topics Topics { get; }
+
+    /// <summary>Publishes to the deployment's topics (<see cref="Topics"/>).</summary>
     /// <exception cref="CliException">The local plane is not running.</exception>
     public IMessageBus Publisher => publisher ?? throw new CliException(ExitCodes.Unavailable, publisherProblem!);
 
@@ -95,7 +100,8 @@ public sealed class Target : IAsyncDisposable
             publisher,
             $"the local control plane in {stateDir} is not running: start it with `spotjax local up --detach`",
             (name, offset, ct) => LogStream.ReadFileFromAsync(objects.LocalPath(name), offset, ct),
-            plane?.Url);
+            plane?.Url,
+            Topics.Default);
         target.owned.AddRange([store, objects]);
         if (http is not null)
         {
@@ -155,7 +161,8 @@ public sealed class Target : IAsyncDisposable
             publisher,
             null,
             readFrom,
-            null);
+            null,
+            Topics.Default);
         target.owned.AddRange([objects, http]);
         return target;
     }

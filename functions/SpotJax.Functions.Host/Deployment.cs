@@ -104,6 +104,12 @@ public sealed class Deployment : IAsyncDisposable
     /// </summary>
     public const string DeploymentVariable = "SPOTJAX_DEPLOYMENT";
 
+    /// <summary>
+    /// The prefix of this deployment's resource names (<see cref="NamePrefix"/>, Terraform's <c>name_prefix</c>): the
+    /// step functions publish to <c>PREFIX-provision</c>, <c>PREFIX-launch</c>, ...; <see cref="NamePrefix.Default"/> when unset.
+    /// </summary>
+    public const string NamePrefixVariable = "SPOTJAX_NAME_PREFIX";
+
     /// <summary>The Firestore database of the job store (<see cref="FirestoreJobStoreOptions.Database"/>); <c>(default)</c> when unset.</summary>
     public const string FirestoreDatabaseVariable = "SPOTJAX_FIRESTORE_DATABASE";
 
@@ -150,6 +156,12 @@ public sealed class Deployment : IAsyncDisposable
         }
 
         deployment.Name = name;
+        var prefix = Get(NamePrefixVariable) ?? NamePrefix.Default;
+        if (!NamePrefix.IsValid(prefix))
+        {
+            throw new HostConfigurationException($"{NamePrefixVariable}='{prefix}': {NamePrefix.Rule}");
+        }
+
         GoogleEndpoints endpoints;
         try
         {
@@ -188,6 +200,7 @@ public sealed class Deployment : IAsyncDisposable
             Project = project,
             Bucket = bucket,
             Deployment = name,
+            Topics = new Topics(prefix),
             SshUser = sshUser,
             SshPublicKey = Get(SshPublicKeyVariable),
             NodeOsLogin = sshLogin switch { SshLoginSetting.OsLogin => "TRUE", SshLoginSetting.Metadata => "FALSE", _ => null },

@@ -10,6 +10,8 @@ namespace SpotJax.Functions;
 /// </summary>
 public sealed class SpotJaxFunctions
 {
+    private readonly Topics topics;
+
     public SpotJaxFunctions(
         IJobStore store,
         IMessageBus bus,
@@ -21,7 +23,8 @@ public sealed class SpotJaxFunctions
         Action<string>? warn = null)
     {
         var transitions = new JobTransitions(store);
-        var steps = new StepPublisher(bus);
+        var steps = new StepPublisher(bus, options.Topics);
+        topics = options.Topics;
         var submitter = new JobSubmitter(store, steps, options, time);
         Submit = new SubmitFunction(submitter, transitions, steps, time);
         BucketEvents = new BucketEventsFunction(submitter, transitions, store, objects, tpu, steps, options, time);
@@ -40,13 +43,13 @@ public sealed class SpotJaxFunctions
     public FinishFunction Finish { get; }
     public SweepFunction Sweep { get; }
 
-    /// <summary>The function subscribed to each topic (one push subscription per function).</summary>
+    /// <summary>The function subscribed to each of the deployment's topics (one push subscription per function).</summary>
     public IReadOnlyDictionary<string, IPubSubFunction> ByTopic => new Dictionary<string, IPubSubFunction>
     {
-        [Topics.Jobs] = Submit,
-        [Topics.Provision] = Provision,
-        [Topics.Launch] = Launch,
-        [Topics.Recover] = Recover,
-        [Topics.Finish] = Finish,
+        [topics.Jobs] = Submit,
+        [topics.Provision] = Provision,
+        [topics.Launch] = Launch,
+        [topics.Recover] = Recover,
+        [topics.Finish] = Finish,
     };
 }

@@ -1,13 +1,31 @@
 namespace SpotJax.Core;
 
-/// <summary>Pub/Sub topic names; the same names are used by infra/ and by local mode.</summary>
-public static class Topics
+/// <summary>
+/// The Pub/Sub topics of one deployment, named <c>PREFIX-jobs</c>, <c>PREFIX-provision</c>, ... from its
+/// <see cref="NamePrefix"/>, as infra/locals.tf names them. Local mode uses <see cref="Default"/>.
+/// </summary>
+public sealed record Topics
 {
-    /// <summary>Job submissions and cancel commands (users publish here).</summary>
-    public const string Jobs = "spotjax-jobs";
+    /// <param name="prefix">The deployment's name prefix.</param>
+    /// <exception cref="ArgumentException"><paramref name="prefix"/> does not follow <see cref="NamePrefix.Rule"/>.</exception>
+    public Topics(string prefix)
+    {
+        Prefix = NamePrefix.Check(prefix);
+    }
 
-    public const string Provision = "spotjax-provision";
-    public const string Launch = "spotjax-launch";
-    public const string Recover = "spotjax-recover";
-    public const string Finish = "spotjax-finish";
+    /// <summary>The topics of <see cref="NamePrefix.Default"/>: <c>spotjax-jobs</c>, <c>spotjax-provision</c>, ...</summary>
+    public static Topics Default { get; } = new(NamePrefix.Default);
+
+    public string Prefix { get; }
+
+    /// <summary>Job submissions and cancel commands (users publish here).</summary>
+    public string Jobs => $"{Prefix}-jobs";
+
+    public string Provision => $"{Prefix}-provision";
+    public string Launch => $"{Prefix}-launch";
+    public string Recover => $"{Prefix}-recover";
+    public string Finish => $"{Prefix}-finish";
+
+    /// <summary>The topics the code publishes to or is pushed from, <see cref="Jobs"/> first.</summary>
+    public IReadOnlyList<string> All => [Jobs, Provision, Launch, Recover, Finish];
 }

@@ -273,7 +273,7 @@ public sealed class LocalControlPlane : IAsyncDisposable
     public async Task<string> PublishJobAsync(byte[] document, string submissionId, CancellationToken ct)
     {
         var attributes = new Dictionary<string, string> { [SubmitFunction.SubmissionIdAttribute] = submissionId };
-        return await Bus.PublishAsync(Topics.Jobs, new OutgoingMessage(document, attributes), ct);
+        return await Bus.PublishAsync(ControlPlane.Topics.Jobs, new OutgoingMessage(document, attributes), ct);
     }
 
     /// <summary>Submits a parsed job and returns its id (derived from the submission id, as <c>submit</c> does).</summary>
@@ -286,7 +286,7 @@ public sealed class LocalControlPlane : IAsyncDisposable
     }
 
     public Task CancelAsync(string jobId, CancellationToken ct) =>
-        Bus.PublishAsync(Topics.Jobs, OutgoingMessage.FromText(System.Text.Json.JsonSerializer.Serialize(new { cancel = jobId })), ct);
+        Bus.PublishAsync(ControlPlane.Topics.Jobs, OutgoingMessage.FromText(System.Text.Json.JsonSerializer.Serialize(new { cancel = jobId })), ct);
 
     /// <summary>
     /// Puts a local code folder (or tarball) into the bucket as <c>code/&lt;sha256&gt;.tar.gz</c> and

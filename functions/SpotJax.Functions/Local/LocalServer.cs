@@ -59,9 +59,9 @@ public sealed class LocalServer : IAsyncDisposable
                 return Error(StatusCodes.Status401Unauthorized, "UNAUTHENTICATED", "the local plane's token (in plane.json) is required");
             }
 
-            if (topic != Topics.Jobs)
+            if (topic != plane.ControlPlane.Topics.Jobs)
             {
-                return Error(StatusCodes.Status404NotFound, "NOT_FOUND", $"Resource not found (resource={topic}); local mode takes messages on {Topics.Jobs} only");
+                return Error(StatusCodes.Status404NotFound, "NOT_FOUND", $"Resource not found (resource={topic}); local mode takes messages on {plane.ControlPlane.Topics.Jobs} only");
             }
 
             var messages = await ReadMessagesAsync(http);

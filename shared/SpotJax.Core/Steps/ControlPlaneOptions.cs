@@ -25,6 +25,13 @@ public sealed record ControlPlaneOptions
         init => field = DeploymentName.Check(value);
     } = DeploymentName.Default;
 
+    /// <summary>
+    /// This deployment's topics, named from its <see cref="NamePrefix"/> (<c>SPOTJAX_NAME_PREFIX</c>): the
+    /// step functions publish to these and no others, so two deployments in one project never take each
+    /// other's steps.
+    /// </summary>
+    public Topics Topics { get; init; } = Topics.Default;
+
     public LifecycleOptions Lifecycle { get; init; } = new();
 
     /// <summary>Local mode accepts local code paths in job documents.</summary>

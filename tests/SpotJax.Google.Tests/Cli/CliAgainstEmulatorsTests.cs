@@ -42,8 +42,8 @@ public sealed partial class CliAgainstEmulatorsTests(PubSubEmulator pubsub, Fire
     public async Task InitializeAsync()
     {
         var admin = new PubSubAdminClient(pubsub.Transport, pubsub.Client(project));
-        await admin.CreateTopicAsync(Topics.Jobs, None);
-        await admin.CreateSubscriptionAsync(new SubscriptionSpec { Name = "cli-watch", Topic = Topics.Jobs }, None);
+        await admin.CreateTopicAsync(Topics.Default.Jobs, None);
+        await admin.CreateSubscriptionAsync(new SubscriptionSpec { Name = "cli-watch", Topic = Topics.Default.Jobs }, None);
         puller = new PubSubPuller(pubsub.Transport, pubsub.Client(project), "cli-watch", (message, _) =>
         {
             published.Enqueue(message);
@@ -282,7 +282,7 @@ public sealed partial class CliAgainstEmulatorsTests(PubSubEmulator pubsub, Fire
     private async Task<IReadOnlyList<PubSubMessage>> PublishedAsync()
     {
         var publisher = new PubSubPublisher(pubsub.Transport, pubsub.Client(project));
-        await publisher.PublishAsync(Topics.Jobs, OutgoingMessage.FromText(Marker), None);
+        await publisher.PublishAsync(Topics.Default.Jobs, OutgoingMessage.FromText(Marker), None);
         await Eventually.TrueAsync(() => published.Any(m => Encoding.UTF8.GetString(m.Data) == Marker));
         return published.Where(m => Encoding.UTF8.GetString(m.Data) != Marker).ToList();
     }

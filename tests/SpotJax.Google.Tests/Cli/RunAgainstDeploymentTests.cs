@@ -176,7 +176,7 @@ public sealed partial class RunAgainstDeploymentTests(PubSubEmulator pubsub, Fir
     {
         var name = PubSubTesting.UniqueName("run-watch");
         var admin = new PubSubAdminClient(pubsub.Transport, pubsub.Client(deployment.Project));
-        await admin.CreateSubscriptionAsync(new SubscriptionSpec { Name = name, Topic = Topics.Jobs }, CancellationToken.None);
+        await admin.CreateSubscriptionAsync(new SubscriptionSpec { Name = name, Topic = Topics.Default.Jobs }, CancellationToken.None);
         var watch = new TopicWatch(pubsub, deployment.Project);
         watch.Start(name);
         return watch;
@@ -204,7 +204,7 @@ public sealed partial class RunAgainstDeploymentTests(PubSubEmulator pubsub, Fir
         /// </summary>
         public async Task<IReadOnlyList<string>> PublishedAsync()
         {
-            await new PubSubPublisher(pubsub.Transport, pubsub.Client(project)).PublishAsync(Topics.Jobs, OutgoingMessage.FromText(marker), CancellationToken.None);
+            await new PubSubPublisher(pubsub.Transport, pubsub.Client(project)).PublishAsync(Topics.Default.Jobs, OutgoingMessage.FromText(marker), CancellationToken.None);
             await Eventually.TrueAsync(() => received.Contains(marker), "the marker message");
             return received.Where(m => m != marker).ToList();
         }

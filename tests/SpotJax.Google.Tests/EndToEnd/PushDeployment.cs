@@ -32,11 +32,11 @@ public sealed class PushDeployment : IAsyncDisposable
 
     private static readonly Dictionary<string, string> FunctionOfTopic = new()
     {
-        [Topics.Jobs] = FunctionNames.Submit,
-        [Topics.Provision] = FunctionNames.Provision,
-        [Topics.Launch] = FunctionNames.Launch,
-        [Topics.Recover] = FunctionNames.Recover,
-        [Topics.Finish] = FunctionNames.Finish,
+        [Topics.Default.Jobs] = FunctionNames.Submit,
+        [Topics.Default.Provision] = FunctionNames.Provision,
+        [Topics.Default.Launch] = FunctionNames.Launch,
+        [Topics.Default.Recover] = FunctionNames.Recover,
+        [Topics.Default.Finish] = FunctionNames.Finish,
         [BucketEventsTopic] = FunctionNames.BucketEvents,
     };
 

@@ -44,7 +44,7 @@ public sealed class PushLifecycleTests(PubSubEmulator pubsub, FirestoreEmulator 
         // --wait-for-preemption: the first attempt cannot end before the preemption below, however slow the message path is.
         var job = $$"""{"name": "quickstart", "tpu": {"type": "v4-8", "zone": "{{Zone}}"}, "code": "{{code}}", "script": "train.py", "args": ["--steps", "30", "--step-seconds", "0.1", "--wait-for-preemption"]}""";
 
-        var messageId = await Gcloud.PublishAsync(pubsub.BaseUri, deployment.Project, gcloudConfig, Topics.Jobs, job);
+        var messageId = await Gcloud.PublishAsync(pubsub.BaseUri, deployment.Project, gcloudConfig, Topics.Default.Jobs, job);
         var jobId = JobId.From("quickstart", "pubsub:" + messageId);
 
         await WaitForAsync(deployment, jobId, j => j.State == JobState.Running && j.Attempt == 1 && j.LastCheckpointStep >= 5);

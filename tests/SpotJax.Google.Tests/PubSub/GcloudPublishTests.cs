@@ -34,13 +34,13 @@ public sealed class GcloudPublishTests(PubSubEmulator pubsub, FirestoreEmulator 
     public async Task GcloudPublish_JobDeliveredTwiceAndNackedOnce_JobCreatedOnceAndProvisionAsked()
     {
         var admin = new PubSubAdminClient(pubsub.Transport, pubsub.Client(_project));
-        foreach (var topic in new[] { Topics.Jobs, Topics.Provision })
+        foreach (var topic in new[] { Topics.Default.Jobs, Topics.Default.Provision })
         {
             await admin.CreateTopicAsync(topic, None);
         }
 
-        await admin.CreateSubscriptionAsync(new SubscriptionSpec { Name = "submit", Topic = Topics.Jobs }, None);
-        await admin.CreateSubscriptionAsync(new SubscriptionSpec { Name = "provision-watch", Topic = Topics.Provision }, None);
+        await admin.CreateSubscriptionAsync(new SubscriptionSpec { Name = "submit", Topic = Topics.Default.Jobs }, None);
+        await admin.CreateSubscriptionAsync(new SubscriptionSpec { Name = "provision-watch", Topic = Topics.Default.Provision }, None);
         var store = firestore.CreateStore(_project);
         var functions = await FunctionsAsync(store, new PubSubPublisher(pubsub.Transport, pubsub.Client(_project)));
         var deliveries = new ConcurrentQueue<PubSubMessage>();
@@ -72,7 +72,7 @@ public sealed class GcloudPublishTests(PubSubEmulator pubsub, FirestoreEmulator 
         });
         var job = $$"""{"name": "{{JobName}}", "tpu": {"type": "v4-8", "zone": "us-central2-b"}, "code": "gs://spotjax-test/code/smoke.tar.gz", "script": "train.py"}""";
 
-        var messageId = await Gcloud.PublishAsync(pubsub.BaseUri, _project, Path.Combine(_root, "gcloud"), Topics.Jobs, job);
+        var messageId = await Gcloud.PublishAsync(pubsub.BaseUri, _project, Path.Combine(_root, "gcloud"), Topics.Default.Jobs, job);
 
         var delivered = await acknowledged.Task.WaitAsync(Eventually.Patience);
         var jobId = JobId.From(JobName, "pubsub:" + messageId);

@@ -195,7 +195,7 @@ public sealed class LocalLifecycleTests
     {
         await using var plane = await StartAsync();
 
-        await plane.Bus.PublishAsync(Topics.Jobs, Core.Ports.OutgoingMessage.FromText("{\"name\": \"bad\", \"tpu\": {\"type\": \"v4-7\", \"zone\": \"us-central2-b\"}, \"code\": \"gs://b/c\", \"script\": \"t.py\"}"), CancellationToken.None);
+        await plane.Bus.PublishAsync(Topics.Default.Jobs, Core.Ports.OutgoingMessage.FromText("{\"name\": \"bad\", \"tpu\": {\"type\": \"v4-7\", \"zone\": \"us-central2-b\"}, \"code\": \"gs://b/c\", \"script\": \"t.py\"}"), CancellationToken.None);
 
         Job? job = null;
         await Eventually.TrueAsync(async () => (job = (await plane.Store.ListRecentAsync(10, CancellationToken.None)).SingleOrDefault()) is not null);

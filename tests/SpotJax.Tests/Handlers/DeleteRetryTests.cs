@@ -23,20 +23,20 @@ public sealed class DeleteRetryTests : IAsyncLifetime
     public async Task Recover_DeleteFailsInItsOperation_DeletesWithANewRequestIdAndAsksForTheNextAttempt()
     {
         var job = await h.RunAsync(await h.SubmitAsync(HandlerHarness.JobYaml(h.Code(Forever))));
-        await h.TakeAsync(Topics.Provision);
+        await h.TakeAsync(Topics.Default.Provision);
         await h.Simulator.FailNextDeleteAsync(Zone, $"{job.Id}-1");
 
         await h.Functions.Recover.HandleAsync(h.Step(job.Id, 1, AttemptEnd.Preempted, "notice"), CancellationToken.None);
 
         await Eventually.TrueAsync(async () => await h.Tpu.GetQueuedResourceAsync(Zone, $"{job.Id}-1", CancellationToken.None) is null);
-        Assert.All(await h.TakeAsync(Topics.Provision), step => Assert.Equal(2, step.Attempt));
+        Assert.All(await h.TakeAsync(Topics.Default.Provision), step => Assert.Equal(2, step.Attempt));
     }
 
     [Fact]
     public async Task Recover_RedeliveredAfterItsDeleteFailed_DeletesAndSendsNoFailedRequestIdAgainAsNew()
     {
         var job = await h.RunAsync(await h.SubmitAsync(HandlerHarness.JobYaml(h.Code(Forever))));
-        await h.TakeAsync(Topics.Provision);
+        await h.TakeAsync(Topics.Default.Provision);
         // Try 0 of this attempt's delete already failed, as in an earlier delivery that crashed right after it.
         await h.Simulator.FailNextDeleteAsync(Zone, $"{job.Id}-1");
         var failed = await h.Tpu.DeleteQueuedResourceAsync(Zone, $"{job.Id}-1", force: true, RequestIds.For(job.Id, 1, "delete"), CancellationToken.None);

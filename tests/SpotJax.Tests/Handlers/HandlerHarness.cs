@@ -36,7 +36,7 @@ public sealed class HandlerHarness : IAsyncDisposable
         Simulator = simulator;
         Store = new SqliteJobStore(Path.Combine(root, "jobs.db"), time);
         Bus = new InProcessMessageBus(new InProcessBusOptions(), time);
-        foreach (var topic in new[] { Topics.Jobs, Topics.Provision, Topics.Launch, Topics.Recover, Topics.Finish })
+        foreach (var topic in new[] { Topics.Default.Jobs, Topics.Default.Provision, Topics.Default.Launch, Topics.Default.Recover, Topics.Default.Finish })
         {
             published[topic] = new ConcurrentQueue<PubSubMessage>();
             Bus.Subscribe(topic, (message, _) =>

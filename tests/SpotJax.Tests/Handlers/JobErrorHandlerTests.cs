@@ -37,7 +37,7 @@ public sealed class JobErrorHandlerTests : IAsyncLifetime
 
         Assert.Equal(JobState.Queued, job.State);
         Assert.Equal("handler test", job.Spec!.Name);
-        Assert.Single(await h.TakeAsync(Topics.Provision));
+        Assert.Single(await h.TakeAsync(Topics.Default.Provision));
     }
 
     [Fact]
@@ -76,13 +76,13 @@ public sealed class JobErrorHandlerTests : IAsyncLifetime
     public async Task ExitedMarker_WithOutputTail_PutsItAndTheLogIntoTheJobsError()
     {
         var job = await h.RunAsync(await h.SubmitAsync(HandlerHarness.JobYaml(h.Code("import time\ntime.sleep(600)\n"), maxRetries: 0)));
-        await h.TakeAsync(Topics.Recover);
+        await h.TakeAsync(Topics.Default.Recover);
         var exited = BucketLayout.Marker(job.Id, 1, 0, MarkerKind.Exited);
         var marker = "{\"exitCode\": 2, \"preemptionNotice\": false, \"outputTail\": \"Traceback\\n  File train.py\\n\\u001b[31mValueError: bad lr\\u001b[0m\\u0007\"}";
         await h.Objects.PutAsync(exited, Encoding.UTF8.GetBytes(marker), CancellationToken.None);
 
         await h.Functions.BucketEvents.HandleAsync(new StorageObjectEvent(HandlerHarness.Bucket, exited, 1, marker.Length, h.Time.GetUtcNow()), CancellationToken.None);
-        var recover = Assert.Single(await h.TakeAsync(Topics.Recover));
+        var recover = Assert.Single(await h.TakeAsync(Topics.Default.Recover));
         await h.Functions.Recover.HandleAsync(h.Message(recover.ToBytes()), CancellationToken.None);
 
         job = await h.JobAsync(job.Id);
@@ -99,13 +99,13 @@ public sealed class JobErrorHandlerTests : IAsyncLifetime
     public async Task ExitedMarker_OfAnOlderAgentWithoutTail_StillFailsTheAttemptNamingTheLog()
     {
         var job = await h.RunAsync(await h.SubmitAsync(HandlerHarness.JobYaml(h.Code("import time\ntime.sleep(600)\n"))));
-        await h.TakeAsync(Topics.Recover);
+        await h.TakeAsync(Topics.Default.Recover);
         var exited = BucketLayout.Marker(job.Id, 1, 0, MarkerKind.Exited);
         await h.Objects.PutAsync(exited, Encoding.UTF8.GetBytes("{\"exitCode\":3,\"preemptionNotice\":false}"), CancellationToken.None);
 
         await h.Functions.BucketEvents.HandleAsync(new StorageObjectEvent(HandlerHarness.Bucket, exited, 1, 40, h.Time.GetUtcNow()), CancellationToken.None);
 
-        var recover = Assert.Single(await h.TakeAsync(Topics.Recover));
+        var recover = Assert.Single(await h.TakeAsync(Topics.Default.Recover));
         Assert.Equal((AttemptEnd.Failed, 3, null), (recover.Cause, recover.ExitCode, recover.OutputTail));
         Assert.Equal($"worker 0 exited 3 (its log: gs://{HandlerHarness.Bucket}/{job.Id}/logs/attempt-1/worker-0.log)", recover.Detail);
     }

@@ -35,13 +35,13 @@ public sealed class LaunchLeaseTests : IAsyncLifetime
     {
         var job = await h.SubmitAsync(HandlerHarness.JobYaml(h.Code(Forever)));
         await functions.Provision.HandleAsync(h.Step(job.Id, 1), CancellationToken.None);
-        await h.TakeAsync(Topics.Launch);
+        await h.TakeAsync(Topics.Default.Launch);
 
         await functions.Sweep.HandleAsync(CancellationToken.None);
         await functions.Sweep.HandleAsync(CancellationToken.None);
         await functions.Sweep.HandleAsync(CancellationToken.None);
 
-        Assert.Single(await h.TakeAsync(Topics.Launch), l => l.JobId == job.Id && l.Attempt == 1);
+        Assert.Single(await h.TakeAsync(Topics.Default.Launch), l => l.JobId == job.Id && l.Attempt == 1);
     }
 
     [Fact]
@@ -58,7 +58,7 @@ public sealed class LaunchLeaseTests : IAsyncLifetime
         foreach (var _ in Enumerable.Range(0, 3))
         {
             await functions.Sweep.HandleAsync(CancellationToken.None);
-            foreach (var launch in await h.TakeAsync(Topics.Launch))
+            foreach (var launch in await h.TakeAsync(Topics.Default.Launch))
             {
                 await functions.Launch.HandleAsync(h.Step(launch.JobId, launch.Attempt), CancellationToken.None);
             }
@@ -75,19 +75,19 @@ public sealed class LaunchLeaseTests : IAsyncLifetime
     {
         var job = await h.SubmitAsync(HandlerHarness.JobYaml(h.Code(Forever)));
         await functions.Provision.HandleAsync(h.Step(job.Id, 1), CancellationToken.None);
-        await h.TakeAsync(Topics.Launch);
+        await h.TakeAsync(Topics.Default.Launch);
         // What a launch that died right after its compare-and-set leaves behind.
         var now = h.Time.GetUtcNow();
         await new JobTransitions(h.Store).ApplyAsync(job.Id, j => JobLifecycle.NodesReady(j, 1, 1, now, now + h.Options.Lifecycle.LaunchLease), CancellationToken.None);
 
         await functions.Sweep.HandleAsync(CancellationToken.None);
         await functions.Launch.HandleAsync(h.Step(job.Id, 1), CancellationToken.None);
-        Assert.Empty(await h.TakeAsync(Topics.Launch));
+        Assert.Empty(await h.TakeAsync(Topics.Default.Launch));
         Assert.Empty(runner.Launched);
 
         h.Time.Advance(h.Options.Lifecycle.LaunchLease);
         await functions.Sweep.HandleAsync(CancellationToken.None);
-        var republished = await h.TakeAsync(Topics.Launch);
+        var republished = await h.TakeAsync(Topics.Default.Launch);
         Assert.Single(republished, l => l.JobId == job.Id && l.Attempt == 1);
         await functions.Launch.HandleAsync(h.Step(job.Id, 1), CancellationToken.None);
 
@@ -99,7 +99,7 @@ public sealed class LaunchLeaseTests : IAsyncLifetime
         // The agents started: however long they prepare, the sweep never launches the attempt again.
         h.Time.Advance(2 * h.Options.Lifecycle.LaunchLease);
         await functions.Sweep.HandleAsync(CancellationToken.None);
-        Assert.Empty(await h.TakeAsync(Topics.Launch));
+        Assert.Empty(await h.TakeAsync(Topics.Default.Launch));
         Assert.Equal(JobState.Running, (await h.PreparedAsync(job.Id)).State);
         Assert.Equal([(1, 0)], runner.Launched);
     }

@@ -44,7 +44,7 @@ public sealed class NetworkHandlerTests : IAsyncLifetime
         Assert.Contains(expected, job.LastError, StringComparison.Ordinal);
         Assert.Contains("tpu_subnets", job.LastError, StringComparison.Ordinal);
         Assert.Contains("regions with one: us-central2", job.LastError, StringComparison.Ordinal);
-        Assert.Empty(await h.TakeAsync(Topics.Provision));
+        Assert.Empty(await h.TakeAsync(Topics.Default.Provision));
     }
 
     [Fact]
@@ -77,7 +77,7 @@ public sealed class NetworkHandlerTests : IAsyncLifetime
         var functions = Functions(h.Options with { Network = Network });
 
         await functions.Provision.HandleAsync(h.Step(job.Id, 1), CancellationToken.None);
-        var recover = Assert.Single(await h.TakeAsync(Topics.Recover));
+        var recover = Assert.Single(await h.TakeAsync(Topics.Default.Recover));
         await functions.Recover.HandleAsync(h.Message(recover.ToBytes()), CancellationToken.None);
 
         Assert.Null(await h.Tpu.GetQueuedResourceAsync("europe-west4-a", $"{job.Id}-1", CancellationToken.None));

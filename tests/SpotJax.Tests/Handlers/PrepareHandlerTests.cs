@@ -31,7 +31,7 @@ public sealed class PrepareHandlerTests : IAsyncLifetime
         await h.Functions.Launch.HandleAsync(h.Step(job.Id, 1), CancellationToken.None);
         Assert.Equal(JobState.Launching, (await h.JobAsync(job.Id)).State);
         await h.MarkerAsync(job.Id, 1, 0, MarkerKind.PrepareFailed);
-        var recover = Assert.Single(await h.TakeAsync(Topics.Recover));
+        var recover = Assert.Single(await h.TakeAsync(Topics.Default.Recover));
         await h.Functions.Recover.HandleAsync(h.Message(recover.ToBytes()), CancellationToken.None);
 
         job = await h.JobAsync(job.Id);
@@ -53,7 +53,7 @@ public sealed class PrepareHandlerTests : IAsyncLifetime
         await h.Functions.Provision.HandleAsync(h.Step(job.Id, 2), CancellationToken.None);
         await h.Functions.Launch.HandleAsync(h.Step(job.Id, 2), CancellationToken.None);
         await h.MarkerAsync(job.Id, 2, 0, MarkerKind.PrepareFailed);
-        foreach (var step in await h.TakeAsync(Topics.Recover))
+        foreach (var step in await h.TakeAsync(Topics.Default.Recover))
         {
             await h.Functions.Recover.HandleAsync(h.Message(step.ToBytes()), CancellationToken.None);
         }
@@ -91,16 +91,16 @@ public sealed class PrepareHandlerTests : IAsyncLifetime
         await h.Functions.Launch.HandleAsync(h.Step(job.Id, 1), CancellationToken.None);
         job = await h.JobAsync(job.Id);
         Assert.Equal((JobState.Launching, h.Time.GetUtcNow()), (job.State, job.AgentsStartedAt));
-        await h.TakeAsync(Topics.Launch);
+        await h.TakeAsync(Topics.Default.Launch);
 
         h.Time.Advance(TimeSpan.FromMinutes(20));
         await h.Functions.Sweep.HandleAsync(CancellationToken.None);
-        Assert.Empty(await h.TakeAsync(Topics.Recover));
-        Assert.Empty(await h.TakeAsync(Topics.Launch));
+        Assert.Empty(await h.TakeAsync(Topics.Default.Recover));
+        Assert.Empty(await h.TakeAsync(Topics.Default.Launch));
 
         h.Time.Advance(TimeSpan.FromSeconds(1));
         await h.Functions.Sweep.HandleAsync(CancellationToken.None);
-        var recover = Assert.Single(await h.TakeAsync(Topics.Recover));
+        var recover = Assert.Single(await h.TakeAsync(Topics.Default.Recover));
         Assert.Equal((job.Id, 1, AttemptEnd.LaunchFailed), (recover.JobId, recover.Attempt, recover.Cause));
         Assert.Contains("preparation timed out", recover.Detail, StringComparison.Ordinal);
         Assert.Contains("0 of 1 worker(s) prepared within 20 min", recover.Detail, StringComparison.Ordinal);

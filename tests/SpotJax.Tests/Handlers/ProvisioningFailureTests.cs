@@ -59,13 +59,13 @@ public sealed class ProvisioningFailureTests : IAsyncLifetime
         for (var delivered = true; delivered;)
         {
             delivered = false;
-            foreach (var recover in await h.TakeAsync(Topics.Recover))
+            foreach (var recover in await h.TakeAsync(Topics.Default.Recover))
             {
                 delivered = true;
                 await f.Recover.HandleAsync(h.Step(recover.JobId, recover.Attempt, recover.Cause, recover.Detail), CancellationToken.None);
             }
 
-            foreach (var provision in await h.TakeAsync(Topics.Provision))
+            foreach (var provision in await h.TakeAsync(Topics.Default.Provision))
             {
                 delivered = true;
                 try
@@ -119,9 +119,9 @@ public sealed class ProvisioningFailureTests : IAsyncLifetime
 
         // A duplicate of the refused delivery before the backoff ends changes nothing, nor does the sweep.
         await Assert.ThrowsAsync<TransientException>(() => ProvisionAsync(job, 1));
-        await h.TakeAsync(Topics.Provision);
+        await h.TakeAsync(Topics.Default.Provision);
         await f.Sweep.HandleAsync(CancellationToken.None);
-        Assert.Empty(await h.TakeAsync(Topics.Provision));
+        Assert.Empty(await h.TakeAsync(Topics.Default.Provision));
         Assert.Equal((2, 1), ((await h.JobAsync(job.Id)).ProvisionTry, (await h.JobAsync(job.Id)).CapacityRefusals));
 
         // Tries 2 and 3, each once its backoff (15 s, then 30 s) has passed and the sweep asked for it.
@@ -142,7 +142,7 @@ public sealed class ProvisioningFailureTests : IAsyncLifetime
         await ProvisionAsync(job, 2);
         job = await h.JobAsync(job.Id);
         Assert.Equal((JobState.Provisioning, 2, ZoneB, 1), (job.State, job.Attempt, job.Zone, job.ProvisionTry));
-        Assert.Contains(await h.TakeAsync(Topics.Launch), l => l.JobId == job.Id && l.Attempt == 2);
+        Assert.Contains(await h.TakeAsync(Topics.Default.Launch), l => l.JobId == job.Id && l.Attempt == 2);
     }
 
     [Fact]
@@ -164,7 +164,7 @@ public sealed class ProvisioningFailureTests : IAsyncLifetime
         job = await h.JobAsync(job.Id);
         Assert.Equal((JobState.Provisioning, 1, 0), (job.State, job.ProvisionTry, job.CapacityRefusals));
         Assert.NotNull(await h.Tpu.GetQueuedResourceAsync(ZoneA, job.QueuedResourceId!, CancellationToken.None));
-        Assert.Contains(await h.TakeAsync(Topics.Launch), l => l.JobId == job.Id);
+        Assert.Contains(await h.TakeAsync(Topics.Default.Launch), l => l.JobId == job.Id);
         Assert.DoesNotContain(await h.HistoryAsync(job.Id), e => e.From == JobState.Provisioning);
     }
 
@@ -183,7 +183,7 @@ public sealed class ProvisioningFailureTests : IAsyncLifetime
         job = await h.JobAsync(job.Id);
         Assert.Equal((JobState.Provisioning, 1), (job.State, job.ProvisionTry));
         Assert.Single(await h.Tpu.ListQueuedResourcesAsync(ZoneA, CancellationToken.None));
-        Assert.Contains(await h.TakeAsync(Topics.Launch), l => l.JobId == job.Id);
+        Assert.Contains(await h.TakeAsync(Topics.Default.Launch), l => l.JobId == job.Id);
     }
 
     [Fact]
@@ -207,7 +207,7 @@ public sealed class ProvisioningFailureTests : IAsyncLifetime
         job = await h.JobAsync(job.Id);
         Assert.Equal((JobState.Provisioning, 2), (job.State, job.ProvisionTry));
         Assert.NotNull(await h.Tpu.GetQueuedResourceAsync(ZoneA, job.QueuedResourceId!, CancellationToken.None));
-        Assert.Contains(await h.TakeAsync(Topics.Launch), l => l.JobId == job.Id);
+        Assert.Contains(await h.TakeAsync(Topics.Default.Launch), l => l.JobId == job.Id);
     }
 
     [Fact]
@@ -239,7 +239,7 @@ public sealed class ProvisioningFailureTests : IAsyncLifetime
         h.Simulator.SetFaults(new TpuFaults());
         var recorded = JobLifecycle.CreateRequested(job, 1, 1, operation!.Name!, h.Time.GetUtcNow());
         Assert.True(await h.Store.TryUpdateAsync(recorded.Job, job.Revision, null, CancellationToken.None));
-        await h.TakeAsync(Topics.Provision);
+        await h.TakeAsync(Topics.Default.Provision);
 
         await f.Sweep.HandleAsync(CancellationToken.None);
         await f.Sweep.HandleAsync(CancellationToken.None);
@@ -247,7 +247,7 @@ public sealed class ProvisioningFailureTests : IAsyncLifetime
         job = await h.JobAsync(job.Id);
         Assert.Equal((JobState.Provisioning, 2, null), (job.State, job.ProvisionTry, job.CreateOperation));
         Assert.Single(await h.HistoryAsync(job.Id), e => e.From == JobState.Provisioning && e.Cause.Contains("no more capacity", StringComparison.OrdinalIgnoreCase));
-        Assert.Empty(await h.TakeAsync(Topics.Provision));
+        Assert.Empty(await h.TakeAsync(Topics.Default.Provision));
 
         h.Time.Advance(TimeSpan.FromSeconds(15));
         await f.Sweep.HandleAsync(CancellationToken.None);
@@ -288,7 +288,7 @@ public sealed class ProvisioningFailureTests : IAsyncLifetime
 
         h.Time.Advance(TimeSpan.FromMinutes(20));
         await f.Sweep.HandleAsync(CancellationToken.None);
-        Assert.Empty(await h.TakeAsync(Topics.Recover));
+        Assert.Empty(await h.TakeAsync(Topics.Default.Recover));
         h.Time.Advance(TimeSpan.FromMinutes(11));
         await f.Sweep.HandleAsync(CancellationToken.None);
         await DeliverAsync();

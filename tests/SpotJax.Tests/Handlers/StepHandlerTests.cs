@@ -32,7 +32,7 @@ public sealed class StepHandlerTests : IAsyncLifetime
         Assert.Equal(JobState.Queued, job.State);
         Assert.Equal(JobId.From("handler test", $"pubsub:{message.MessageId}"), job.Id);
         Assert.Single(await h.HistoryAsync(job.Id));
-        Assert.All(await h.TakeAsync(Topics.Provision), step => Assert.Equal((job.Id, 1), (step.JobId, step.Attempt)));
+        Assert.All(await h.TakeAsync(Topics.Default.Provision), step => Assert.Equal((job.Id, 1), (step.JobId, step.Attempt)));
     }
 
     [Fact]
@@ -60,7 +60,7 @@ public sealed class StepHandlerTests : IAsyncLifetime
         var job = Assert.Single(await h.Store.ListRecentAsync(10, CancellationToken.None));
         Assert.Equal(JobState.Rejected, job.State);
         Assert.Contains(field, job.LastError, StringComparison.Ordinal);
-        Assert.Empty(await h.TakeAsync(Topics.Provision));
+        Assert.Empty(await h.TakeAsync(Topics.Default.Provision));
     }
 
     [Fact]
@@ -79,7 +79,7 @@ public sealed class StepHandlerTests : IAsyncLifetime
         Assert.NotNull(queued.Spot);
         Assert.Equal(job.Id, queued.NodeLabels[ProvisionFunction.JobLabel]);
         Assert.Single(await h.HistoryAsync(job.Id), e => e.To == JobState.Provisioning);
-        Assert.NotEmpty(await h.TakeAsync(Topics.Launch));
+        Assert.NotEmpty(await h.TakeAsync(Topics.Default.Launch));
     }
 
     [Fact]
@@ -170,7 +170,7 @@ public sealed class StepHandlerTests : IAsyncLifetime
     public async Task Recover_Twice_SpendsOnceDeletesTheResourceAndAsksForTheNextAttempt()
     {
         var job = await h.RunAsync(await h.SubmitAsync(HandlerHarness.JobYaml(h.Code(Forever))));
-        await h.TakeAsync(Topics.Provision);
+        await h.TakeAsync(Topics.Default.Provision);
 
         await h.Functions.Recover.HandleAsync(h.Step(job.Id, 1, AttemptEnd.Preempted, "notice"), CancellationToken.None);
         await h.Functions.Recover.HandleAsync(h.Step(job.Id, 1, AttemptEnd.Preempted, "notice"), CancellationToken.None);
@@ -179,7 +179,7 @@ public sealed class StepHandlerTests : IAsyncLifetime
         Assert.Equal((JobState.Recovering, 1, 0), (job.State, job.PreemptionsSpent, job.FailuresSpent));
         Assert.Single(await h.HistoryAsync(job.Id), e => e.To == JobState.Recovering);
         await Eventually.TrueAsync(async () => await h.Tpu.GetQueuedResourceAsync("us-central2-b", $"{job.Id}-1", CancellationToken.None) is null);
-        Assert.All(await h.TakeAsync(Topics.Provision), step => Assert.Equal(2, step.Attempt));
+        Assert.All(await h.TakeAsync(Topics.Default.Provision), step => Assert.Equal(2, step.Attempt));
     }
 
     [Fact]
@@ -222,7 +222,7 @@ public sealed class StepHandlerTests : IAsyncLifetime
     public async Task ExitedMarker_CleanExitAfterPreemptedMarker_IsAPreemption()
     {
         var job = await h.RunAsync(await h.SubmitAsync(HandlerHarness.JobYaml(h.Code(Forever))));
-        await h.TakeAsync(Topics.Recover);
+        await h.TakeAsync(Topics.Default.Recover);
         await h.Objects.PutAsync(BucketLayout.Marker(job.Id, 1, 0, MarkerKind.Preempted), Encoding.UTF8.GetBytes("{\"reason\":\"SIGTERM\"}"), CancellationToken.None);
         var exited = BucketLayout.Marker(job.Id, 1, 0, MarkerKind.Exited);
         await h.Objects.PutAsync(exited, Encoding.UTF8.GetBytes("{\"exitCode\":0,\"preemptionNotice\":false}"), CancellationToken.None);
@@ -230,7 +230,7 @@ public sealed class StepHandlerTests : IAsyncLifetime
         await h.Functions.BucketEvents.HandleAsync(new StorageObjectEvent(HandlerHarness.Bucket, exited, 1, 40, h.Time.GetUtcNow()), CancellationToken.None);
 
         Assert.Equal(JobState.Running, (await h.JobAsync(job.Id)).State);
-        var recover = Assert.Single(await h.TakeAsync(Topics.Recover));
+        var recover = Assert.Single(await h.TakeAsync(Topics.Default.Recover));
         Assert.Equal(AttemptEnd.Preempted, recover.Cause);
     }
 
@@ -248,7 +248,7 @@ public sealed class StepHandlerTests : IAsyncLifetime
         job = await h.JobAsync(job.Id);
         Assert.Equal((JobState.Succeeded, 0), (job.State, job.ExitCode));
         Assert.Single(await h.HistoryAsync(job.Id), e => e.To == JobState.Succeeded);
-        Assert.NotEmpty(await h.TakeAsync(Topics.Finish));
+        Assert.NotEmpty(await h.TakeAsync(Topics.Default.Finish));
 
         await h.Functions.Finish.HandleAsync(h.Step(job.Id, 1), CancellationToken.None);
         await h.Functions.Finish.HandleAsync(h.Step(job.Id, 1), CancellationToken.None);
@@ -310,7 +310,7 @@ public sealed class StepHandlerTests : IAsyncLifetime
         job = await h.JobAsync(job.Id);
         Assert.Equal(JobState.Running, job.State);
         Assert.Single(await h.HistoryAsync(job.Id), e => e.Cause.StartsWith("stalled", StringComparison.Ordinal));
-        Assert.Empty(await h.TakeAsync(Topics.Recover));
+        Assert.Empty(await h.TakeAsync(Topics.Default.Recover));
     }
 
     [Fact]
@@ -320,11 +320,11 @@ public sealed class StepHandlerTests : IAsyncLifetime
 
         h.Time.Advance(TimeSpan.FromMinutes(29));
         await h.Functions.Sweep.HandleAsync(CancellationToken.None);
-        Assert.Empty(await h.TakeAsync(Topics.Recover));
+        Assert.Empty(await h.TakeAsync(Topics.Default.Recover));
 
         h.Time.Advance(TimeSpan.FromMinutes(2));
         await h.Functions.Sweep.HandleAsync(CancellationToken.None);
-        var recover = Assert.Single(await h.TakeAsync(Topics.Recover));
+        var recover = Assert.Single(await h.TakeAsync(Topics.Default.Recover));
         Assert.Equal((job.Id, 1, AttemptEnd.Stalled), (recover.JobId, recover.Attempt, recover.Cause));
     }
 
@@ -336,7 +336,7 @@ public sealed class StepHandlerTests : IAsyncLifetime
 
         await h.Functions.Sweep.HandleAsync(CancellationToken.None);
 
-        Assert.Contains(await h.TakeAsync(Topics.Recover), r => r.Cause == AttemptEnd.Preempted && r.Attempt == 1);
+        Assert.Contains(await h.TakeAsync(Topics.Default.Recover), r => r.Cause == AttemptEnd.Preempted && r.Attempt == 1);
     }
 
     [Fact]
@@ -344,11 +344,11 @@ public sealed class StepHandlerTests : IAsyncLifetime
     {
         var job = await h.SubmitAsync(HandlerHarness.JobYaml(h.Code(Forever)));
         await h.Functions.Provision.HandleAsync(h.Step(job.Id, 1), CancellationToken.None);
-        await h.TakeAsync(Topics.Launch);
+        await h.TakeAsync(Topics.Default.Launch);
 
         await h.Functions.Sweep.HandleAsync(CancellationToken.None);
 
-        Assert.Contains(await h.TakeAsync(Topics.Launch), l => l.JobId == job.Id && l.Attempt == 1);
+        Assert.Contains(await h.TakeAsync(Topics.Default.Launch), l => l.JobId == job.Id && l.Attempt == 1);
     }
 
     [Fact]
@@ -438,7 +438,7 @@ public sealed class StepHandlerTests : IAsyncLifetime
         await h.Functions.Submit.HandleAsync(cancel, CancellationToken.None);
         await h.Functions.Submit.HandleAsync(cancel, CancellationToken.None);
         Assert.Equal(JobState.Cancelling, (await h.JobAsync(job.Id)).State);
-        foreach (var finish in await h.TakeAsync(Topics.Finish))
+        foreach (var finish in await h.TakeAsync(Topics.Default.Finish))
         {
             await h.Functions.Finish.HandleAsync(h.Step(finish.JobId, finish.Attempt), CancellationToken.None);
         }

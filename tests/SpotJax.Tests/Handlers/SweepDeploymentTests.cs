@@ -69,14 +69,14 @@ public sealed class SweepDeploymentTests : IAsyncLifetime
         var sweep = h.Sweep(h.Options, tpu);
 
         await sweep.HandleAsync(CancellationToken.None);
-        Assert.Empty(await h.TakeAsync(Topics.Launch));
+        Assert.Empty(await h.TakeAsync(Topics.Default.Launch));
 
         await h.Simulator.PreemptAsync(Zone, theirs);
         h.Time.Advance(TimeSpan.FromMinutes(3));
         await sweep.HandleAsync(CancellationToken.None);
 
-        Assert.Empty(await h.TakeAsync(Topics.Launch));
-        Assert.Empty(await h.TakeAsync(Topics.Recover));
+        Assert.Empty(await h.TakeAsync(Topics.Default.Launch));
+        Assert.Empty(await h.TakeAsync(Topics.Default.Recover));
         Assert.Empty(tpu.Deleted);
         Assert.NotNull(await h.Tpu.GetQueuedResourceAsync(Zone, theirs, CancellationToken.None));
     }
@@ -111,7 +111,7 @@ public sealed class SweepDeploymentTests : IAsyncLifetime
 
         await h.Sweep(h.Options, warn: warnings.Enqueue).HandleAsync(CancellationToken.None);
 
-        Assert.Contains(await h.TakeAsync(Topics.Launch), l => l.JobId == job.Id && l.Attempt == 1);
+        Assert.Contains(await h.TakeAsync(Topics.Default.Launch), l => l.JobId == job.Id && l.Attempt == 1);
         Assert.Empty(warnings);
     }
 
@@ -127,14 +127,14 @@ public sealed class SweepDeploymentTests : IAsyncLifetime
     private async Task<Job> StoredProvisioningAsync(string name)
     {
         var job = await h.SubmitAsync(HandlerHarness.JobYaml(h.Code("print('hi')\n")).Replace("handler test", name, StringComparison.Ordinal), name);
-        await h.TakeAsync(Topics.Provision);
+        await h.TakeAsync(Topics.Default.Provision);
         var started = await new JobTransitions(h.Store).ApplyAsync(job.Id, j => JobLifecycle.StartProvisioning(j, 1, h.Time.GetUtcNow()), CancellationToken.None);
         return started!.Job;
     }
 
     /// <summary>The provision body of <paramref name="job"/> as deployment <paramref name="deployment"/> makes it.</summary>
     private QueuedResource Body(Job job, string deployment) =>
-        new ProvisionFunction(new JobTransitions(h.Store), h.Tpu, new StepPublisher(h.Bus), h.Options with { Deployment = deployment }, h.Time).Body(job);
+        new ProvisionFunction(new JobTransitions(h.Store), h.Tpu, new StepPublisher(h.Bus, h.Options.Topics), h.Options with { Deployment = deployment }, h.Time).Body(job);
 
     /// <summary>
     /// Creates the job's queued resource as deployment <paramref name="deployment"/> would, or, for null,

@@ -184,6 +184,35 @@ public sealed class DeploymentTests : IDisposable
         Assert.Equal($"{Deployment.DeploymentVariable}='{value}': {SpotJax.Core.Steps.DeploymentName.Rule}", error.Message);
     }
 
+    [Theory]
+    [InlineData(null, "spotjax")]
+    [InlineData("", "spotjax")]
+    [InlineData("staging", "staging")]
+    public async Task Create_NamePrefix_NamesTheStepsTopics(string? value, string expected)
+    {
+        var environment = Environment(null);
+        environment[Deployment.NamePrefixVariable] = value;
+
+        await using var deployment = await Deployment.CreateAsync(environment, TimeProvider.System, CancellationToken.None);
+
+        Assert.Equal(new SpotJax.Core.Topics(expected), deployment.Options.Topics);
+        Assert.Equal([$"{expected}-jobs", $"{expected}-provision", $"{expected}-launch", $"{expected}-recover", $"{expected}-finish"], deployment.Functions.ByTopic.Keys);
+    }
+
+    [Theory]
+    [InlineData("Staging")]
+    [InlineData("staging-")]
+    [InlineData("a-very-long-prefix")]
+    public async Task Create_NamePrefixOutsideTerraformsRule_FailsNamingTheVariableAndTheRule(string value)
+    {
+        var environment = Environment(null);
+        environment[Deployment.NamePrefixVariable] = value;
+
+        var error = await Assert.ThrowsAsync<HostConfigurationException>(() => Deployment.CreateAsync(environment, TimeProvider.System, CancellationToken.None));
+
+        Assert.Equal($"{Deployment.NamePrefixVariable}='{value}': {SpotJax.Core.NamePrefix.Rule}", error.Message);
+    }
+
     public void Dispose()
     {
         try

@@ -333,7 +333,7 @@ public sealed class FunctionHostTests : IAsyncLifetime
     {
         var job = await h.SubmitAsync(HandlerHarness.JobYaml(h.Code(Forever)));
         await h.Functions.Provision.HandleAsync(h.Step(job.Id, 1), CancellationToken.None);
-        await h.TakeAsync(Topics.Launch);
+        await h.TakeAsync(Topics.Default.Launch);
         var client = await HostAsync(FunctionNames.Sweep);
         var request = new HttpRequestMessage(HttpMethod.Post, "/");
         request.Headers.Add("User-Agent", "Google-Cloud-Scheduler");
@@ -344,7 +344,7 @@ public sealed class FunctionHostTests : IAsyncLifetime
         using var response = await client.SendAsync(request);
 
         Assert.Equal(HttpStatusCode.NoContent, response.StatusCode);
-        Assert.Contains(await h.TakeAsync(Topics.Launch), step => step.JobId == job.Id);
+        Assert.Contains(await h.TakeAsync(Topics.Default.Launch), step => step.JobId == job.Id);
     }
 
     [Fact]
