@@ -2,7 +2,7 @@
 resource "google_service_account" "function" {
   for_each = local.functions
 
-  account_id   = "spotjax-${each.key}"
+  account_id   = "${var.name_prefix}-${each.key}"
   display_name = "SpotJax ${each.key} function"
   description  = "Runs the SpotJax ${each.key} Cloud Run service."
 
@@ -12,7 +12,7 @@ resource "google_service_account" "function" {
 # The identity of Pub/Sub pushes and of the Scheduler call: the only caller the event functions
 # admit (Cloud Run IAM, and SPOTJAX_PUSH_SERVICE_ACCOUNT checked by the functions host).
 resource "google_service_account" "invoker" {
-  account_id   = "spotjax-invoker"
+  account_id   = "${var.name_prefix}-invoker"
   display_name = "SpotJax push and scheduler invoker"
   description  = "Signs the OIDC tokens of the Pub/Sub push subscriptions and of the sweep schedule."
 
@@ -22,7 +22,7 @@ resource "google_service_account" "invoker" {
 # The identity of the TPU VMs (SPOTJAX_NODE_SERVICE_ACCOUNT): the node agent and the training
 # script use its tokens from the metadata server to reach the control bucket.
 resource "google_service_account" "node" {
-  account_id   = "spotjax-tpu-node"
+  account_id   = "${var.name_prefix}-tpu-node"
   display_name = "SpotJax TPU VMs"
   description  = "Runs on the TPU VMs SpotJax provisions: code, markers, logs and checkpoints in the control bucket."
 
@@ -93,9 +93,9 @@ resource "google_project_iam_member" "node_reads_job_secrets" {
   member = "serviceAccount:${google_service_account.node.email}"
 
   condition {
-    title       = "spotjax-job-secrets"
-    description = "Only secrets whose id starts with var.job_secret_prefix."
-    expression  = "resource.name.startsWith(\"projects/${local.project_number}/secrets/${var.job_secret_prefix}\")"
+    title       = "${var.name_prefix}-job-secrets"
+    description = "Only secrets whose id starts with local.job_secret_prefix."
+    expression  = "resource.name.startsWith(\"projects/${local.project_number}/secrets/${local.job_secret_prefix}\")"
   }
 }
 

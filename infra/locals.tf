@@ -7,15 +7,19 @@ locals {
   # The spotjax-deployment label of this deployment's queued resources; null or empty means the prefix.
   deployment_name = trimspace(var.deployment_name == null ? "" : var.deployment_name) == "" ? var.name_prefix : trimspace(var.deployment_name)
 
-  # Topic names, as in shared/SpotJax.Core/Topics.cs (the step topics) plus the two only infra uses.
+  # The start of the secret ids the TPU VMs may read (jobs' secretEnv); null or empty means the prefix's.
+  job_secret_prefix = var.job_secret_prefix == null || var.job_secret_prefix == "" ? "${var.name_prefix}-job-" : var.job_secret_prefix
+
+  # Topic names, as shared/SpotJax.Core/Topics.cs names the step topics from the prefix
+  # (SPOTJAX_NAME_PREFIX), plus the two only infra uses.
   topics = {
-    jobs          = "spotjax-jobs"
-    provision     = "spotjax-provision"
-    launch        = "spotjax-launch"
-    recover       = "spotjax-recover"
-    finish        = "spotjax-finish"
-    bucket_events = "spotjax-bucket-events"
-    dead_letter   = "spotjax-dead-letter"
+    jobs          = "${var.name_prefix}-jobs"
+    provision     = "${var.name_prefix}-provision"
+    launch        = "${var.name_prefix}-launch"
+    recover       = "${var.name_prefix}-recover"
+    finish        = "${var.name_prefix}-finish"
+    bucket_events = "${var.name_prefix}-bucket-events"
+    dead_letter   = "${var.name_prefix}-dead-letter"
   }
 
   # The functions (functions/SpotJax.Functions/FunctionNames.cs): one Cloud Run service and one
@@ -28,7 +32,7 @@ locals {
   functions = {
     "submit" = {
       trigger              = "topic"
-      topic                = "spotjax-jobs"
+      topic                = local.topics.jobs
       concurrency          = 20
       max_instances        = 5
       timeout_seconds      = 60
@@ -40,7 +44,7 @@ locals {
     "bucket-events" = {
       trigger = "topic"
       # Fed by the control bucket's OBJECT_FINALIZE notification (storage.tf), not by the code.
-      topic                = "spotjax-bucket-events"
+      topic                = local.topics.bucket_events
       concurrency          = 40
       max_instances        = 10
       timeout_seconds      = 60
@@ -51,7 +55,7 @@ locals {
     }
     "provision" = {
       trigger              = "topic"
-      topic                = "spotjax-provision"
+      topic                = local.topics.provision
       concurrency          = 10
       max_instances        = 5
       timeout_seconds      = 120
@@ -62,7 +66,7 @@ locals {
     }
     "launch" = {
       trigger = "topic"
-      topic   = "spotjax-launch"
+      topic   = local.topics.launch
       # One launch per instance: it holds up to 32 SSH sessions at once to a slice's workers, one
       # command each that installs the agent and starts it detached (the agents prepare on their
       # own), so it ends in seconds; 300 s covers a slow SSH connect and a 64-worker slice. The
@@ -77,7 +81,7 @@ locals {
     }
     "recover" = {
       trigger              = "topic"
-      topic                = "spotjax-recover"
+      topic                = local.topics.recover
       concurrency          = 10
       max_instances        = 5
       timeout_seconds      = 120
@@ -88,7 +92,7 @@ locals {
     }
     "finish" = {
       trigger              = "topic"
-      topic                = "spotjax-finish"
+      topic                = local.topics.finish
       concurrency          = 10
       max_instances        = 5
       timeout_seconds      = 120
@@ -129,7 +133,7 @@ locals {
   # What the OIDC token of a push or of the Scheduler call is issued for, and what the function
   # checks (SPOTJAX_PUSH_AUDIENCE): the service's deterministic URL, known before the service exists.
   audience = {
-    for name, f in local.invoked : name => "https://spotjax-${name}-${local.project_number}.${var.region}.run.app"
+    for name, f in local.invoked : name => "https://${var.name_prefix}-${name}-${local.project_number}.${var.region}.run.app"
   }
 
   # Project-level roles of each function's service account. Firestore and the Cloud TPU API have
@@ -205,13 +209,13 @@ locals {
 
   # The topics each function publishes to (shared/SpotJax.Core/Steps/StepPublisher.cs callers).
   publishes = {
-    "submit"        = ["spotjax-provision", "spotjax-finish"]
-    "bucket-events" = ["spotjax-provision", "spotjax-recover", "spotjax-finish"]
-    "provision"     = ["spotjax-launch", "spotjax-recover"]
-    "launch"        = ["spotjax-recover"]
-    "recover"       = ["spotjax-provision", "spotjax-finish"]
+    "submit"        = [local.topics.provision, local.topics.finish]
+    "bucket-events" = [local.topics.provision, local.topics.recover, local.topics.finish]
+    "provision"     = [local.topics.launch, local.topics.recover]
+    "launch"        = [local.topics.recover]
+    "recover"       = [local.topics.provision, local.topics.finish]
     "finish"        = []
-    "sweep"         = ["spotjax-provision", "spotjax-launch", "spotjax-recover", "spotjax-finish"]
+    "sweep"         = [local.topics.provision, local.topics.launch, local.topics.recover, local.topics.finish]
     "status"        = []
   }
 

@@ -87,7 +87,7 @@ resource "google_compute_router_nat" "tpu" {
 # launch connects to each TPU worker's internal address on port 22, so its Cloud Run service sends
 # private-range traffic into the TPU network (Direct VPC egress) with addresses from this subnet.
 resource "google_compute_subnetwork" "launch_egress" {
-  name                     = "spotjax-launch-egress"
+  name                     = "${var.name_prefix}-launch-egress"
   project                  = local.network_project
   region                   = var.region
   network                  = local.tpu_network
@@ -105,7 +105,7 @@ resource "google_compute_subnetwork" "launch_egress" {
 
 # SSH from launch to the TPU VMs (the tagged ones), and from nowhere else.
 resource "google_compute_firewall" "launch_ssh" {
-  name        = "spotjax-allow-ssh-from-launch"
+  name        = "${var.name_prefix}-allow-ssh-from-launch"
   project     = local.network_project
   network     = local.tpu_network
   description = "SpotJax launch (Cloud Run, Direct VPC egress) logs in to TPU workers over SSH."

@@ -72,3 +72,8 @@ output "launch_egress_subnetwork" {
   description = "The subnet launch's Direct VPC egress takes its addresses from; the only source admitted to the TPU VMs' port 22."
   value       = google_compute_subnetwork.launch_egress.id
 }
+
+output "name_prefix" {
+  description = "The prefix of this deployment's resource names (SPOTJAX_NAME_PREFIX); its topics are NAME_PREFIX-jobs, NAME_PREFIX-provision, ..."
+  value       = var.name_prefix
+}

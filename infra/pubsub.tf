@@ -12,7 +12,7 @@ resource "google_pubsub_topic" "topic" {
 resource "google_pubsub_subscription" "push" {
   for_each = local.pushed
 
-  name                 = "spotjax-${each.key}-push"
+  name                 = "${var.name_prefix}-${each.key}-push"
   topic                = google_pubsub_topic.topic[each.value.topic].id
   ack_deadline_seconds = each.value.ack_deadline_seconds
 
@@ -50,7 +50,7 @@ resource "google_pubsub_subscription" "push" {
 }
 
 # Messages that ran out of delivery attempts, kept for a week for inspection:
-#   gcloud pubsub subscriptions pull spotjax-dead-letter --limit=10
+#   gcloud pubsub subscriptions pull NAME_PREFIX-dead-letter --limit=10   (spotjax-dead-letter by default)
 resource "google_pubsub_subscription" "dead_letter" {
   name                       = local.topics.dead_letter
   topic                      = google_pubsub_topic.topic[local.topics.dead_letter].id

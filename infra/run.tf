@@ -40,7 +40,7 @@ locals {
 resource "google_cloud_run_v2_service" "function" {
   for_each = local.functions
 
-  name     = "spotjax-${each.key}"
+  name     = "${var.name_prefix}-${each.key}"
   location = var.region
 
   # Event functions admit Pub/Sub and Cloud Scheduler of this project only ("internal" covers
@@ -100,6 +100,11 @@ resource "google_cloud_run_v2_service" "function" {
       env {
         name  = "SPOTJAX_DEPLOYMENT"
         value = local.deployment_name
+      }
+      # The prefix the step functions name their topics with (NAME_PREFIX-provision, ...).
+      env {
+        name  = "SPOTJAX_NAME_PREFIX"
+        value = var.name_prefix
       }
       env {
         name  = "SPOTJAX_FIRESTORE_DATABASE"

@@ -3,7 +3,7 @@
 resource "google_cloud_scheduler_job" "function" {
   for_each = local.scheduled
 
-  name        = "spotjax-${each.key}"
+  name        = "${var.name_prefix}-${each.key}"
   region      = var.region
   description = "Reconciles SpotJax jobs with the Cloud TPU API."
   schedule    = var.sweep_schedule

@@ -1,7 +1,7 @@
 # The private key launch logs in with (SPOTJAX_SSH_KEY_SECRET). Its public half goes to every
 # function as SPOTJAX_SSH_PUBLIC_KEY, and provision puts it into each TPU node's ssh-keys metadata.
 resource "google_secret_manager_secret" "ssh_key" {
-  secret_id = "spotjax-ssh-key"
+  secret_id = "${var.name_prefix}-ssh-key"
 
   replication {
     auto {}
@@ -15,7 +15,7 @@ resource "google_secret_manager_secret" "ssh_key" {
 # set var.ssh_public_key to its public half, apply, and add the private half to the secret
 # (README, "The SSH key"):
 #   mkdir -p -m 700 ~/.ssh && ssh-keygen -t ed25519 -N "" -C spotjax -f ~/.ssh/spotjax_key
-#   gcloud secrets versions add spotjax-ssh-key --data-file=$HOME/.ssh/spotjax_key
+#   gcloud secrets versions add NAME_PREFIX-ssh-key --data-file=$HOME/.ssh/spotjax_key   (spotjax-ssh-key by default)
 # Null (unset) and empty (Cloud Build's default _SSH_PUBLIC_KEY) both mean "generate": coalesce would
 # fail on either ("no non-null, non-empty-string arguments"), so null is tested first.
 locals {

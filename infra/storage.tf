@@ -64,7 +64,7 @@ resource "google_storage_bucket" "control" {
 }
 
 # Finalize events reach bucket-events as Cloud Storage Pub/Sub notifications (JSON_API_V1) on
-# spotjax-bucket-events, pushed like every other step (see README: the event path and why).
+# NAME_PREFIX-bucket-events, pushed like every other step (see README: the event path and why).
 # No prefix filter: manifests are under jobs/, but checkpoints and markers are under each job id.
 resource "google_storage_notification" "finalize" {
   bucket         = google_storage_bucket.control.name
@@ -84,4 +84,19 @@ resource "google_pubsub_topic_iam_member" "storage_publishes" {
   # The Cloud Storage service agent publishes the bucket's notifications to this topic only.
   role   = "roles/pubsub.publisher"
   member = "serviceAccount:${data.google_storage_project_service_account.storage.email_address}"
+}
+
+# The deployment descriptor (shared/SpotJax.Core/DeploymentDescriptor.cs): what the command line needs
+# besides the bucket to reach this deployment: the prefix of its topics and its Firestore database.
+# bucket-events ignores its finalize event (a top-level object belongs to no job).
+resource "google_storage_bucket_object" "deployment" {
+  bucket       = google_storage_bucket.control.name
+  name         = "deployment.json"
+  content_type = "application/json"
+  content = jsonencode({
+    version           = 1
+    namePrefix        = var.name_prefix
+    deployment        = local.deployment_name
+    firestoreDatabase = var.firestore_database
+  })
 }

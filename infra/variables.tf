@@ -5,14 +5,15 @@ variable "project_id" {
 }
 
 variable "name_prefix" {
-  description = "Prefix of every resource name this configuration creates (topics, subscriptions, services, service accounts, secrets, network resources), so that several SpotJax deployments (staging and production, say) can share one project. 1 to 16 characters: lowercase letters, digits and hyphens, starting with a letter."
+  description = "Prefix of every resource name this configuration creates (topics, subscriptions, Cloud Run services, service accounts, the Scheduler job, the SSH key secret, network resources, the job secrets' default prefix), so that several SpotJax deployments (staging and production, say) can share one project; the functions get it as SPOTJAX_NAME_PREFIX and the command line reads it from the bucket's deployment.json. The default gives the names of a deployment made before prefixes. 1 to 16 characters: lowercase letters, digits and hyphens, starting with a letter, not ending with a hyphen and not starting with goog (Pub/Sub refuses such topic names)."
   type        = string
   default     = "spotjax"
   nullable    = false
 
   validation {
-    condition     = can(regex("^[a-z]([a-z0-9-]{0,14}[a-z0-9])?$", var.name_prefix))
-    error_message = "name_prefix must be 1 to 16 characters of a-z, 0-9 and '-', start with a letter and not end with '-'."
+    # 16 characters keep the longest name within its limit: the service account id PREFIX-bucket-events (30).
+    condition     = can(regex("^[a-z]([a-z0-9-]{0,14}[a-z0-9])?$", var.name_prefix)) && !startswith(var.name_prefix, "goog")
+    error_message = "name_prefix must be 1 to 16 characters of a-z, 0-9 and '-', start with a letter, not end with '-' and not start with goog."
   }
 }
 
@@ -227,13 +228,12 @@ variable "max_delivery_attempts" {
 }
 
 variable "job_secret_prefix" {
-  description = "Secrets whose id starts with this prefix are readable by the TPU VMs' service account, for the secretEnv of jobs (projects/PROJECT/secrets/<prefix>NAME/versions/V). No other secret of the project is."
+  description = "Secrets whose id starts with this prefix are readable by the TPU VMs' service account, for the secretEnv of jobs (projects/PROJECT/secrets/<prefix>NAME/versions/V). No other secret of the project is. Null or empty means NAME_PREFIX-job- (spotjax-job- by default), so that the TPU VMs of one deployment cannot read another's job secrets."
   type        = string
-  default     = "spotjax-job-"
-  nullable    = false
+  default     = null
 
   validation {
-    condition     = can(regex("^[A-Za-z0-9_-]{1,200}$", var.job_secret_prefix))
+    condition     = var.job_secret_prefix == null || var.job_secret_prefix == "" || can(regex("^[A-Za-z0-9_-]{1,200}$", var.job_secret_prefix))
     error_message = "job_secret_prefix must be 1 to 200 characters of A-Z, a-z, 0-9, '_', '-' (the start of a secret id)."
   }
 }

@@ -37,13 +37,14 @@ public sealed class TerraformExpressionTests
     private const string NamedFirestoreCount = "google_firestore_database.named.count";
     private const string FirestoreDatabaseRule = "variable.firestore_database.validation.condition";
     private const string NamePrefixRule = "variable.name_prefix.validation.condition";
+    private const string JobSecretPrefix = "local.job_secret_prefix";
 
     private static readonly string[] Tested =
     [
         BucketLocation, FirestoreLocation, GenerateSshKey, SshPublicKey, NetworkInput, NetworkProject, NetworkName, TpuNetwork,
         FirestoreCount, NetworkCount, NetworkDataCount, TpuSubnets, TpuSubnetsRule, TpuSubnetsOverlapRule, LaunchEgressOverlap,
         KeyPairCount, KeyVersionCount, StatusViewers, FunctionEnv, SweepZonesRule, JobSecretPrefixRule,
-        DeploymentName, DeploymentNameRule, NamedFirestoreCount, FirestoreDatabaseRule, NamePrefixRule,
+        DeploymentName, DeploymentNameRule, NamedFirestoreCount, FirestoreDatabaseRule, NamePrefixRule, JobSecretPrefix,
     ];
 
     /// <summary>Expressions that branch, and read a variable, but whose branch is not on the variable.</summary>
@@ -52,6 +53,18 @@ public sealed class TerraformExpressionTests
         ["google_cloud_run_v2_service.function.custom_audiences"] = "picks the service's own audience by function name; var.region is only part of the value",
         ["google_cloud_run_v2_service.function.template.containers.dynamic.env[0].for_each"] = "filters on the function's trigger; the push settings hold var.region only as a value",
         ["google_cloud_run_v2_service.function.template.containers.dynamic.env[1].for_each"] = "filters on the function's trigger; the step settings hold variables only as values",
+        ["google_cloud_run_v2_service.function.for_each"] = "keyed by function name; var.name_prefix is only in the topic values of local.functions (TerraformNameTests)",
+        ["google_cloud_run_v2_service_iam_member.invoker.for_each"] = "keyed by function name; var.name_prefix is only in the topic values of local.functions (TerraformNameTests)",
+        ["google_cloud_scheduler_job.function.for_each"] = "keyed by function name; var.name_prefix is only in the topic values of local.functions (TerraformNameTests)",
+        ["google_pubsub_subscription.push.for_each"] = "keyed by function name; var.name_prefix is only in the topic values of local.functions (TerraformNameTests)",
+        ["google_pubsub_subscription_iam_member.dead_letter_subscriber.for_each"] = "keyed by function name; var.name_prefix is only in the topic values of local.functions (TerraformNameTests)",
+        ["google_service_account.function.for_each"] = "keyed by function name; var.name_prefix is only in the topic values of local.functions (TerraformNameTests)",
+        ["local.invoked"] = "keyed by function name; var.name_prefix is only in the topic values of local.functions (TerraformNameTests)",
+        ["local.pushed"] = "keyed by function name; var.name_prefix is only in the topic values of local.functions (TerraformNameTests)",
+        ["local.scheduled"] = "keyed by function name; var.name_prefix is only in the topic values of local.functions (TerraformNameTests)",
+        ["google_pubsub_topic_iam_member.publisher.for_each"] = "keyed by function and topic name; the topics are the prefixed ones TerraformNameTests evaluates",
+        ["google_pubsub_topic.topic.for_each"] = "the prefixed topic names, which TerraformNameTests evaluates for several prefixes",
+        ["google_pubsub_topic.topic.message_retention_duration"] = "compares each topic with the dead-letter topic, both named from the same prefix",
     };
 
     [Fact]
@@ -229,6 +242,8 @@ public sealed class TerraformExpressionTests
     [InlineData(NamePrefixRule, """{"name_prefix": "spotjax-staging1"}""", true)]
     [InlineData(NamePrefixRule, """{"name_prefix": "spotjax-staging12"}""", false)]
     [InlineData(NamePrefixRule, """{"name_prefix": "spotjax-"}""", false)]
+    [InlineData(NamePrefixRule, """{"name_prefix": "google"}""", false)]
+    [InlineData(NamePrefixRule, """{"name_prefix": "gooseberry"}""", true)]
     public async Task DeploymentRules_AcceptLabelValuesDatabaseIdsAndPrefixes_RejectOthersWithTheirMessage(string address, string variables, bool accepted)
     {
         var outcome = await TerraformProbe.EvaluateAsync(address, variables);
@@ -295,8 +310,9 @@ public sealed class TerraformExpressionTests
 
     [Theory]
     [InlineData("{}", true)]
+    [InlineData("""{"job_secret_prefix": null}""", true)]
+    [InlineData("""{"job_secret_prefix": ""}""", true)]
     [InlineData("""{"job_secret_prefix": "team-a_"}""", true)]
-    [InlineData("""{"job_secret_prefix": ""}""", false)]
     [InlineData("""{"job_secret_prefix": "a/b"}""", false)]
     [InlineData("""{"job_secret_prefix": "x\") || true || (\""}""", false)]
     public async Task JobSecretPrefixRule_AcceptsUnsetAndSecretIdStarts_RejectsOthersWithItsMessage(string variables, bool accepted)
@@ -314,6 +330,14 @@ public sealed class TerraformExpressionTests
             Assert.Contains(message, outcome.Error ?? "", StringComparison.Ordinal);
         }
     }
+
+    [Theory]
+    [InlineData("{}", "spotjax-job-")]
+    [InlineData("""{"job_secret_prefix": null, "name_prefix": "staging"}""", "staging-job-")]
+    [InlineData("""{"job_secret_prefix": "", "name_prefix": "staging"}""", "staging-job-")]
+    [InlineData("""{"job_secret_prefix": "team-a_", "name_prefix": "staging"}""", "team-a_")]
+    public async Task JobSecretPrefix_NullOrEmptyIsThePrefixsJobSecrets_SetIsItself(string variables, string expected) =>
+        await AssertValueAsync(JobSecretPrefix, variables, JsonValue.Create(expected));
 
     [Theory]
     [InlineData("{}", true)]

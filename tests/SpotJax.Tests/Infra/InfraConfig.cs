@@ -54,6 +54,58 @@ public sealed partial class InfraConfig
         return value == "null" ? null : Hcl.StringLiteral(value) ?? throw new FormatException($"{function}.{key} = {value} is not a literal");
     }
 
+    /// <summary>
+    /// The topic names of local <c>topics</c> for one name prefix: key to name. Each entry must be
+    /// <c>"${var.name_prefix}-SUFFIX"</c>, so that every topic a deployment makes carries its prefix.
+    /// </summary>
+    public IReadOnlyDictionary<string, string> Topics(string prefix) =>
+        Hcl.Object(Locals["topics"]).ToDictionary(e => e.Key, e => PrefixedName(e.Value, prefix) ?? throw new FormatException($"topics.{e.Key} = {e.Value} is not \"${{var.name_prefix}}-NAME\""));
+
+    /// <summary>The topic a reference <c>local.topics.KEY</c> names for one prefix; null for <c>null</c>.</summary>
+    public string? TopicOf(string reference, string prefix)
+    {
+        var text = reference.Trim();
+        if (text == "null")
+        {
+            return null;
+        }
+
+        const string Local = "local.topics.";
+        return text.StartsWith(Local, StringComparison.Ordinal) && Topics(prefix).TryGetValue(text[Local.Length..], out var topic)
+            ? topic
+            : throw new FormatException($"{reference} is not a reference to local.topics");
+    }
+
+    /// <summary>The topic of one function (<c>functions[NAME].topic</c>) for one prefix; null when it has none.</summary>
+    public string? FunctionTopic(string function, string prefix) => TopicOf(Hcl.Value(Functions[function], "topic"), prefix);
+
+    /// <summary>The topics each function publishes to (local <c>publishes</c>) for one prefix.</summary>
+    public IReadOnlyDictionary<string, IReadOnlyList<string>> Publishes(string prefix) =>
+        Hcl.Object(Locals["publishes"]).ToDictionary(
+            e => e.Key,
+            e => (IReadOnlyList<string>)ListItems(e.Value).Select(item => TopicOf(item, prefix)!).ToList());
+
+    /// <summary><c>"${var.name_prefix}-SUFFIX"</c> with the prefix put in; null for any other expression.</summary>
+    public static string? PrefixedName(string expression, string prefix)
+    {
+        const string Start = "\"${var.name_prefix}-";
+        var text = expression.Trim();
+        var suffix = text.StartsWith(Start, StringComparison.Ordinal) && text.EndsWith('"') ? text[Start.Length..^1] : null;
+        return suffix is not null && !suffix.Contains("${", StringComparison.Ordinal) && !suffix.Contains('"', StringComparison.Ordinal) ? $"{prefix}-{suffix}" : null;
+    }
+
+    /// <summary>The items of a tuple <c>[a, b]</c>, as written.</summary>
+    private static IEnumerable<string> ListItems(string value)
+    {
+        var text = value.Trim();
+        if (!text.StartsWith('[') || !text.EndsWith(']'))
+        {
+            throw new FormatException($"not a list: {text}");
+        }
+
+        return text[1..^1].Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+    }
+
     /// <summary>A local map of string literals (<c>topics</c>).</summary>
     public IReadOnlyDictionary<string, string> StringMap(string local) =>
         Hcl.Object(Locals[local]).ToDictionary(e => e.Key, e => Hcl.StringLiteral(e.Value) ?? throw new FormatException($"{local}.{e.Key} is not a string literal"));

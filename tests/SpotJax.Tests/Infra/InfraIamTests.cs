@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using SpotJax.Core;
 
 namespace SpotJax.Tests.Infra;
 
@@ -71,13 +72,13 @@ public sealed partial class InfraIamTests
         var account = Infra.Resource("google_service_account.function");
 
         Assert.Equal("local.functions", Hcl.Value(account, "for_each"));
-        Assert.Equal("\"spotjax-${each.key}\"", Hcl.Value(account, "account_id"));
-        Assert.All(Infra.Functions.Keys, name =>
+        Assert.Equal("\"${var.name_prefix}-${each.key}\"", Hcl.Value(account, "account_id"));
+        Assert.All(new[] { "a", NamePrefix.Default, "spotjax-staging1" }, prefix => Assert.All(Infra.Functions.Keys, name =>
         {
             // Service account ids are 6 to 30 characters; Cloud Run service names at most 49.
-            Assert.Matches("^[a-z][a-z0-9-]{4,28}[a-z0-9]$", $"spotjax-{name}");
-            Assert.True($"spotjax-{name}".Length <= 49);
-        });
+            Assert.Matches("^[a-z][a-z0-9-]{4,28}[a-z0-9]$", $"{prefix}-{name}");
+            Assert.True($"{prefix}-{name}".Length <= 49);
+        }));
         Assert.All(new[] { "project_roles", "publishes" }, map => Assert.Subset(Infra.Functions.Keys.ToHashSet(), Infra.ListMap(map).Keys.ToHashSet()));
         Assert.Subset(Infra.Functions.Keys.ToHashSet(), Infra.ListMap("bucket_roles").Keys.ToHashSet());
     }

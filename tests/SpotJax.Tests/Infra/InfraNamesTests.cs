@@ -18,13 +18,16 @@ public sealed class InfraNamesTests
 {
     private static readonly InfraConfig Infra = InfraConfig.Instance;
 
-    /// <summary>Topics that only infra/ knows: the bucket's notifications and the dead letters.</summary>
+    /// <summary>Topics that only infra/ knows, with the default prefix: the bucket's notifications and the dead letters.</summary>
     private const string BucketEventsTopic = "spotjax-bucket-events";
     private const string DeadLetterTopic = "spotjax-dead-letter";
 
+    /// <summary>The default prefix, one of the longest (16 characters) and a short one.</summary>
+    public static TheoryData<string> Prefixes => [NamePrefix.Default, "spotjax-staging1", "a"];
+
     public static TheoryData<string> FunctionNamesOfTheHost => [.. FunctionNames.All];
 
-    public static TheoryData<string> CodeTopics => [.. ConstantsOf(typeof(Topics))];
+    public static TheoryData<string> CodeTopics => [.. Topics.Default.All];
 
     [Theory]
     [MemberData(nameof(FunctionNamesOfTheHost))]
@@ -60,7 +63,7 @@ public sealed class InfraNamesTests
             .ToDictionary(e => Hcl.StringLiteral(Hcl.Value(e, "name"))!, e => Hcl.Value(e, "value"));
 
         Assert.Equal("local.functions", Hcl.Value(service, "for_each"));
-        Assert.Equal("\"spotjax-${each.key}\"", Hcl.Value(service, "name"));
+        Assert.Equal("\"${var.name_prefix}-${each.key}\"", Hcl.Value(service, "name"));
         Assert.Equal("var.image", Hcl.Value(Hcl.Entries(container), "image"));
         Assert.Equal("each.key", env[FunctionHostOptions.TargetVariable]);
         Assert.Equal("var.project_id", env[Deployment.ProjectVariable]);
@@ -68,17 +71,18 @@ public sealed class InfraNamesTests
         Assert.Equal("google_service_account.function[each.key].email", Hcl.Value(Hcl.Entries(template), "service_account"));
     }
 
-    [Fact]
-    public void Functions_EachTopicOfTheCode_IsPushedToTheFunctionThatHandlesIt()
+    [Theory]
+    [MemberData(nameof(Prefixes))]
+    public void Functions_EachTopicOfTheCode_IsPushedToTheFunctionThatHandlesIt(string prefix)
     {
-        var byTopic = HandlersByTopic();
+        var byTopic = HandlersByTopic(new Topics(prefix));
 
         Assert.NotEmpty(byTopic);
         foreach (var (topic, function) in byTopic)
         {
             Assert.True(Infra.Functions.ContainsKey(function), $"{function} (handles {topic}) is not deployed");
             Assert.Equal("topic", Infra.FunctionSetting(function, "trigger"));
-            Assert.Equal(topic, Infra.FunctionSetting(function, "topic"));
+            Assert.Equal(topic, Infra.FunctionTopic(function, prefix));
         }
 
         // No other function is pushed from a step topic: bucket-events has its own, the rest none.
@@ -91,13 +95,13 @@ public sealed class InfraNamesTests
     {
         // bucket-events takes Storage notifications pushed from its topic, sweep a Scheduler call.
         Assert.Equal("topic", Infra.FunctionSetting(FunctionNames.BucketEvents, "trigger"));
-        Assert.Equal(BucketEventsTopic, Infra.FunctionSetting(FunctionNames.BucketEvents, "topic"));
+        Assert.Equal(BucketEventsTopic, Infra.FunctionTopic(FunctionNames.BucketEvents, NamePrefix.Default));
         Assert.Equal("schedule", Infra.FunctionSetting(FunctionNames.Sweep, "trigger"));
-        Assert.Null(Infra.FunctionSetting(FunctionNames.Sweep, "topic"));
+        Assert.Null(Infra.FunctionTopic(FunctionNames.Sweep, NamePrefix.Default));
         Assert.All(Infra.Functions.Keys, f => Assert.Contains(Infra.FunctionSetting(f, "trigger") ?? "", new[] { "topic", "schedule", "http" }));
         Assert.All(
             Infra.Functions.Keys.Where(f => Infra.FunctionSetting(f, "trigger") == "topic"),
-            f => Assert.NotNull(Infra.FunctionSetting(f, "topic")));
+            f => Assert.NotNull(Infra.FunctionTopic(f, NamePrefix.Default)));
     }
 
     [Fact]
@@ -117,7 +121,7 @@ public sealed class InfraNamesTests
         Assert.Equal("local.audience[each.key]", Hcl.Value(oidc, "audience"));
         Assert.Single(Hcl.Blocks(subscription, "retry_policy"));
         Assert.Equal("google_pubsub_topic.topic[local.topics.dead_letter].id", Hcl.Value(deadLetter, "dead_letter_topic"));
-        Assert.Equal(DeadLetterTopic, Infra.StringMap("topics")["dead_letter"]);
+        Assert.Equal(DeadLetterTopic, Infra.Topics(NamePrefix.Default)["dead_letter"]);
     }
 
     [Fact]
@@ -149,19 +153,32 @@ public sealed class InfraNamesTests
     [MemberData(nameof(CodeTopics))]
     public void Topics_TopicOfTheCode_IsCreated(string topic)
     {
-        Assert.Contains(topic, Infra.StringMap("topics").Values);
+        Assert.Contains(topic, Infra.Topics(NamePrefix.Default).Values);
+    }
+
+    [Theory]
+    [MemberData(nameof(Prefixes))]
+    public void Topics_EveryTopicInfraNames_IsACodeTopicOrOneOfInfrasOwnWithTheSamePrefix(string prefix)
+    {
+        var topics = Infra.Topics(prefix);
+        var known = new Topics(prefix).All.Append($"{prefix}-bucket-events").Append($"{prefix}-dead-letter").ToHashSet();
+        var named = topics.Values
+            .Concat(Infra.Publishes(prefix).Values.SelectMany(t => t))
+            .Concat(Infra.Functions.Keys.Select(f => Infra.FunctionTopic(f, prefix)).OfType<string>());
+
+        Assert.All(new Topics(prefix).All, t => Assert.Contains(t, topics.Values));
+        Assert.All(named, t => Assert.Contains(t, known));
+        Assert.Equal("toset(values(local.topics))", Hcl.Value(Infra.Resource("google_pubsub_topic.topic"), "for_each"));
     }
 
     [Fact]
-    public void Topics_EveryTopicInfraNames_IsACodeTopicOrOneOfInfrasOwn()
+    public void Publishes_EachFunction_PublishesOnlyToTopicsOfItsOwnPrefix()
     {
-        var known = ConstantsOf(typeof(Topics)).Append(BucketEventsTopic).Append(DeadLetterTopic).ToHashSet();
-        var named = Infra.StringMap("topics").Values
-            .Concat(Infra.ListMap("publishes").Values.SelectMany(t => t))
-            .Concat(Infra.Functions.Keys.Select(f => Infra.FunctionSetting(f, "topic")).OfType<string>());
+        var staging = Infra.Publishes("staging");
 
-        Assert.All(named, t => Assert.Contains(t, known));
-        Assert.Equal("toset(values(local.topics))", Hcl.Value(Infra.Resource("google_pubsub_topic.topic"), "for_each"));
+        Assert.Equal(Infra.Functions.Keys.Order(StringComparer.Ordinal), staging.Keys.Order(StringComparer.Ordinal));
+        Assert.All(staging.Values.SelectMany(t => t), t => Assert.StartsWith("staging-", t, StringComparison.Ordinal));
+        Assert.Equal([Topics.Default.Provision, Topics.Default.Finish], Infra.Publishes(NamePrefix.Default)[FunctionNames.Submit]);
     }
 
     [Fact]
@@ -171,7 +188,7 @@ public sealed class InfraNamesTests
 
         Assert.Equal("google_storage_bucket.control.name", Hcl.Value(notification, "bucket"));
         Assert.Equal("google_pubsub_topic.topic[local.topics.bucket_events].id", Hcl.Value(notification, "topic"));
-        Assert.Equal(BucketEventsTopic, Infra.StringMap("topics")["bucket_events"]);
+        Assert.Equal(BucketEventsTopic, Infra.Topics(NamePrefix.Default)["bucket_events"]);
         // EventDecoder reads attributes eventType=OBJECT_FINALIZE, bucketId, objectId and the JSON object resource.
         Assert.Equal("\"JSON_API_V1\"", Hcl.Value(notification, "payload_format"));
         Assert.Equal(new[] { "OBJECT_FINALIZE" }, Hcl.StringList(Hcl.Value(notification, "event_types")));
@@ -223,6 +240,7 @@ public sealed class InfraNamesTests
     [InlineData(Deployment.LaunchServiceAccountVariable)]
     [InlineData(Deployment.DeploymentVariable)]
     [InlineData(Deployment.FirestoreDatabaseVariable)]
+    [InlineData(Deployment.NamePrefixVariable)]
     public void EnvironmentVariables_ProductionSetting_IsSetByInfra(string variable)
     {
         Assert.Contains(variable, InfraVariables());
@@ -298,7 +316,7 @@ public sealed class InfraNamesTests
         var secret = Infra.Resource("google_secret_manager_secret.ssh_key");
         var access = Infra.Resources.Where(r => r.Value.Any(e => e.Key == "role" && e.Value == "\"roles/secretmanager.secretAccessor\"")).ToList();
 
-        Assert.Equal("\"spotjax-ssh-key\"", Hcl.Value(secret, "secret_id"));
+        Assert.Equal("\"${var.name_prefix}-ssh-key\"", Hcl.Value(secret, "secret_id"));
         var grant = Assert.Single(access, r => r.Value.Any(e => e.Key == "secret_id"));
         Assert.Equal("google_secret_manager_secret.ssh_key.id", Hcl.Value(grant.Value, "secret_id"));
         Assert.Equal($"\"serviceAccount:${{google_service_account.function[\"{FunctionNames.Launch}\"].email}}\"", Hcl.Value(grant.Value, "member"));
@@ -316,9 +334,11 @@ public sealed class InfraNamesTests
         var condition = Hcl.Entries(Assert.Single(Hcl.Blocks(grant, "condition")).Value);
         // IAM names a secret by project number: projects/NUMBER/secrets/ID (and .../versions/V under it).
         Assert.Equal(
-            "\"resource.name.startsWith(\\\"projects/${local.project_number}/secrets/${var.job_secret_prefix}\\\")\"",
+            "\"resource.name.startsWith(\\\"projects/${local.project_number}/secrets/${local.job_secret_prefix}\\\")\"",
             Hcl.Value(condition, "expression"));
-        Assert.Equal("\"spotjax-job-\"", Hcl.Value(prefix, "default"));
+        Assert.Equal("null", Hcl.Value(prefix, "default"));
+        // Unset, the deployment's own prefix: spotjax-job- by default, and never another deployment's secrets.
+        Assert.Contains("\"${var.name_prefix}-job-\"", Infra.Locals["job_secret_prefix"], StringComparison.Ordinal);
         Assert.Single(Hcl.Blocks(prefix, "validation"));
     }
 
@@ -397,10 +417,10 @@ public sealed class InfraNamesTests
     private static Dictionary<string, string> StepEnv() => Hcl.Object(Infra.Locals["step_env"]).ToDictionary(e => e.Key, e => e.Value);
 
     /// <summary>The function name of each topic's handler, from <see cref="SpotJaxFunctions.ByTopic"/>.</summary>
-    private static Dictionary<string, string> HandlersByTopic()
+    private static Dictionary<string, string> HandlersByTopic(Topics topics)
     {
         // The handlers are built but never called: no adapter is needed to ask who handles what.
-        var functions = new SpotJaxFunctions(null!, null!, null!, null!, null!, new ControlPlaneOptions { Project = "p", Bucket = "b" }, TimeProvider.System);
+        var functions = new SpotJaxFunctions(null!, null!, null!, null!, null!, new ControlPlaneOptions { Project = "p", Bucket = "b", Topics = topics }, TimeProvider.System);
         var names = typeof(FunctionNames).GetFields(BindingFlags.Public | BindingFlags.Static)
             .Where(f => f.IsLiteral)
             .ToDictionary(f => f.Name, f => (string)f.GetRawConstantValue()!);
@@ -424,9 +444,6 @@ public sealed class InfraNamesTests
     /// <summary>The settings one function alone gets: function name to its <c>name = value</c> entries.</summary>
     private static Dictionary<string, IReadOnlyList<Hcl.Entry>> FunctionEnv() =>
         Hcl.Object(Infra.Locals["function_env"]).ToDictionary(e => e.Key, e => Hcl.Object(e.Value));
-
-    private static IEnumerable<string> ConstantsOf(Type type) =>
-        type.GetFields(BindingFlags.Public | BindingFlags.Static).Where(f => f.IsLiteral && f.FieldType == typeof(string)).Select(f => (string)f.GetRawConstantValue()!);
 
     /// <summary>Every environment variable name a constant of the host or its endpoints names.</summary>
     private static HashSet<string> HostVariables() =>
