@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Net;
+using System.Text;
 using System.Text.Json;
 using SpotJax.Core;
 using SpotJax.Core.Ports;
@@ -93,10 +94,11 @@ public static class SetupChecks
             return checks;
         }
 
+        var settings = await DeploymentAsync(transport, bucket, disabled.Contains("storage.googleapis.com"), checks, ct);
         if (!disabled.Contains("pubsub.googleapis.com"))
         {
             var pubsub = endpoints.PubSub.CreateTransport(http, options);
-            foreach (var topic in new[] { Topics.Default.Jobs, Topics.Default.Provision, Topics.Default.Launch, Topics.Default.Recover, Topics.Default.Finish })
+            foreach (var topic in settings.Topics.All)
             {
                 checks.Add(await ExistsAsync(pubsub, new Uri(endpoints.PubSub.BaseUri, $"v1/projects/{project}/topics/{topic}"), $"topic {topic}", ct));
             }
@@ -104,7 +106,7 @@ public static class SetupChecks
 
         if (!disabled.Contains("firestore.googleapis.com"))
         {
-            checks.Add(await ExistsAsync(endpoints.Firestore.CreateTransport(http, options), new Uri(endpoints.Firestore.BaseUri, $"v1/projects/{project}/databases/(default)"), "Firestore database (default)", ct));
+            checks.Add(await ExistsAsync(endpoints.Firestore.CreateTransport(http, options), new Uri(endpoints.Firestore.BaseUri, $"v1/projects/{project}/databases/{settings.FirestoreDatabase}"), $"Firestore database {settings.FirestoreDatabase}", ct));
         }
 
         if (bucket is not null && !disabled.Contains("storage.googleapis.com"))
@@ -115,6 +117,45 @@ public static class SetupChecks
         checks.Add(await SshLoginAsync(new SshLoginDetector(transport, project), ct));
         return checks;
     }
+
+    /// <summary>
+    /// The deployment's topics and database, from the bucket's <see cref="DeploymentDescriptor.ObjectName"/> when it
+    /// has one (<see cref="DeploymentSettings"/>), with a line saying what was found.
+    /// </summary>
+    private static async Task<DeploymentSettings> DeploymentAsync(GoogleApiTransport transport, string? bucket, bool storageDisabled, List<SetupCheck> checks, CancellationToken ct)
+    {
+        byte[]? descriptor = null;
+        if (bucket is not null && !storageDisabled)
+        {
+            try
+            {
+                var uri = new Uri(StorageRoot, $"b/{Uri.EscapeDataString(bucket)}/o/{Uri.EscapeDataString(DeploymentDescriptor.ObjectName)}?alt=media");
+                descriptor = Encoding.UTF8.GetBytes(await transport.SendAsync(HttpMethod.Get, uri, null, idempotent: true, ct));
+            }
+            catch (GoogleApiException e) when (e.HttpStatus == HttpStatusCode.NotFound)
+            {
+                // A deployment made before the descriptor, or no deployment yet: the bucket's own line says which.
+            }
+            catch (GoogleApiException e)
+            {
+                checks.Add(SetupCheck.Note(DeploymentCheck, $"cannot read gs://{bucket}/{DeploymentDescriptor.ObjectName} ({e.Message}): using {DeploymentSettings.NamePrefixVariable}/{DeploymentSettings.FirestoreDatabaseVariable} or the defaults"));
+            }
+        }
+
+        try
+        {
+            var settings = DeploymentSettings.From(bucket ?? "BUCKET", descriptor, Environment.GetEnvironmentVariable);
+            checks.Add(descriptor is not null ? SetupCheck.Ok(DeploymentCheck, settings.Source) : SetupCheck.Note(DeploymentCheck, settings.Source));
+            return settings;
+        }
+        catch (CliException e)
+        {
+            checks.Add(SetupCheck.Missing(DeploymentCheck, e.Message));
+            return new DeploymentSettings(Topics.Default, "(default)", "the defaults");
+        }
+    }
+
+    private const string DeploymentCheck = "deployment";
 
     /// <summary>
     /// How <c>launch</c> logs in to the project's TPU VMs under the default <c>ssh_login=auto</c>: the

@@ -13,8 +13,8 @@ namespace SpotJax.Cli;
 
 /// <summary>
 /// A deployment as the command line sees it, with the same ports the functions use: the job store
-/// to read state from, the control bucket for code and logs, and a Pub/Sub publisher for
-/// <c>spotjax-jobs</c>. On Google Cloud: Firestore, Cloud Storage and Pub/Sub with Application
+/// to read state from, the control bucket for code and logs, and a Pub/Sub publisher for the
+/// deployment's jobs topic (<c>PREFIX-jobs</c>, <c>spotjax-jobs</c> by default). On Google Cloud: Firestore, Cloud Storage and Pub/Sub with Application
 /// Default Credentials. Locally: the plane's SQLite file and bucket folder, read directly, and the
 /// plane's loopback Pub/Sub endpoint (the plane must be running to submit or cancel).
 /// </summary>
@@ -36,10 +36,11 @@ public sealed class Target : IAsyncDisposable
 
     private Target(
         string description, bool isLocal, IJobStore store, IObjectStore objects, IMessageBus? publisher, string? publisherProblem,
-        Func<string, long, CancellationToken, Task<byte[]?>> readFrom, Uri? statusUrl, Topics topics)
+        Func<string, long, CancellationToken, Task<byte[]?>> readFrom, Uri? statusUrl, Topics topics, DeploymentSettings? settings = null)
     {
         Description = description;
         Topics = topics;
+        Settings = settings;
         IsLocal = isLocal;
         Store = store;
         Objects = objects;
@@ -61,6 +62,9 @@ public sealed class Target : IAsyncDisposable
 
     /// <summary>The deployment's topics: <see cref="Publisher"/> publishes jobs and cancels to <see cref="Topics.Jobs"/>.</summary>
     public Topics Topics { get; }
+
+    /// <summary>Where a Google Cloud target's topics and database came from; null for local mode.</summary>
+    public DeploymentSettings? Settings { get; }
 
     /// <summary>Publishes to the deployment's topics (<see cref="Topics"/>).</summary>
     /// <exception cref="CliException">The local plane is not running.</exception>
@@ -111,7 +115,11 @@ public sealed class Target : IAsyncDisposable
         return target;
     }
 
-    /// <exception cref="CliException">There are no Application Default Credentials.</exception>
+    /// <summary>
+    /// The deployment behind <paramref name="bucket"/>: its topics and Firestore database come from the bucket's
+    /// <see cref="DeploymentDescriptor.ObjectName"/> (<see cref="DeploymentSettings"/>).
+    /// </summary>
+    /// <exception cref="CliException">There are no Application Default Credentials, or the descriptor is malformed.</exception>
     public static async Task<Target> OpenGoogleAsync(string project, string bucket, CancellationToken cancellationToken)
     {
         var endpoints = new GoogleEndpoints(Environment.GetEnvironmentVariable, GcloudConfig.TokenSource());
@@ -126,9 +134,6 @@ public sealed class Target : IAsyncDisposable
         }
 
         var http = new HttpClient { Timeout = TimeSpan.FromMinutes(2) };
-        var store = new FirestoreJobStore(
-            endpoints.Firestore.CreateTransport(http),
-            new FirestoreJobStoreOptions { Project = project, BaseUri = endpoints.Firestore.BaseUri });
         IObjectStore objects;
         Func<string, long, CancellationToken, Task<byte[]?>> readFrom;
         if (bucketDir is not null)
@@ -152,6 +157,21 @@ public sealed class Target : IAsyncDisposable
             }
         }
 
+        DeploymentSettings settings;
+        try
+        {
+            settings = DeploymentSettings.From(bucket, await objects.GetAsync(DeploymentDescriptor.ObjectName, cancellationToken), Environment.GetEnvironmentVariable);
+        }
+        catch
+        {
+            await DisposeAsync(objects);
+            http.Dispose();
+            throw;
+        }
+
+        var store = new FirestoreJobStore(
+            endpoints.Firestore.CreateTransport(http),
+            new FirestoreJobStoreOptions { Project = project, BaseUri = endpoints.Firestore.BaseUri, Database = settings.FirestoreDatabase });
         var publisher = new PubSubPublisher(endpoints.PubSub.CreateTransport(http), new PubSubClientOptions { Project = project, BaseUri = endpoints.PubSub.BaseUri });
         var target = new Target(
             $"project {project}, bucket gs://{bucket}",
@@ -162,7 +182,8 @@ public sealed class Target : IAsyncDisposable
             null,
             readFrom,
             null,
-            Topics.Default);
+            settings.Topics,
+            settings);
         target.owned.AddRange([objects, http]);
         return target;
     }
@@ -171,15 +192,20 @@ public sealed class Target : IAsyncDisposable
     {
         foreach (var item in owned)
         {
-            switch (item)
-            {
-                case IAsyncDisposable asyncDisposable:
-                    await asyncDisposable.DisposeAsync();
-                    break;
-                case IDisposable disposable:
-                    disposable.Dispose();
-                    break;
-            }
+            await DisposeAsync(item);
+        }
+    }
+
+    private static async ValueTask DisposeAsync(object item)
+    {
+        switch (item)
+        {
+            case IAsyncDisposable asyncDisposable:
+                await asyncDisposable.DisposeAsync();
+                break;
+            case IDisposable disposable:
+                disposable.Dispose();
+                break;
         }
     }
 }

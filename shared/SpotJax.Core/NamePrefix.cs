@@ -16,10 +16,11 @@ public static partial class NamePrefix
     /// What a prefix must be: the rule of infra/variables.tf <c>name_prefix</c>. Sixteen characters keep the
     /// longest name made from it within its limit (the service account <c>PREFIX-bucket-events</c>, 30).
     /// </summary>
-    public const string Rule = "a name prefix is 1 to 16 characters of lowercase letters, digits and '-', starting with a letter and not ending with '-'";
+    public const string Rule = "a name prefix is 1 to 16 characters of lowercase letters, digits and '-', starting with a letter, not ending with '-' and not starting with goog (Pub/Sub refuses such topic names)";
 
     /// <summary>Whether <paramref name="prefix"/> follows <see cref="Rule"/>.</summary>
-    public static bool IsValid(string? prefix) => prefix is not null && Pattern().IsMatch(prefix);
+    public static bool IsValid(string? prefix) =>
+        prefix is not null && Pattern().IsMatch(prefix) && !prefix.StartsWith("goog", StringComparison.Ordinal);
 
     /// <summary>Returns <paramref name="prefix"/> when it follows <see cref="Rule"/>.</summary>
     /// <exception cref="ArgumentException">It does not; the message quotes it and states the rule.</exception>

@@ -11,6 +11,7 @@ public sealed class BucketLayoutTests
     [InlineData("code/0123456789abcdef.tar.gz", null)]
     [InlineData("cache/pip/0123456789abcdef.tar", null)]
     [InlineData("quickstart.yaml", null)]
+    [InlineData("deployment.json", null)]
     [InlineData("/leading-slash", null)]
     [InlineData("Not_A_Job/x", null)]
     public void JobIdOf_ObjectName_IsItsJobButNeverASharedFolder(string name, string? expected) =>

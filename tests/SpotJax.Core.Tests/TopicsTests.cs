@@ -37,6 +37,7 @@ public sealed class TopicsTests
     [InlineData("spotjax")]
     [InlineData("spotjax-staging1")]
     [InlineData("s2")]
+    [InlineData("gooseberry")]
     public void NamePrefix_ShortLowercaseName_IsValid(string prefix)
     {
         Assert.True(NamePrefix.IsValid(prefix));
@@ -52,6 +53,7 @@ public sealed class TopicsTests
     [InlineData("staging_eu")]
     [InlineData("spotjax-staging12")]
     [InlineData("staging\n")]
+    [InlineData("google")]
     public void NamePrefix_OtherThanTerraformsRule_IsRefusedWithTheRule(string? prefix)
     {
         Assert.False(NamePrefix.IsValid(prefix));

@@ -259,6 +259,50 @@ public sealed partial class CliAgainstEmulatorsTests(PubSubEmulator pubsub, Fire
     }
 
     [Fact]
+    public async Task SubmitAndStatus_BucketDescribesAnotherPrefixAndDatabase_PublishOnItsJobsTopicAndReadItsDatabase()
+    {
+        var staging = new DeploymentDescriptor("stg", "staging", "stg-jobs");
+        await objects.PutAsync(DeploymentDescriptor.ObjectName, staging.ToJson(), None);
+        var admin = new PubSubAdminClient(pubsub.Transport, pubsub.Client(project));
+        await admin.CreateTopicAsync(staging.Topics.Jobs, None);
+        await admin.CreateSubscriptionAsync(new SubscriptionSpec { Name = "cli-watch-stg", Topic = staging.Topics.Jobs }, None);
+        var stagingPublished = new ConcurrentQueue<PubSubMessage>();
+        await using var stagingPuller = new PubSubPuller(pubsub.Transport, pubsub.Client(project), "cli-watch-stg", (message, _) =>
+        {
+            stagingPublished.Enqueue(message);
+            return Task.CompletedTask;
+        }, PubSubTesting.QuickPulls);
+        stagingPuller.Start();
+        var stagingStore = firestore.CreateStore(project, database: staging.FirestoreDatabase);
+        var stagingJob = await StoreRunningJobAsync(stagingStore);
+        var defaultJob = await StoreRunningJobAsync(store);
+
+        var submit = await RunAsync("submit", "examples/quickstart/train.py", "--tpu", "v4-8", "--zone", Zone, "--project", project, "--bucket", bucket);
+        var status = await RunAsync("status", "--json");
+
+        Assert.True(submit.ExitCode == 0, submit.Output + submit.Error);
+        await Eventually.TrueAsync(() => !stagingPublished.IsEmpty);
+        Assert.Equal("quickstart", JobDocument.Parse(Encoding.UTF8.GetString(Assert.Single(stagingPublished).Data)).Name);
+        Assert.Empty(await PublishedAsync());
+        Assert.True(status.ExitCode == 0, status.Output + status.Error);
+        using var listed = JsonDocument.Parse(status.Output);
+        Assert.Equal(stagingJob, Assert.Single(listed.RootElement.EnumerateArray()).GetProperty("id").GetString());
+        Assert.NotEqual(defaultJob, stagingJob);
+    }
+
+    [Fact]
+    public async Task Status_BucketDescriptorOfAnUnknownVersion_ExitsSayingWhatToDo()
+    {
+        await objects.PutAsync(DeploymentDescriptor.ObjectName, """{"version":2,"namePrefix":"stg","deployment":"staging","firestoreDatabase":"stg-jobs"}"""u8.ToArray(), None);
+
+        var run = await RunAsync("status", "--json");
+
+        Assert.Equal(5, run.ExitCode);
+        Assert.Contains($"gs://{bucket}/deployment.json cannot be read: version 2 is not one this spotjax reads", run.Error, StringComparison.Ordinal);
+        Assert.Equal("", run.Output);
+    }
+
+    [Fact]
     public async Task Status_StorageOnProductionWithoutCredentials_ReportsMissingLoginAtOnce()
     {
         // Pub/Sub and Firestore are emulated but Cloud Storage would be Google's: that one needs a login.
@@ -288,27 +332,32 @@ public sealed partial class CliAgainstEmulatorsTests(PubSubEmulator pubsub, Fire
     }
 
     /// <summary>A job the control plane would have stored: submitted, provisioned and started on one worker.</summary>
-    private async Task<string> StoreRunningJobAsync()
+    private Task<string> StoreRunningJobAsync() => StoreRunningJobAsync(store);
+
+    /// <summary>A running job as <see cref="StoreRunningJobAsync()"/> stores it, in <paramref name="into"/>.</summary>
+    private async Task<string> StoreRunningJobAsync(FirestoreJobStore into)
     {
         var spec = JobDocument.Parse($$"""
             {"name": "quickstart", "tpu": {"type": "v4-8", "zone": "{{Zone}}"}, "code": "gs://{{bucket}}/code/0123.tar.gz", "script": "train.py", "args": ["--steps", "5"]}
             """);
         var jobId = JobId.From(spec.Name, "client:" + Guid.NewGuid().ToString("N"));
         var (job, entry) = JobLifecycle.Submit(jobId, "client:test", spec, DateTimeOffset.UtcNow);
-        Assert.True(await store.TryCreateAsync(job, entry, None));
-        await ApplyAsync(jobId, j => JobLifecycle.StartProvisioning(j, 1, DateTimeOffset.UtcNow));
-        await ApplyAsync(jobId, j => JobLifecycle.NodesReady(j, 1, 1, DateTimeOffset.UtcNow, DateTimeOffset.UtcNow.AddMinutes(35)));
-        await ApplyAsync(jobId, j => JobLifecycle.WorkerPrepared(j, 1, 0, DateTimeOffset.UtcNow));
-        Assert.Equal(JobState.Running, (await store.GetAsync(jobId, None))!.State);
+        Assert.True(await into.TryCreateAsync(job, entry, None));
+        await ApplyAsync(into, jobId, j => JobLifecycle.StartProvisioning(j, 1, DateTimeOffset.UtcNow));
+        await ApplyAsync(into, jobId, j => JobLifecycle.NodesReady(j, 1, 1, DateTimeOffset.UtcNow, DateTimeOffset.UtcNow.AddMinutes(35)));
+        await ApplyAsync(into, jobId, j => JobLifecycle.WorkerPrepared(j, 1, 0, DateTimeOffset.UtcNow));
+        Assert.Equal(JobState.Running, (await into.GetAsync(jobId, None))!.State);
         return jobId;
     }
 
-    private async Task ApplyAsync(string jobId, Func<Job, Decision> decide)
+    private Task ApplyAsync(string jobId, Func<Job, Decision> decide) => ApplyAsync(store, jobId, decide);
+
+    private static async Task ApplyAsync(FirestoreJobStore into, string jobId, Func<Job, Decision> decide)
     {
-        var current = (await store.GetAsync(jobId, None))!;
+        var current = (await into.GetAsync(jobId, None))!;
         var decision = decide(current);
         Assert.True(decision.Verdict == Verdict.Apply, decision.Reason);
-        Assert.True(await store.TryUpdateAsync(decision.Job, current.Revision, decision.Entry, None));
+        Assert.True(await into.TryUpdateAsync(decision.Job, current.Revision, decision.Entry, None));
     }
 
     /// <summary>The spotjax program from the repository root, pointed at the emulators and at this test's project and bucket.</summary>

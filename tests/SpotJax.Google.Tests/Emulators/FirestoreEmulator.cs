@@ -30,9 +30,12 @@ public sealed class FirestoreEmulator : IAsyncLifetime
     /// <summary>A project id no other test uses.</summary>
     public static string NewProject() => $"test-{Guid.NewGuid():N}"[..20];
 
-    /// <summary>A store over <paramref name="project"/> in this emulator.</summary>
-    public FirestoreJobStore CreateStore(string project, int pageSize = 300) =>
-        new(Transport, new FirestoreJobStoreOptions { Project = project, BaseUri = BaseUri, PageSize = pageSize });
+    /// <summary>A store over <paramref name="project"/> in this emulator, in <paramref name="database"/> (the default one when null).</summary>
+    public FirestoreJobStore CreateStore(string project, int pageSize = 300, string? database = null)
+    {
+        var options = new FirestoreJobStoreOptions { Project = project, BaseUri = BaseUri, PageSize = pageSize };
+        return new(Transport, database is null ? options : options with { Database = database });
+    }
 
     /// <summary>The document URL of <paramref name="path"/> (<c>jobs/ID</c>) in <paramref name="project"/>, for raw REST reads.</summary>
     public Uri DocumentUri(string project, string path) => new(BaseUri, $"v1/projects/{project}/databases/(default)/documents/{path}");

@@ -196,6 +196,25 @@ public sealed class InfraNamesTests
     }
 
     [Fact]
+    public void DeploymentDescriptor_TerraformWritesExactlyTheKeysTheCodeReads_AtTheTopOfTheControlBucket()
+    {
+        var descriptor = Infra.Resource("google_storage_bucket_object.deployment");
+        var content = Hcl.Value(descriptor, "content").Trim();
+        Assert.StartsWith("jsonencode(", content, StringComparison.Ordinal);
+        var written = Hcl.Object(content["jsonencode(".Length..^1]).ToDictionary(e => e.Key, e => e.Value);
+
+        Assert.Equal(DeploymentDescriptor.JsonNames.Order(StringComparer.Ordinal), written.Keys.Order(StringComparer.Ordinal));
+        Assert.Equal(DeploymentDescriptor.CurrentVersion.ToString(System.Globalization.CultureInfo.InvariantCulture), written["version"]);
+        Assert.Equal("var.name_prefix", written["namePrefix"]);
+        Assert.Equal("local.deployment_name", written["deployment"]);
+        Assert.Equal("var.firestore_database", written["firestoreDatabase"]);
+        Assert.Equal($"\"{DeploymentDescriptor.ObjectName}\"", Hcl.Value(descriptor, "name"));
+        Assert.Equal("google_storage_bucket.control.name", Hcl.Value(descriptor, "bucket"));
+        Assert.Equal("\"application/json\"", Hcl.Value(descriptor, "content_type"));
+        Assert.Null(BucketLayout.JobIdOf(DeploymentDescriptor.ObjectName));
+    }
+
+    [Fact]
     public void Scheduler_ScheduledFunction_IsCalledOverHttpWithTheInvokersToken()
     {
         var job = Infra.Resource("google_cloud_scheduler_job.function");
