@@ -30,8 +30,8 @@ public sealed class SpotJaxFunctions
         BucketEvents = new BucketEventsFunction(submitter, transitions, store, objects, tpu, steps, options, time);
         Provision = new ProvisionFunction(transitions, tpu, steps, options, time);
         Launch = new LaunchFunction(transitions, store, tpu, workers, steps, options, time);
-        Recover = new RecoverFunction(transitions, tpu, steps, options, time);
-        Finish = new FinishFunction(store, transitions, tpu, time);
+        Recover = new RecoverFunction(transitions, tpu, steps, options, time, warn);
+        Finish = new FinishFunction(store, transitions, tpu, options, time, warn);
         Sweep = new SweepFunction(store, transitions, tpu, steps, options, time, warn);
     }
 

@@ -6,13 +6,17 @@ namespace SpotJax.Core.Steps;
 
 /// <summary>
 /// <c>finish</c>: deletes the queued resource of a job that succeeded, failed or is being
-/// cancelled, and completes a cancel.
+/// cancelled (unless another deployment's label is on it: <see cref="QueuedResourceDeletes.DeleteOwnAsync"/>), and
+/// completes a cancel.
 /// </summary>
+/// <param name="warn">Where a queued resource left alone as another deployment's is reported (the function's log).</param>
 public sealed class FinishFunction(
     IJobStore store,
     JobTransitions transitions,
     ITpuApi tpu,
-    TimeProvider time) : IPubSubFunction
+    ControlPlaneOptions options,
+    TimeProvider time,
+    Action<string>? warn = null) : IPubSubFunction
 {
     public async Task HandleAsync(PubSubMessage message, CancellationToken cancellationToken)
     {
@@ -25,7 +29,7 @@ public sealed class FinishFunction(
 
         if (job.Zone is { } zone && job.QueuedResourceId is { } id)
         {
-            await QueuedResourceDeletes.DeleteAsync(tpu, zone, id, RequestIds.For(job.Id, job.Attempt, "delete"), cancellationToken);
+            await QueuedResourceDeletes.DeleteOwnAsync(tpu, zone, id, RequestIds.For(job.Id, job.Attempt, "delete"), options.Deployment, warn, cancellationToken);
         }
 
         if (job.State == JobState.Cancelling)

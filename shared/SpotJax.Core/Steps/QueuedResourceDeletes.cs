@@ -19,6 +19,37 @@ public static class QueuedResourceDeletes
     public const int MaxTries = 8;
 
     /// <summary>
+    /// Deletes the queued resource a job names (<see cref="DeleteAsync"/>) only if it is this deployment's: it is
+    /// read first, and one labelled <see cref="ProvisionFunction.DeploymentLabel"/> with another deployment's name is
+    /// left alone and reported to <paramref name="warn"/> (two deployments sharing a project can make the same id
+    /// only if two jobs had the same id, but a delete must never reach another deployment's TPUs). One without the
+    /// label was made by an older version of this deployment (the job names it) and is deleted; one already gone
+    /// needs nothing.
+    /// </summary>
+    /// <returns>False when the queued resource was another deployment's and left alone.</returns>
+    /// <exception cref="GoogleApiException">A call failed (<see cref="DeleteAsync"/>).</exception>
+    public static async Task<bool> DeleteOwnAsync(
+        ITpuApi tpu, string zone, string queuedResourceId, string key, string deployment, Action<string>? warn, CancellationToken cancellationToken)
+    {
+        var queued = await tpu.GetQueuedResourceAsync(zone, queuedResourceId, cancellationToken);
+        if (queued is null)
+        {
+            return true;
+        }
+
+        if (queued.NodeLabels.TryGetValue(ProvisionFunction.DeploymentLabel, out var owner) && !string.Equals(owner, deployment, StringComparison.Ordinal))
+        {
+            warn?.Invoke(
+                $"queued resource {queuedResourceId} in {zone} is labelled {ProvisionFunction.DeploymentLabel}={owner}, not {deployment}: " +
+                "another deployment's, so deployment " + deployment + " does not delete it");
+            return false;
+        }
+
+        await DeleteAsync(tpu, zone, queuedResourceId, key, cancellationToken);
+        return true;
+    }
+
+    /// <summary>
     /// <c>queuedResources.delete</c> with <c>force=true</c>, sent again with a new request id while its operation is
     /// known to have failed; returns once a try was accepted (its operation running or done) or the resource is gone.
     /// </summary>

@@ -6,14 +6,17 @@ namespace SpotJax.Core.Steps;
 
 /// <summary>
 /// <c>recover</c>: ends an attempt (spending the preemption or the failure budget), deletes its
-/// queued resource, and asks for the next attempt after the backoff, or fails the job.
+/// queued resource (unless another deployment's label is on it: <see cref="QueuedResourceDeletes.DeleteOwnAsync"/>),
+/// and asks for the next attempt after the backoff, or fails the job.
 /// </summary>
+/// <param name="warn">Where a queued resource left alone as another deployment's is reported (the function's log).</param>
 public sealed class RecoverFunction(
     JobTransitions transitions,
     ITpuApi tpu,
     StepPublisher steps,
     ControlPlaneOptions options,
-    TimeProvider time) : IPubSubFunction
+    TimeProvider time,
+    Action<string>? warn = null) : IPubSubFunction
 {
     public async Task HandleAsync(PubSubMessage message, CancellationToken cancellationToken)
     {
@@ -31,7 +34,7 @@ public sealed class RecoverFunction(
         var job = decision.Job;
         if (job.Zone is { } zone && job.QueuedResourceId is { } id)
         {
-            await QueuedResourceDeletes.DeleteAsync(tpu, zone, id, RequestIds.For(job.Id, job.Attempt, "delete"), cancellationToken);
+            await QueuedResourceDeletes.DeleteOwnAsync(tpu, zone, id, RequestIds.For(job.Id, job.Attempt, "delete"), options.Deployment, warn, cancellationToken);
         }
 
         if (job.State == JobState.Recovering)

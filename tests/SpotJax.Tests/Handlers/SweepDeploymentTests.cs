@@ -11,7 +11,8 @@ namespace SpotJax.Tests.Handlers;
 /// <summary>
 /// The sweep of one deployment among others in the same project, on the TPU simulator: it deletes and
 /// recovers only queued resources labelled with its own deployment name, and leaves those made before
-/// the label alone, saying so once.
+/// the label alone, saying so once; recover and finish delete a job's queued resource by id only when
+/// it is not another deployment's.
 /// </summary>
 public sealed class SweepDeploymentTests : IAsyncLifetime
 {
@@ -113,6 +114,75 @@ public sealed class SweepDeploymentTests : IAsyncLifetime
 
         Assert.Contains(await h.TakeAsync(Topics.Default.Launch), l => l.JobId == job.Id && l.Attempt == 1);
         Assert.Empty(warnings);
+    }
+
+    [Fact]
+    public async Task Recover_AnotherDeploymentsResourceWithTheJobsId_IsLeftAloneAndReported()
+    {
+        var job = await StoredProvisioningAsync("recover-theirs");
+        var theirs = await CreateAsync(job, Other);
+        var tpu = new RecordingTpuApi(h.Tpu);
+        var warnings = new ConcurrentQueue<string>();
+        var recover = new RecoverFunction(new JobTransitions(h.Store), tpu, new StepPublisher(h.Bus, h.Options.Topics), h.Options, h.Time, warnings.Enqueue);
+
+        await recover.HandleAsync(h.Step(job.Id, 1, AttemptEnd.Preempted, "preempted"), CancellationToken.None);
+        await recover.HandleAsync(h.Step(job.Id, 1, AttemptEnd.Preempted, "preempted"), CancellationToken.None);
+
+        Assert.Empty(tpu.Deleted);
+        Assert.NotNull(await h.Tpu.GetQueuedResourceAsync(Zone, theirs, CancellationToken.None));
+        Assert.All(warnings, w => Assert.Contains($"queued resource {theirs} in {Zone} is labelled {ProvisionFunction.DeploymentLabel}={Other}", w, StringComparison.Ordinal));
+        Assert.NotEmpty(warnings);
+        // The attempt still ends and the next one is asked for: only the delete is skipped.
+        Assert.Equal(JobState.Recovering, (await h.JobAsync(job.Id)).State);
+        Assert.Contains(await h.TakeAsync(Topics.Default.Provision), p => p.JobId == job.Id && p.Attempt == 2);
+    }
+
+    [Fact]
+    public async Task Recover_UnlabelledResourceOfAnOlderVersionOfThisDeployment_IsDeleted()
+    {
+        var job = await StoredProvisioningAsync("recover-legacy");
+        var legacy = await CreateAsync(job, deployment: null);
+        var tpu = new RecordingTpuApi(h.Tpu);
+        var recover = new RecoverFunction(new JobTransitions(h.Store), tpu, new StepPublisher(h.Bus, h.Options.Topics), h.Options, h.Time);
+
+        await recover.HandleAsync(h.Step(job.Id, 1, AttemptEnd.Preempted, "preempted"), CancellationToken.None);
+
+        Assert.Equal(new[] { $"{Zone}/{legacy}" }, tpu.Deleted);
+        await Eventually.TrueAsync(async () => await h.Tpu.GetQueuedResourceAsync(Zone, legacy, CancellationToken.None) is null);
+    }
+
+    [Fact]
+    public async Task Finish_CancelWhileAnotherDeploymentsResourceHasTheJobsId_CancelsWithoutDeletingIt()
+    {
+        var job = await StoredProvisioningAsync("finish-theirs");
+        var theirs = await CreateAsync(job, Other);
+        await new JobTransitions(h.Store).ApplyAsync(job.Id, j => JobLifecycle.RequestCancel(j, h.Time.GetUtcNow()), CancellationToken.None);
+        var tpu = new RecordingTpuApi(h.Tpu);
+        var warnings = new ConcurrentQueue<string>();
+        var finish = new FinishFunction(h.Store, new JobTransitions(h.Store), tpu, h.Options, h.Time, warnings.Enqueue);
+
+        await finish.HandleAsync(h.Step(job.Id, 1), CancellationToken.None);
+
+        Assert.Empty(tpu.Deleted);
+        Assert.NotNull(await h.Tpu.GetQueuedResourceAsync(Zone, theirs, CancellationToken.None));
+        Assert.Contains($"{ProvisionFunction.DeploymentLabel}={Other}", Assert.Single(warnings), StringComparison.Ordinal);
+        Assert.Equal(JobState.Cancelled, (await h.JobAsync(job.Id)).State);
+    }
+
+    [Fact]
+    public async Task Finish_OwnLabelledResource_IsDeletedWithoutAReport()
+    {
+        var job = await StoredProvisioningAsync("finish-ours");
+        var ours = await CreateAsync(job, h.Options.Deployment);
+        await new JobTransitions(h.Store).ApplyAsync(job.Id, j => JobLifecycle.RequestCancel(j, h.Time.GetUtcNow()), CancellationToken.None);
+        var tpu = new RecordingTpuApi(h.Tpu);
+        var warnings = new ConcurrentQueue<string>();
+
+        await new FinishFunction(h.Store, new JobTransitions(h.Store), tpu, h.Options, h.Time, warnings.Enqueue).HandleAsync(h.Step(job.Id, 1), CancellationToken.None);
+
+        Assert.Equal(new[] { $"{Zone}/{ours}" }, tpu.Deleted);
+        Assert.Empty(warnings);
+        Assert.Equal(JobState.Cancelled, (await h.JobAsync(job.Id)).State);
     }
 
     /// <summary>Attempt 1 of a job in PROVISIONING, not in any store.</summary>
