@@ -30,6 +30,7 @@ internal static partial class ReadmeCommands
         ["BUCKET"] = $"{GcloudSandbox.Project}-spotjax",
         ["TF_STATE_BUCKET"] = $"{GcloudSandbox.Project}-spotjax-tfstate",
         ["DEPLOYER"] = $"spotjax-deployer@{GcloudSandbox.Project}.iam.gserviceaccount.com",
+        ["NAME_PREFIX"] = "spotjax",
     };
 
     /// <summary>The exit code recorded for a call not run because <see cref="RunsPerShape"/> of its shape ran already.</summary>
