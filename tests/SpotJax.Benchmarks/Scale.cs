@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using SpotJax.Contracts;
 using SpotJax.Core;
+using SpotJax.Core.Ports;
 using SpotJax.Core.Steps;
 using SpotJax.Google;
 using SpotJax.Google.Firestore;
@@ -19,8 +20,8 @@ namespace SpotJax.Benchmarks;
 /// <para>
 /// Part 1, the sweep: the real <see cref="SweepFunction"/> through the production Firestore store and TPU
 /// REST client, at 100 and JOBS jobs over 1 and 4 zones; for each, the median wall time of SWEEPS sweeps
-/// (after one that warms up), then the time of its two parts alone (the store's query of the active jobs, the TPU
-/// lists of their zones), the Firestore requests, documents read and writes of one sweep (counted on
+/// (after one that warms up), then the median time of its two parts alone (the store's query of the active jobs, the
+/// TPU lists of their zones), the Firestore requests, documents read and writes of one sweep (counted on
 /// the store's HTTP transport), and the TPU API calls by method (counted by the simulator).
 /// </para>
 /// <para>
@@ -55,7 +56,7 @@ public static class Scale
 
             Console.WriteLine();
             Console.WriteLine("one sweep (the real SweepFunction, production Firestore store and TPU REST client):");
-            Console.WriteLine("  jobs  zones  seed s  sweep ms (median)  query ms  lists ms  Firestore requests            docs read  billed reads  writes  TPU API calls");
+            Console.WriteLine("  jobs  zones  seed s  sweep ms (median)  query ms  lists ms  Firestore requests            docs read  billed reads  writes  published  TPU API calls");
             string? pushProject = null;
             foreach (var (count, zones) in Sizes(jobs))
             {
@@ -65,13 +66,14 @@ public static class Scale
                 var seedStore = firestore.CreateStore(project);
                 await CreateTopicsAsync(pubsub, project);
                 var seeding = Stopwatch.StartNew();
-                await RunningFleet.SeedAsync(seedStore, tpu, options, "scale", count, zones, attempt: 2, DateTimeOffset.UtcNow);
+                // Names unique across the sizes: the simulator keeps node ids unique per zone whatever the project.
+                await RunningFleet.SeedAsync(seedStore, tpu, options, $"scale{count}z{zones}", count, zones, attempt: 2, DateTimeOffset.UtcNow);
                 seeding.Stop();
 
                 var store = new FirestoreJobStore(
                     new GoogleApiTransport(firestoreHttp, new FixedTokenSource(GoogleEndpoints.FirestoreEmulatorToken)),
                     new FirestoreJobStoreOptions { Project = project, BaseUri = firestore.BaseUri });
-                var bus = new PubSubPublisher(pubsub.Transport, pubsub.Client(project));
+                var bus = new CountingBus(new PubSubPublisher(pubsub.Transport, pubsub.Client(project)));
                 var sweep = new SweepFunction(store, new JobTransitions(store), tpu, new StepPublisher(bus), options, TimeProvider.System, Console.WriteLine);
                 await sweep.HandleAsync(CancellationToken.None);
                 var walls = new List<double>();
@@ -79,28 +81,39 @@ public static class Scale
                 {
                     counted.Reset();
                     simulator.ResetCallCounts();
+                    bus.Reset();
                     var wall = Stopwatch.StartNew();
                     await sweep.HandleAsync(CancellationToken.None);
                     walls.Add(wall.Elapsed.TotalMilliseconds);
                 }
 
                 walls.Sort();
+                var requests = string.Join(", ", counted.Requests.Select(r => $"{r.Key} {r.Value}"));
+                var (documentsRead, billedReads, writes) = (counted.DocumentsRead, counted.BilledReads, counted.Writes);
+                var calls = string.Join(", ", simulator.CallCounts().Select(c => $"{c.Key} {c.Value}"));
+                var published = bus.Published;
 
-                // Where the time goes: the store's query of the active jobs, and the TPU lists of their zones.
-                var query = Stopwatch.StartNew();
-                await store.ListActiveAsync(CancellationToken.None);
-                query.Stop();
-                var lists = Stopwatch.StartNew();
-                foreach (var zone in RunningFleet.Zones.Take(zones))
+                // Where the time goes: the store's query of the active jobs, and the TPU lists of their zones (medians too).
+                var queries = new List<double>();
+                var lists = new List<double>();
+                for (var i = 0; i < sweeps; i++)
                 {
-                    await tpu.ListQueuedResourcesAsync(zone, CancellationToken.None);
+                    var part = Stopwatch.StartNew();
+                    await store.ListActiveAsync(CancellationToken.None);
+                    queries.Add(part.Elapsed.TotalMilliseconds);
+                    part.Restart();
+                    foreach (var zone in RunningFleet.Zones.Take(zones))
+                    {
+                        await tpu.ListQueuedResourcesAsync(zone, CancellationToken.None);
+                    }
+
+                    lists.Add(part.Elapsed.TotalMilliseconds);
                 }
 
-                lists.Stop();
-                var requests = string.Join(", ", counted.Requests.Select(r => $"{r.Key} {r.Value}"));
-                var calls = string.Join(", ", simulator.CallCounts().Select(c => $"{c.Key} {c.Value}"));
+                queries.Sort();
+                lists.Sort();
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"  {count,4}  {zones,5}  {seeding.Elapsed.TotalSeconds,6:0.0}  {walls[walls.Count / 2],17:0}  {query.Elapsed.TotalMilliseconds,8:0}  {lists.Elapsed.TotalMilliseconds,8:0}  {requests,-28}  {counted.DocumentsRead,9}  {counted.BilledReads,12}  {counted.Writes,6}  {calls}"));
+                    $"  {count,4}  {zones,5}  {seeding.Elapsed.TotalSeconds,6:0.0}  {walls[walls.Count / 2],17:0}  {queries[queries.Count / 2],8:0}  {lists[lists.Count / 2],8:0}  {requests,-28}  {documentsRead,9}  {billedReads,12}  {writes,6}  {published,9}  {calls}"));
                 if (count == jobs && zones == 4)
                 {
                     pushProject = project;
@@ -124,6 +137,22 @@ public static class Scale
             await firestore.DisposeAsync();
             TpuSimulator.KillRegisteredProcesses(Path.Combine(root, "nodes"));
             Directory.Delete(root, recursive: true);
+        }
+    }
+
+    /// <summary>Counts the step messages the sweep publishes (none, when every job runs as it should).</summary>
+    private sealed class CountingBus(IMessageBus inner) : IMessageBus
+    {
+        private long published;
+
+        public long Published => Interlocked.Read(ref published);
+
+        public void Reset() => Interlocked.Exchange(ref published, 0);
+
+        public Task<string> PublishAsync(string topic, OutgoingMessage message, CancellationToken cancellationToken)
+        {
+            Interlocked.Increment(ref published);
+            return inner.PublishAsync(topic, message, cancellationToken);
         }
     }
 

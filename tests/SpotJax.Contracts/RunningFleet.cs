@@ -65,7 +65,11 @@ public static class RunningFleet
         var provision = new ProvisionFunction(new JobTransitions(store), tpu, new StepPublisher(NoMessages.Instance), options, TimeProvider.System);
         await Parallel.ForEachAsync(jobs, new ParallelOptions { MaxDegreeOfParallelism = parallelism }, async (job, ct) =>
         {
-            await tpu.CreateQueuedResourceAsync(job.Zone!, job.QueuedResourceId!, provision.Body(job), RequestIds.Create(job.Id, job.Attempt, 1), ct);
+            if (await tpu.CreateQueuedResourceAsync(job.Zone!, job.QueuedResourceId!, provision.Body(job), RequestIds.Create(job.Id, job.Attempt, 1), ct) is null)
+            {
+                throw new InvalidOperationException($"queued resource {job.QueuedResourceId} (or its node) already exists in {job.Zone}");
+            }
+
             if (!await store.TryCreateAsync(job, new HistoryEntry(now, null, JobState.Running, job.Attempt, "seeded RUNNING"), ct))
             {
                 throw new InvalidOperationException($"job {job.Id} already exists");
