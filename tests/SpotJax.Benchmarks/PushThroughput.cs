@@ -21,7 +21,8 @@ namespace SpotJax.Benchmarks;
 /// Pub/Sub push envelopes posted straight to it, COUNT per function, CONCURRENCY at once. The messages do
 /// real but cheap work, each reading the job and acknowledging:
 /// provision, launch and recover get attempt 1 (stale), finish gets attempt 2 of a job that is not finished,
-/// bucket-events gets the Cloud Storage notification of an <c>exited</c> marker of attempt 1; submit gets new
+/// bucket-events gets the Cloud Storage notification of an <c>exited</c> marker of attempt 1, then of the agent's
+/// log upload of the current attempt (answered without reading the job); submit gets new
 /// job documents (validate, create the job, publish provision), then the same messages again (duplicates:
 /// the create loses, the job is read, provision is published again because the job is still QUEUED).
 /// The sweep host gets Cloud Scheduler calls one after the other.
@@ -92,6 +93,8 @@ internal sealed class PushThroughput : IAsyncDisposable
         await MeasureAsync(FunctionNames.Finish, "finish of a RUNNING job", count, concurrency, i => Step(new StepMessage(Job(i), 2)));
         await MeasureAsync(FunctionNames.BucketEvents, "exited marker of attempt 1 (stale)", count, concurrency,
             i => Notification(BucketLayout.Marker(Job(i), 1, 0, MarkerKind.Exited)));
+        await MeasureAsync(FunctionNames.BucketEvents, "agent log upload (not a checkpoint)", count, concurrency,
+            i => Notification(BucketLayout.LogObject(BucketLayout.LogPrefix(Job(i)), 2, 0)));
         // Submit: the same message ids twice, so the second round is Pub/Sub's redelivery of the first.
         var run = Guid.NewGuid().ToString("N")[..8];
         await MeasureAsync(FunctionNames.Submit, "new job document", count, concurrency, i => Submission(run, i), idPrefix: $"submit-{run}");
