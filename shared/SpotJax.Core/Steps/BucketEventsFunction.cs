@@ -79,6 +79,13 @@ public sealed class BucketEventsFunction(
         }
 
         var step = CheckpointStep.Of(uri[checkpointDir.Length..]);
+        // Most files of a checkpoint change nothing (same step, seconds later): decided on the job just read,
+        // without the transition's second read.
+        if (JobLifecycle.RecordCheckpoint(job, step, storageEvent.Updated).Verdict != Verdict.Apply)
+        {
+            return;
+        }
+
         await transitions.ApplyAsync(jobId, j => JobLifecycle.RecordCheckpoint(j, step, storageEvent.Updated), ct);
     }
 

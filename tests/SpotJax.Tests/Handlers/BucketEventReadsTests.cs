@@ -7,8 +7,9 @@ using SpotJax.Functions;
 namespace SpotJax.Tests.Handlers;
 
 /// <summary>
-/// What <c>bucket-events</c> reads from the job store per event: the agent's log uploads, which come every
-/// second or so per worker while a script prints, cost no read; checkpoints still do, and still count.
+/// What <c>bucket-events</c> reads from and writes to the job store per event: the agent's log uploads, which
+/// come every second or so per worker while a script prints, cost no read; the files of one checkpoint cost a
+/// read each and one write between them; checkpoints still count.
 /// </summary>
 public sealed class BucketEventReadsTests : IAsyncLifetime
 {
@@ -53,6 +54,25 @@ public sealed class BucketEventReadsTests : IAsyncLifetime
         Assert.True(store.Reads > 0);
     }
 
+    [Fact]
+    public async Task BucketEvents_TwentyFilesOfOneCheckpointSecondsApart_WriteTheJobOnce()
+    {
+        var job = await RunningAsync("one-checkpoint");
+        h.Time.Advance(TimeSpan.FromMinutes(10));
+        var written = h.Time.GetUtcNow();
+
+        for (var file = 0; file < 20; file++)
+        {
+            var name = $"{BucketLayout.CheckpointPrefix(job.Id)}300/shard-{file}";
+            await functions.BucketEvents.HandleAsync(new StorageObjectEvent(HandlerHarness.Bucket, name, 1, 4096, written.AddMilliseconds(300 * file)), CancellationToken.None);
+        }
+
+        var recorded = await h.JobAsync(job.Id);
+        Assert.Equal((300L, written), (recorded.LastCheckpointStep!.Value, recorded.LastCheckpointAt!.Value));
+        Assert.Equal(1, store.Writes);
+        Assert.Equal(21, store.Reads);
+    }
+
     private async Task<Job> RunningAsync(string name)
     {
         var job = RunningFleet.Job(name, "us-central2-b", attempt: 1, h.Options.Deployment, h.Time.GetUtcNow());
@@ -64,8 +84,12 @@ public sealed class BucketEventReadsTests : IAsyncLifetime
     private sealed class CountingStore(IJobStore inner) : IJobStore
     {
         private int reads;
+        private int writes;
 
         public int Reads => Volatile.Read(ref reads);
+
+        /// <summary>Compare-and-set writes of a job (a Firestore commit each in production).</summary>
+        public int Writes => Volatile.Read(ref writes);
 
         public Task<Job?> GetAsync(string jobId, CancellationToken cancellationToken)
         {
@@ -75,8 +99,11 @@ public sealed class BucketEventReadsTests : IAsyncLifetime
 
         public Task<bool> TryCreateAsync(Job job, HistoryEntry entry, CancellationToken cancellationToken) => inner.TryCreateAsync(job, entry, cancellationToken);
 
-        public Task<bool> TryUpdateAsync(Job updated, string expectedRevision, HistoryEntry? entry, CancellationToken cancellationToken) =>
-            inner.TryUpdateAsync(updated, expectedRevision, entry, cancellationToken);
+        public Task<bool> TryUpdateAsync(Job updated, string expectedRevision, HistoryEntry? entry, CancellationToken cancellationToken)
+        {
+            Interlocked.Increment(ref writes);
+            return inner.TryUpdateAsync(updated, expectedRevision, entry, cancellationToken);
+        }
 
         public Task<IReadOnlyList<Job>> ListActiveAsync(CancellationToken cancellationToken) => inner.ListActiveAsync(cancellationToken);
 
