@@ -78,6 +78,16 @@ public static partial class BucketLayout
         return true;
     }
 
+    /// <summary>
+    /// Whether an object is one of the node agent's log files in the job's default log folder
+    /// (<c>JOB/logs/attempt-N/worker-I.log</c> or <c>.prepare.log</c>, see <see cref="LogObject"/>): the agent
+    /// uploads them whole every second or so while a script prints, and they are never checkpoints.
+    /// </summary>
+    public static bool IsAgentLogObject(string name) => AgentLogPattern().IsMatch(name);
+
+    [GeneratedRegex(@"^[a-z][a-z0-9-]{0,62}/logs/attempt-[0-9]{1,6}/worker-[0-9]{1,5}(\.prepare)?\.log$")]
+    private static partial Regex AgentLogPattern();
+
     [GeneratedRegex(@"^(?<job>[a-z][a-z0-9-]{0,62})/markers/attempt-(?<attempt>[0-9]{1,6})/worker-(?<worker>[0-9]{1,5})/(?<kind>booted|prepared|prepare-failed|preempted|exited)$")]
     private static partial Regex MarkerPattern();
 }

@@ -50,7 +50,13 @@ internal sealed class SimulatorEndpoints(SimulatorState state, CancellationToken
                 return;
             }
 
-            var fault = ApiMethod(request.Method, segments) is { } method ? state.Faults.Draw(method) : CallFault.None;
+            var apiMethod = ApiMethod(request.Method, segments);
+            if (apiMethod is not null)
+            {
+                state.Calls.Count(apiMethod);
+            }
+
+            var fault = apiMethod is not null ? state.Faults.Draw(apiMethod) : CallFault.None;
             switch (fault)
             {
                 case CallFault.RateLimit:

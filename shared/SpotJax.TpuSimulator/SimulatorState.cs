@@ -49,6 +49,9 @@ internal sealed partial class SimulatorState(TpuSimulatorOptions options, TimePr
     /// <summary>The faults in force (<see cref="TpuFaults"/>), changeable at runtime.</summary>
     public SimulatorFaults Faults { get; } = new(options.Faults);
 
+    /// <summary>The TPU API calls received, by method.</summary>
+    public SimulatorCalls Calls { get; } = new();
+
     public TimeProvider Time => time;
 
     public string NodeDirectory(string zone, string nodeId)

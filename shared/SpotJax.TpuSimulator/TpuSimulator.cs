@@ -144,6 +144,16 @@ public sealed class TpuSimulator : IAsyncDisposable
     public void SetFaults(TpuFaults faults) => _state.Faults.Set(faults);
 
     /// <summary>
+    /// The TPU API calls received since the start or the last <see cref="ResetCallCounts"/>, by method as named in
+    /// <see cref="TpuFaults.Methods"/> (<c>queuedResources.list</c>, <c>operations.get</c>, ...), each counted on
+    /// arrival, whatever fault it was then answered with. The simulator's own routes are not counted.
+    /// </summary>
+    public IReadOnlyDictionary<string, long> CallCounts() => _state.Calls.Snapshot();
+
+    /// <summary>Starts <see cref="CallCounts"/> from zero.</summary>
+    public void ResetCallCounts() => _state.Calls.Reset();
+
+    /// <summary>
     /// Starts (<paramref name="hasCapacity"/> false) or ends a stock-out in <paramref name="zone"/>: while it lasts,
     /// queued resources created there wait in WAITING_FOR_RESOURCES; when it ends, those still waiting provision.
     /// <c>POST simulator/v1/locations/{zone}:stockOut</c> and <c>:restock</c> do the same.

@@ -10,5 +10,6 @@ return args switch
     ["launch", .. var rest] => await LaunchDuration.RunAsync(rest),
     ["concurrent", .. var rest] => await ConcurrentRecovery.RunAsync(rest),
     ["two-deployments", .. var rest] => await TwoDeployments.RunAsync(rest),
+    ["scale", .. var rest] => await Scale.RunAsync(rest),
     _ => await RecoveryLatency.RunAsync(args),
 };

@@ -157,7 +157,7 @@ public sealed class TpuPayloadTests
         Assert.Equal(["ACTIVE", "WAITING_FOR_RESOURCES", "SUSPENDED"], all.Select(r => r.State?.State));
         Assert.Equal("job-3", all[2].NodeLabels["spotjax-job"]);
         var path = $"/v2/projects/{Payloads.Project}/locations/{Payloads.Zone}/queuedResources";
-        Assert.Equal([$"{path}?pageSize=100", $"{path}?pageSize=100&pageToken=Cg5qb2ItMi0xEgJ2MhgB"], server.Requests.Select(r => r.PathAndQuery));
+        Assert.Equal([$"{path}?pageSize=1000", $"{path}?pageSize=1000&pageToken=Cg5qb2ItMi0xEgJ2MhgB"], server.Requests.Select(r => r.PathAndQuery));
     }
 
     [Fact]

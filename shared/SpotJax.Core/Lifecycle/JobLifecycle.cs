@@ -445,7 +445,17 @@ public static class JobLifecycle
         return Decision.Apply(updated, Entry(job, updated, now, "queued resource deleted"));
     }
 
-    /// <summary>A checkpoint object appeared: reset the stall timer and record the step (never moves backwards).</summary>
+    /// <summary>
+    /// How much newer a checkpoint object must be than the recorded checkpoint time to move it (with no
+    /// higher step): the files of one checkpoint, written seconds apart, then cost one job write, not one
+    /// each. The stall timer may thus run up to this much early, against stall windows of whole minutes.
+    /// </summary>
+    public static readonly TimeSpan CheckpointTimeResolution = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// A checkpoint object appeared: reset the stall timer and record the step (never moves backwards);
+    /// a time within <see cref="CheckpointTimeResolution"/> of the recorded one is already recorded.
+    /// </summary>
     public static Decision RecordCheckpoint(Job job, long? step, DateTimeOffset at)
     {
         if (job.State.IsTerminal())
@@ -453,7 +463,7 @@ public static class JobLifecycle
             return Decision.Ignore(job, "job finished");
         }
 
-        var newerTime = job.LastCheckpointAt is null || at > job.LastCheckpointAt;
+        var newerTime = job.LastCheckpointAt is null || at > job.LastCheckpointAt + CheckpointTimeResolution;
         var newerStep = step is not null && (job.LastCheckpointStep is null || step > job.LastCheckpointStep);
         if (!newerTime && !newerStep)
         {

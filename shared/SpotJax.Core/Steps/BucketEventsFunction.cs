@@ -11,7 +11,9 @@ namespace SpotJax.Core.Steps;
 /// <c>bucket-events</c>: object-finalize events of the control bucket. A manifest under
 /// <c>jobs/</c> submits a job; an object under a job's checkpoint folder resets its stall timer and
 /// records its step (<see cref="CheckpointStep"/>; the highest seen is kept); the node agent's
-/// markers advance the attempt (prepared, prepare-failed, preempted, exited).
+/// markers advance the attempt (prepared, prepare-failed, preempted, exited). The agent's own log files
+/// in the job's default log folder (<see cref="BucketLayout.IsAgentLogObject"/>) are never taken for
+/// checkpoints, even under a <c>checkpointDir</c> that contains that folder.
 /// </summary>
 public sealed class BucketEventsFunction(
     JobSubmitter submitter,
@@ -49,7 +51,9 @@ public sealed class BucketEventsFunction(
             return;
         }
 
-        if (BucketLayout.JobIdOf(name) is { } jobId)
+        // The agent's log uploads are most of the bucket's events (one a second per worker while a script
+        // prints) and never checkpoints: answered without the Firestore read of the job each would cost.
+        if (BucketLayout.JobIdOf(name) is { } jobId && !BucketLayout.IsAgentLogObject(name))
         {
             await OnJobObjectAsync(jobId, storageEvent, cancellationToken);
         }
@@ -75,6 +79,13 @@ public sealed class BucketEventsFunction(
         }
 
         var step = CheckpointStep.Of(uri[checkpointDir.Length..]);
+        // Most files of a checkpoint change nothing (same step, seconds later): decided on the job just read,
+        // without the transition's second read.
+        if (JobLifecycle.RecordCheckpoint(job, step, storageEvent.Updated).Verdict != Verdict.Apply)
+        {
+            return;
+        }
+
         await transitions.ApplyAsync(jobId, j => JobLifecycle.RecordCheckpoint(j, step, storageEvent.Updated), ct);
     }
 

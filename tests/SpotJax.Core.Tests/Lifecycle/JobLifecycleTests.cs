@@ -410,6 +410,16 @@ public sealed class JobLifecycleTests
     }
 
     [Fact]
+    public void RecordCheckpoint_AnotherFileOfTheSameCheckpointSecondsLater_IsAlreadyRecorded()
+    {
+        var job = Applied(JobLifecycle.RecordCheckpoint(RunningAttempt(Queued(), 1, T0), 10, T0.AddMinutes(1)));
+
+        Assert.Equal(Verdict.AlreadyApplied, JobLifecycle.RecordCheckpoint(job, 10, T0.AddMinutes(1).AddSeconds(3)).Verdict);
+        Assert.Equal(Verdict.Apply, JobLifecycle.RecordCheckpoint(job, 11, T0.AddMinutes(1).AddSeconds(3)).Verdict);
+        Assert.Equal(Verdict.Apply, JobLifecycle.RecordCheckpoint(job, 10, T0.AddMinutes(1) + JobLifecycle.CheckpointTimeResolution + TimeSpan.FromSeconds(1)).Verdict);
+    }
+
+    [Fact]
     public void Stall_WithWarn_WarnsOncePerStallWindow()
     {
         var job = RunningAttempt(Queued(Spec(stall: new StallPolicy(60, StallAction.Warn))), 1, T0);
