@@ -49,6 +49,9 @@ internal sealed partial class SimulatorState(TpuSimulatorOptions options, TimePr
     /// <summary>The faults in force (<see cref="TpuFaults"/>), changeable at runtime.</summary>
     public SimulatorFaults Faults { get; } = new(options.Faults);
 
+    /// <summary>The rate quota on creates (<see cref="TpuFaults.CreatesPerMinute"/>).</summary>
+    public CreateRateQuota CreateRate { get; } = new();
+
     public TimeProvider Time => time;
 
     public string NodeDirectory(string zone, string nodeId)
@@ -93,6 +96,7 @@ internal sealed partial class SimulatorState(TpuSimulatorOptions options, TimePr
         lock (_gate)
         {
             var now = Prune();
+            CreateRate.Admit(Faults.Current, project, now);
             var name = $"{parent}/queuedResources/{id}";
             if (SeenRequest("create", name, requestId, now) is { } original)
             {

@@ -143,6 +143,9 @@ public sealed class TpuSimulator : IAsyncDisposable
     /// </summary>
     public void SetFaults(TpuFaults faults) => _state.Faults.Set(faults);
 
+    /// <summary>Creates answered 429 for the create rate quota (<see cref="TpuFaults.CreatesPerMinute"/>) since the start.</summary>
+    public int CreatesRefusedForRate => _state.CreateRate.Refused;
+
     /// <summary>
     /// Starts (<paramref name="hasCapacity"/> false) or ends a stock-out in <paramref name="zone"/>: while it lasts,
     /// queued resources created there wait in WAITING_FOR_RESOURCES; when it ends, those still waiting provision.
