@@ -46,7 +46,7 @@ public sealed class GoogleApiTransport
             .AddTimeout(Options.Deadline)
             .AddRetry(new RetryStrategyOptions
             {
-                ShouldHandle = new PredicateBuilder().Handle<GoogleApiException>(e => IsRetryable(e.Status) && !(e.RetryAfter > Options.MaxDelay)),
+                ShouldHandle = new PredicateBuilder().Handle<GoogleApiException>(ShouldRetryNow),
                 DelayGenerator = args => ValueTask.FromResult(args.Outcome.Exception is GoogleApiException { RetryAfter: { } wait } ? ServerDelay(wait, Random.Shared.NextDouble()) : (TimeSpan?)null),
                 BackoffType = DelayBackoffType.Exponential,
                 UseJitter = true,
@@ -66,6 +66,15 @@ public sealed class GoogleApiTransport
     /// </summary>
     public static TimeSpan ServerDelay(TimeSpan wait, double jitterSample) =>
         wait <= TimeSpan.Zero ? TimeSpan.Zero : wait + wait * (0.5 * Math.Clamp(jitterSample, 0, 1));
+
+    /// <summary>
+    /// Whether the transport sends the call again itself: a retryable code, unless the server asked for a wait
+    /// longer than <see cref="GoogleApiOptions.MaxDelay"/>, or refused a rate quota without naming a wait (Google asks
+    /// for at least 30 s after a 429 quota error, https://cloud.google.com/service-usage/docs/troubleshooting);
+    /// those are the caller's to schedule.
+    /// </summary>
+    private bool ShouldRetryNow(GoogleApiException e) =>
+        IsRetryable(e.Status) && !(e.RetryAfter > Options.MaxDelay) && !(e.Reason == "RATE_LIMIT_EXCEEDED" && e.RetryAfter is null);
 
     /// <summary>The codes worth sending the same idempotent call again for.</summary>
     public static bool IsRetryable(string status) =>
