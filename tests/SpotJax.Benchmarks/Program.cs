@@ -10,5 +10,6 @@ return args switch
     ["launch", .. var rest] => await LaunchDuration.RunAsync(rest),
     ["concurrent", .. var rest] => await ConcurrentRecovery.RunAsync(rest),
     ["two-deployments", .. var rest] => await TwoDeployments.RunAsync(rest),
+    ["backpressure", .. var rest] => await BackPressure.RunAsync(rest),
     _ => await RecoveryLatency.RunAsync(args),
 };
