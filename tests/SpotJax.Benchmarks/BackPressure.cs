@@ -24,7 +24,7 @@ namespace SpotJax.Benchmarks;
 /// <remarks>
 /// Time is scaled so that the run fits in minutes: the simulator's "minute" is WINDOW seconds, and every
 /// production duration the back-pressure depends on is scaled by WINDOW/60 (sweep every minute, create backoff
-/// 30 s to 8 min, recovery backoff 30 s to 10 min, a step stuck after 5 min, the transport's 10 s limit on
+/// 30 s to 8 min and 2 min after a rate limit, recovery backoff 30 s to 10 min, a step stuck after 5 min, the transport's 10 s limit on
 /// waiting out a Retry-After itself, Pub/Sub's redelivery backoff 10 s to 600 s with 10 deliveries before the
 /// dead-letter topic). Workers are stand-ins that write the agents' <c>prepared</c> markers at launch, so the
 /// figures are the control plane's alone.
@@ -75,6 +75,7 @@ public static class BackPressure
                     StuckAfter = TimeSpan.FromMinutes(5) * scale,
                     ProvisionBackoffBase = TimeSpan.FromSeconds(30) * scale,
                     ProvisionBackoffMax = TimeSpan.FromMinutes(8) * scale,
+                    RateLimitBackoffMax = TimeSpan.FromMinutes(2) * scale,
                     LaunchLease = TimeSpan.FromMinutes(6) * scale,
                     JitterSample = () => { lock (random) { return random.NextDouble(); } },
                 },

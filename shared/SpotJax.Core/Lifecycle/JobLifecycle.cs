@@ -182,7 +182,7 @@ public static class JobLifecycle
     /// <summary>
     /// The wait after a rate-limited create: <see cref="LifecycleOptions.ProvisionBackoffBase"/> the first time, then
     /// twice the time since the previous rate-limited create (so the waits double, as the time between tries includes
-    /// the last wait), up to <see cref="LifecycleOptions.ProvisionBackoffMax"/>; never less than the server's
+    /// the last wait), up to <see cref="LifecycleOptions.RateLimitBackoffMax"/>; never less than the server's
     /// <paramref name="retryAfter"/>; plus up to <see cref="LifecycleOptions.ProvisionJitter"/> of it again at random,
     /// so that jobs refused together come back spread out and never before the server asked.
     /// </summary>
@@ -190,7 +190,7 @@ public static class JobLifecycle
     {
         var doubled = sincePrevious is { } gap && gap > TimeSpan.Zero && gap.Ticks < long.MaxValue / 2 ? gap * 2 : options.ProvisionBackoffBase;
         var full = doubled < options.ProvisionBackoffBase ? options.ProvisionBackoffBase
-            : doubled > options.ProvisionBackoffMax ? options.ProvisionBackoffMax
+            : doubled > options.RateLimitBackoffMax ? options.RateLimitBackoffMax
             : doubled;
         if (retryAfter > full)
         {

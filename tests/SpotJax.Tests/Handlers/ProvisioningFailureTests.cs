@@ -219,8 +219,8 @@ public sealed class ProvisioningFailureTests : IAsyncLifetime
 
         job = await h.JobAsync(job.Id);
         Assert.Equal((JobState.Provisioning, 1, 1, 0), (job.State, job.Attempt, job.ProvisionTry, job.PreemptionsSpent));
-        // The waits doubled up to the 8-minute maximum: about 40 creates in 5 hours, not one a minute.
-        Assert.InRange(h.Simulator.CreatesRefusedForRate, 30, 50);
+        // The waits doubled up to the rate-limit maximum: a create every 2 minutes (the sweep asks on the minute), not every minute.
+        Assert.InRange(h.Simulator.CreatesRefusedForRate, 140, 160);
 
         h.Simulator.SetFaults(new TpuFaults());
         for (var minute = 0; minute < 10 && (await h.JobAsync(job.Id)).CreateOperation is null; minute++)
