@@ -11,6 +11,9 @@ internal sealed class SimulatorApiException(HttpStatusCode httpStatus, string st
 
     public HttpStatusCode HttpStatus { get; } = httpStatus;
 
+    /// <summary>Sent as the <c>Retry-After</c> header (whole seconds) when set.</summary>
+    public TimeSpan? RetryAfter { get; init; }
+
     /// <summary>Canonical code name for the envelope's <c>status</c>.</summary>
     public string Status { get; } = status;
 

@@ -80,6 +80,11 @@ internal sealed class SimulatorEndpoints(SimulatorState state, CancellationToken
         }
         catch (SimulatorApiException e)
         {
+            if (e.RetryAfter is { } retryAfter)
+            {
+                context.Response.Headers.RetryAfter = ((long)retryAfter.TotalSeconds).ToString(System.Globalization.CultureInfo.InvariantCulture);
+            }
+
             await WriteErrorAsync(context, e.HttpStatus, e.Status, e.Message, e.Details);
         }
         catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)

@@ -51,6 +51,8 @@ internal sealed partial class SimulatorState(TpuSimulatorOptions options, TimePr
 
     /// <summary>The TPU API calls received, by method.</summary>
     public SimulatorCalls Calls { get; } = new();
+    /// <summary>The rate quota on creates (<see cref="TpuFaults.CreatesPerMinute"/>).</summary>
+    public CreateRateQuota CreateRate { get; } = new();
 
     public TimeProvider Time => time;
 
@@ -96,6 +98,7 @@ internal sealed partial class SimulatorState(TpuSimulatorOptions options, TimePr
         lock (_gate)
         {
             var now = Prune();
+            CreateRate.Admit(Faults.Current, project, now);
             var name = $"{parent}/queuedResources/{id}";
             if (SeenRequest("create", name, requestId, now) is { } original)
             {

@@ -55,6 +55,21 @@ public sealed record TpuFaults
     /// </summary>
     public IReadOnlyDictionary<string, int> QueuedResourceQuota { get; init; } = new Dictionary<string, int>();
 
+    /// <summary>
+    /// The rate quota on <c>queuedResources.create</c>: the most create calls the project may make in any
+    /// <see cref="CreateQuotaWindow"/> (a sliding window); null: no limit. A call beyond it is answered 429
+    /// RESOURCE_EXHAUSTED with a <c>RATE_LIMIT_EXCEEDED</c> ErrorInfo, a <c>google.rpc.RetryInfo</c> and a
+    /// <c>Retry-After</c> header, both naming when the oldest call in the window leaves it. Per project, not per
+    /// zone: Google's rate quotas are counted per consumer project (the ErrorInfo's <c>consumer</c>), and the one
+    /// reported for TPU creates ("Maximum number of CreateNode requests per minute") names no zone; whether the
+    /// real one is also split by region is unconfirmed. Every create call counts, a repeated request id included,
+    /// as it is a request; a refused call does not.
+    /// </summary>
+    public int? CreatesPerMinute { get; init; }
+
+    /// <summary>The "minute" of <see cref="CreatesPerMinute"/>: one minute, shorter in benchmarks that cannot wait that long.</summary>
+    public TimeSpan CreateQuotaWindow { get; init; } = TimeSpan.FromMinutes(1);
+
     /// <summary>An error every create is answered with (a permission or invalid-argument refusal, say); null: none.</summary>
     public TpuApiError? CreateError { get; init; }
 }

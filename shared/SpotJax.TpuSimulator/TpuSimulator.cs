@@ -143,6 +143,9 @@ public sealed class TpuSimulator : IAsyncDisposable
     /// </summary>
     public void SetFaults(TpuFaults faults) => _state.Faults.Set(faults);
 
+    /// <summary>Creates answered 429 for the create rate quota (<see cref="TpuFaults.CreatesPerMinute"/>) since the start.</summary>
+    public int CreatesRefusedForRate => _state.CreateRate.Refused;
+
     /// <summary>
     /// The TPU API calls received since the start or the last <see cref="ResetCallCounts"/>, by method as named in
     /// <see cref="TpuFaults.Methods"/> (<c>queuedResources.list</c>, <c>operations.get</c>, ...), each counted on

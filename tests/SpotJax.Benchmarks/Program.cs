@@ -11,5 +11,6 @@ return args switch
     ["concurrent", .. var rest] => await ConcurrentRecovery.RunAsync(rest),
     ["two-deployments", .. var rest] => await TwoDeployments.RunAsync(rest),
     ["scale", .. var rest] => await Scale.RunAsync(rest),
+    ["backpressure", .. var rest] => await BackPressure.RunAsync(rest),
     _ => await RecoveryLatency.RunAsync(args),
 };

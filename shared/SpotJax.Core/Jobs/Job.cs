@@ -76,6 +76,12 @@ public sealed record Job
     /// <summary>Not before this time is the next create try of the current attempt made (backoff after a failed create).</summary>
     public DateTimeOffset? NextProvisionAt { get; init; }
 
+    /// <summary>
+    /// When a create of the current attempt was last refused by a rate quota (requests per minute): the next
+    /// rate-limited wait doubles the time since, and the provisioning timeout counts from it (docs/back-pressure.md).
+    /// </summary>
+    public DateTimeOffset? CreateRateLimitedAt { get; init; }
+
     /// <summary>The long-running operation of the current try's create, <c>projects/P/locations/Z/operations/ID</c>.</summary>
     public string? CreateOperation { get; init; }
 

@@ -85,6 +85,7 @@ public static class JobLifecycle
             ProvisionTry = 1,
             CapacityRefusals = 0,
             NextProvisionAt = null,
+            CreateRateLimitedAt = null,
             CreateOperation = null,
             RunningSince = null,
             NextAttemptAt = null,
@@ -150,6 +151,53 @@ public static class JobLifecycle
             UpdatedAt = now,
         };
         return Decision.Apply(updated, Entry(job, updated, now, $"{text}; try {@try + 1} at {next:O}"));
+    }
+
+    /// <summary>
+    /// Create try <paramref name="try"/> was refused by a rate quota (requests per minute) before anything was
+    /// created: the same try, with the same request id, once <see cref="RateLimitBackoff"/> has passed; the sweep
+    /// asks for it then. Spends no try and no budget, as a rate limit passes by itself, and writes no history
+    /// entry (a mass preemption would write hundreds); the job's error says why it waits.
+    /// </summary>
+    /// <param name="retryAfter">The wait the server named (<c>Retry-After</c> or RetryInfo), if any.</param>
+    /// <param name="jitterSample">A number in [0, 1) that places the wait inside its random share.</param>
+    public static Decision CreateRateLimited(Job job, int attempt, int @try, string error, TimeSpan? retryAfter, LifecycleOptions options, DateTimeOffset now, double jitterSample)
+    {
+        if (job.Attempt != attempt || job.State != JobState.Provisioning || job.ProvisionTry != @try)
+        {
+            return Decision.Ignore(job, $"create try {@try} of attempt {attempt} is not the current one");
+        }
+
+        if (job.NextProvisionAt > now)
+        {
+            // A duplicate delivery of the same refused try, or a concurrent one: the wait is already set.
+            return Decision.Already(job, $"create try {@try} already waits until {job.NextProvisionAt:O}");
+        }
+
+        var next = now + RateLimitBackoff(now - job.CreateRateLimitedAt, retryAfter, options, jitterSample);
+        var text = $"create try {@try} in {job.Zone}: rate limited, trying again at {next:O}: {error}";
+        return Decision.Update(job with { NextProvisionAt = next, CreateRateLimitedAt = now, LastError = text, UpdatedAt = now }, text);
+    }
+
+    /// <summary>
+    /// The wait after a rate-limited create: <see cref="LifecycleOptions.ProvisionBackoffBase"/> the first time, then
+    /// twice the time since the previous rate-limited create (so the waits double, as the time between tries includes
+    /// the last wait), up to <see cref="LifecycleOptions.RateLimitBackoffMax"/>; never less than the server's
+    /// <paramref name="retryAfter"/>; plus up to <see cref="LifecycleOptions.ProvisionJitter"/> of it again at random,
+    /// so that jobs refused together come back spread out and never before the server asked.
+    /// </summary>
+    public static TimeSpan RateLimitBackoff(TimeSpan? sincePrevious, TimeSpan? retryAfter, LifecycleOptions options, double jitterSample)
+    {
+        var doubled = sincePrevious is { } gap && gap > TimeSpan.Zero && gap.Ticks < long.MaxValue / 2 ? gap * 2 : options.ProvisionBackoffBase;
+        var full = doubled < options.ProvisionBackoffBase ? options.ProvisionBackoffBase
+            : doubled > options.RateLimitBackoffMax ? options.RateLimitBackoffMax
+            : doubled;
+        if (retryAfter > full)
+        {
+            full = retryAfter.Value;
+        }
+
+        return full + full * Math.Clamp(options.ProvisionJitter, 0, 1) * Math.Clamp(jitterSample, 0, 1);
     }
 
     /// <summary>

@@ -32,6 +32,13 @@ public sealed record LifecycleOptions
     /// </summary>
     public double ProvisionJitter { get; init; } = 0.5;
 
+    /// <summary>
+    /// The longest wait after a rate-limited create (before its jitter and any longer Retry-After). Shorter than
+    /// <see cref="ProvisionBackoffMax"/>: a rate quota refills every minute, so a job that waits much longer than a
+    /// few minutes leaves quota unused while it waits (the back-pressure benchmark's tail, docs/back-pressure.md).
+    /// </summary>
+    public TimeSpan RateLimitBackoffMax { get; init; } = TimeSpan.FromMinutes(2);
+
     /// <summary>The random source of the jitter, a number in [0, 1); tests give a fixed one.</summary>
     public Func<double> JitterSample { get; init; } = Random.Shared.NextDouble;
 

@@ -31,6 +31,12 @@ public sealed class GoogleApiException : Exception
     /// </summary>
     public string? Reason { get; }
 
+    /// <summary>
+    /// How long the server asked the caller to wait before the same call again: the larger of the
+    /// <c>Retry-After</c> header and a <c>google.rpc.RetryInfo</c> detail's <c>retryDelay</c>; null when it named none.
+    /// </summary>
+    public TimeSpan? RetryAfter { get; init; }
+
     /// <summary>True for errors worth retrying the same call (or the read-modify-write) later.</summary>
     public bool IsTransient => Status is "UNAVAILABLE" or "RESOURCE_EXHAUSTED" or "DEADLINE_EXCEEDED"
         or "INTERNAL" or "UNKNOWN" or "ABORTED" or "UNAUTHENTICATED";

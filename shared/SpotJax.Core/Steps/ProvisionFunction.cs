@@ -57,6 +57,19 @@ public sealed class ProvisionFunction(
         catch (GoogleApiException e)
         {
             var failure = ProvisionFailure.Classify(e.Status, e.ApiMessage, e.Reason, CreateFailures.Target(job, options));
+            if (failure.Kind == ProvisionFailureKind.Transient && (e.Reason == "RATE_LIMIT_EXCEEDED" || e.Status == "RESOURCE_EXHAUSTED"))
+            {
+                // A rate quota: nothing was created. The same try once the jittered wait has passed (the sweep asks
+                // then), rather than a redelivery on Pub/Sub's schedule, which neither honours the server's wait
+                // nor spreads the jobs refused together, and dead-letters after a few refusals.
+                var now = time.GetUtcNow();
+                await transitions.ApplyAsync(
+                    job.Id,
+                    j => JobLifecycle.CreateRateLimited(j, job.Attempt, @try, failure.ToString(), e.RetryAfter, options.Lifecycle, now, options.Lifecycle.JitterSample()),
+                    cancellationToken);
+                return;
+            }
+
             if (failure.Kind == ProvisionFailureKind.Transient)
             {
                 // The same try again on redelivery, with the same request id: the create may have been done.

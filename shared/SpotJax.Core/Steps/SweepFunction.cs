@@ -199,7 +199,10 @@ public sealed class SweepFunction(
             return;
         }
 
-        if (now - job.AttemptStartedAt > TimeSpan.FromMinutes(spec.ProvisionTimeoutMinutes))
+        // A rate limit is not the zone's answer: the timeout counts from the last rate-limited create, so a job
+        // whose creates wait their turn (a mass preemption under a create quota) is never timed out by it.
+        var timeoutFrom = job.CreateRateLimitedAt > job.AttemptStartedAt ? job.CreateRateLimitedAt : job.AttemptStartedAt;
+        if (now - timeoutFrom > TimeSpan.FromMinutes(spec.ProvisionTimeoutMinutes))
         {
             var where = queued is null
                 ? $"no queued resource after {job.ProvisionTry - 1} failed create(s){(job.LastError is { } last ? $"; last: {last}" : "")}"

@@ -16,6 +16,13 @@ namespace SpotJax.Google.Http;
 /// FAILED_PRECONDITION and the like), one retry with a fresh token after a 401, and every failure
 /// turned into a <see cref="GoogleApiException"/> classified by the envelope's <c>error.status</c>.
 /// </summary>
+/// <remarks>
+/// A server that names its own wait (<c>Retry-After</c>, or a <c>google.rpc.RetryInfo</c> detail) is obeyed:
+/// the retry comes no sooner than that, plus up to half of it again at random so that callers refused together
+/// do not come back together. A wait longer than <see cref="GoogleApiOptions.MaxDelay"/> is not sat out in the
+/// call: the error is thrown at once with <see cref="GoogleApiException.RetryAfter"/> set, for the caller to
+/// schedule the next try (docs/back-pressure.md).
+/// </remarks>
 public sealed class GoogleApiTransport
 {
     /// <summary>The header naming the quota project of a call (https://cloud.google.com/docs/quotas/set-quota-project).</summary>
@@ -27,18 +34,20 @@ public sealed class GoogleApiTransport
     private readonly IAccessTokenSource tokens;
     private readonly ResiliencePipeline retrying;
     private readonly ResiliencePipeline once;
+    private readonly TimeProvider clock;
 
     public GoogleApiTransport(HttpClient http, IAccessTokenSource tokens, GoogleApiOptions? options = null, TimeProvider? time = null)
     {
         this.http = http;
         this.tokens = tokens;
         Options = options ?? new GoogleApiOptions();
-        var clock = time ?? TimeProvider.System;
+        clock = time ?? TimeProvider.System;
         retrying = new ResiliencePipelineBuilder { TimeProvider = clock }
             .AddTimeout(Options.Deadline)
             .AddRetry(new RetryStrategyOptions
             {
-                ShouldHandle = new PredicateBuilder().Handle<GoogleApiException>(e => IsRetryable(e.Status)),
+                ShouldHandle = new PredicateBuilder().Handle<GoogleApiException>(ShouldRetryNow),
+                DelayGenerator = args => ValueTask.FromResult(args.Outcome.Exception is GoogleApiException { RetryAfter: { } wait } ? ServerDelay(wait, Random.Shared.NextDouble()) : (TimeSpan?)null),
                 BackoffType = DelayBackoffType.Exponential,
                 UseJitter = true,
                 Delay = Options.BaseDelay,
@@ -50,6 +59,22 @@ public sealed class GoogleApiTransport
     }
 
     public GoogleApiOptions Options { get; }
+
+    /// <summary>
+    /// The pause before retrying a call the server asked to wait <paramref name="wait"/> for: at least that, plus
+    /// <paramref name="jitterSample"/> (in [0, 1)) times half of it, so that refused callers spread out.
+    /// </summary>
+    public static TimeSpan ServerDelay(TimeSpan wait, double jitterSample) =>
+        wait <= TimeSpan.Zero ? TimeSpan.Zero : wait + wait * (0.5 * Math.Clamp(jitterSample, 0, 1));
+
+    /// <summary>
+    /// Whether the transport sends the call again itself: a retryable code, unless the server asked for a wait
+    /// longer than <see cref="GoogleApiOptions.MaxDelay"/>, or refused a rate quota without naming a wait (Google asks
+    /// for at least 30 s after a 429 quota error, https://cloud.google.com/service-usage/docs/troubleshooting);
+    /// those are the caller's to schedule.
+    /// </summary>
+    private bool ShouldRetryNow(GoogleApiException e) =>
+        IsRetryable(e.Status) && !(e.RetryAfter > Options.MaxDelay) && !(e.Reason == "RATE_LIMIT_EXCEEDED" && e.RetryAfter is null);
 
     /// <summary>The codes worth sending the same idempotent call again for.</summary>
     public static bool IsRetryable(string status) =>
@@ -91,13 +116,13 @@ public sealed class GoogleApiTransport
         attempt.CancelAfter(Options.AttemptTimeout);
         try
         {
-            var (status, text) = await ExchangeAsync(method, uri, body, refresh: false, attempt.Token);
+            var (status, text, retryAfter) = await ExchangeAsync(method, uri, body, refresh: false, attempt.Token);
             if (status == HttpStatusCode.Unauthorized)
             {
-                (status, text) = await ExchangeAsync(method, uri, body, refresh: true, attempt.Token);
+                (status, text, retryAfter) = await ExchangeAsync(method, uri, body, refresh: true, attempt.Token);
             }
 
-            return (int)status is >= 200 and < 300 ? text : throw ToException(status, text);
+            return (int)status is >= 200 and < 300 ? text : throw ToException(status, text, retryAfter);
         }
         catch (HttpRequestException e)
         {
@@ -109,7 +134,7 @@ public sealed class GoogleApiTransport
         }
     }
 
-    private async Task<(HttpStatusCode Status, string Body)> ExchangeAsync(HttpMethod method, Uri uri, object? body, bool refresh, CancellationToken cancellationToken)
+    private async Task<(HttpStatusCode Status, string Body, TimeSpan? RetryAfter)> ExchangeAsync(HttpMethod method, Uri uri, object? body, bool refresh, CancellationToken cancellationToken)
     {
         using var request = new HttpRequestMessage(method, uri);
         if (body is not null)
@@ -128,14 +153,23 @@ public sealed class GoogleApiTransport
         }
 
         using var response = await http.SendAsync(request, cancellationToken);
-        return (response.StatusCode, await response.Content.ReadAsStringAsync(cancellationToken));
+        return (response.StatusCode, await response.Content.ReadAsStringAsync(cancellationToken), RetryAfterOf(response.Headers.RetryAfter));
     }
+
+    /// <summary>The <c>Retry-After</c> header as a wait: delta-seconds, or an HTTP date counted from the clock (RFC 9110 §10.2.3).</summary>
+    private TimeSpan? RetryAfterOf(RetryConditionHeaderValue? header) => header switch
+    {
+        { Delta: { } delta } => delta,
+        { Date: { } date } => date - clock.GetUtcNow() is var left && left > TimeSpan.Zero ? left : TimeSpan.Zero,
+        _ => null,
+    };
 
     /// <summary>
     /// A failed answer as a <see cref="GoogleApiException"/>: the envelope's <c>status</c> when the body
-    /// is an envelope, otherwise a name derived from the HTTP code.
+    /// is an envelope, otherwise a name derived from the HTTP code. Its <see cref="GoogleApiException.RetryAfter"/> is
+    /// the larger of <paramref name="retryAfter"/> (the header) and a <c>google.rpc.RetryInfo</c> detail's delay.
     /// </summary>
-    public static GoogleApiException ToException(HttpStatusCode httpStatus, string body)
+    public static GoogleApiException ToException(HttpStatusCode httpStatus, string body, TimeSpan? retryAfter = null)
     {
         ErrorBody? error = null;
         try
@@ -149,7 +183,12 @@ public sealed class GoogleApiTransport
 
         var status = string.IsNullOrEmpty(error?.Status) ? StatusFromHttp(httpStatus) : error.Status;
         var message = string.IsNullOrEmpty(error?.Message) ? Truncate(body) : error.Message;
-        return new GoogleApiException(httpStatus, status, message, error?.Reason);
+        var wait = (retryAfter, error?.RetryDelay) switch
+        {
+            ({ } header, { } detail) => header > detail ? header : detail,
+            (var header, var detail) => header ?? detail,
+        };
+        return new GoogleApiException(httpStatus, status, message, error?.Reason) { RetryAfter = wait };
     }
 
     private static string StatusFromHttp(HttpStatusCode code) => code switch

@@ -98,6 +98,28 @@ public sealed class JobLifecycleTests
     }
 
     [Fact]
+    public void CreateRateLimited_SameTryTwiceOrAnOldTry_SchedulesOnceAndSpendsNothing()
+    {
+        var options = new LifecycleOptions { JitterSample = () => 0 };
+        var job = Applied(JobLifecycle.StartProvisioning(Queued(), 1, T0));
+
+        var limited = JobLifecycle.CreateRateLimited(job, 1, 1, "RESOURCE_EXHAUSTED: per minute", TimeSpan.FromSeconds(40), options, T0, 0);
+        job = Applied(limited);
+        var duplicate = JobLifecycle.CreateRateLimited(job, 1, 1, "RESOURCE_EXHAUSTED: per minute", null, options, T0.AddSeconds(1), 0);
+        var oldTry = JobLifecycle.CreateRateLimited(job, 1, 0, "RESOURCE_EXHAUSTED: per minute", null, options, T0.AddMinutes(5), 0);
+
+        Assert.Null(limited.Entry);
+        Assert.Equal((JobState.Provisioning, 1, 0, T0.AddSeconds(40), T0), (job.State, job.ProvisionTry, job.PreemptionsSpent, job.NextProvisionAt, job.CreateRateLimitedAt));
+        Assert.Contains("rate limited", job.LastError, StringComparison.Ordinal);
+        Assert.Equal(Verdict.AlreadyApplied, duplicate.Verdict);
+        Assert.Equal(Verdict.Ignore, oldTry.Verdict);
+        // Its wait over, the next refusal doubles the time since this one; a new attempt starts from nothing.
+        job = Applied(JobLifecycle.CreateRateLimited(job, 1, 1, "again", null, options, T0.AddSeconds(60), 0));
+        Assert.Equal(T0.AddSeconds(180), job.NextProvisionAt);
+        Assert.Null(Applied(JobLifecycle.StartProvisioning(job with { State = JobState.Recovering, NextAttemptAt = null }, 2, T0.AddMinutes(10))).CreateRateLimitedAt);
+    }
+
+    [Fact]
     public void WorkerPrepared_BeforeTheLaunchReportsItsAgentsStarted_StillRunsOnceAllArePrepared()
     {
         var job = Applied(JobLifecycle.StartProvisioning(Queued(), 1, T0));

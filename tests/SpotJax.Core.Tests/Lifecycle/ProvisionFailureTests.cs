@@ -84,4 +84,23 @@ public sealed class ProvisionFailureTests
 
         Assert.Equal(seconds, backoff.TotalSeconds, 0);
     }
+
+    [Theory]
+    [InlineData(null, null, 0.0, 30)]       // the first rate limit: the base
+    [InlineData(45, null, 0.0, 90)]         // then twice the time since the previous one
+    [InlineData(5, null, 0.0, 30)]          // never below the base
+    [InlineData(600, null, 0.0, 120)]       // nor above the rate-limit maximum (2 min: the quota refills every minute)
+    [InlineData(null, 50, 0.0, 50)]         // never before the server's Retry-After
+    [InlineData(600, 900, 0.0, 900)]        // even beyond that maximum
+    [InlineData(45, 20, 0.999, 134.955)]    // plus up to half of it again at random
+    public void RateLimitBackoff_DoublesTheGapUpToTheMaximum_NeverBelowRetryAfter_JitteredAbove(int? sincePrevious, int? retryAfter, double sample, double seconds)
+    {
+        var backoff = JobLifecycle.RateLimitBackoff(
+            sincePrevious is { } gap ? TimeSpan.FromSeconds(gap) : null,
+            retryAfter is { } wait ? TimeSpan.FromSeconds(wait) : null,
+            new LifecycleOptions(),
+            sample);
+
+        Assert.Equal(seconds, backoff.TotalSeconds, 3);
+    }
 }

@@ -169,6 +169,72 @@ public sealed class ProvisioningFailureTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Create_RateLimitedWithRetryAfter_WaitsTheServersTimeThenTheSameTryCreates()
+    {
+        // No create admitted: the simulator names the whole 90 s window as its Retry-After.
+        h.Simulator.SetFaults(new TpuFaults { CreatesPerMinute = 0, CreateQuotaWindow = TimeSpan.FromSeconds(90) });
+        var job = await h.SubmitAsync(Yaml());
+
+        await ProvisionAsync(job, 1);
+        job = await h.JobAsync(job.Id);
+        Assert.Equal((JobState.Provisioning, 1, 0), (job.State, job.ProvisionTry, job.CapacityRefusals));
+        Assert.Equal(h.Time.GetUtcNow() + TimeSpan.FromSeconds(90), job.NextProvisionAt);
+        Assert.Contains("rate limited", job.LastError, StringComparison.Ordinal);
+        Assert.Contains("Quota exceeded for quota metric 'CreateQueuedResource requests'", job.LastError, StringComparison.Ordinal);
+
+        // Not before the server's time: a duplicate is not yet due, and the sweep asks for nothing.
+        await Assert.ThrowsAsync<TransientException>(() => ProvisionAsync(job, 1));
+        await h.TakeAsync(Topics.Provision);
+        h.Time.Advance(TimeSpan.FromSeconds(89));
+        await f.Sweep.HandleAsync(CancellationToken.None);
+        Assert.Empty(await h.TakeAsync(Topics.Provision));
+        Assert.Equal(1, h.Simulator.CreatesRefusedForRate);
+
+        h.Simulator.SetFaults(new TpuFaults());
+        h.Time.Advance(TimeSpan.FromSeconds(1));
+        await f.Sweep.HandleAsync(CancellationToken.None);
+        await DeliverAsync();
+
+        job = await h.JobAsync(job.Id);
+        Assert.Equal((JobState.Provisioning, 1), (job.State, job.ProvisionTry));
+        Assert.NotNull(await h.Tpu.GetQueuedResourceAsync(ZoneA, job.QueuedResourceId!, CancellationToken.None));
+        Assert.Contains(await h.TakeAsync(Topics.Launch), l => l.JobId == job.Id);
+        Assert.DoesNotContain(await h.HistoryAsync(job.Id), e => e.From == JobState.Provisioning);
+    }
+
+    [Fact]
+    public async Task Create_RateLimitedForHours_KeepsRetryingWithGrowingWaitsAndNeverFailsOrTimesOut()
+    {
+        h.Simulator.SetFaults(new TpuFaults { CreatesPerMinute = 0 });
+        var job = await h.SubmitAsync(Yaml(extra: "provisionTimeoutMinutes: 10\nmaxPreemptions: 1\n"));
+        await ProvisionAsync(job, 1);
+
+        // Five simulated hours, a sweep a minute, every published step delivered.
+        for (var minute = 0; minute < 300; minute++)
+        {
+            h.Time.Advance(TimeSpan.FromMinutes(1));
+            await f.Sweep.HandleAsync(CancellationToken.None);
+            await DeliverAsync();
+        }
+
+        job = await h.JobAsync(job.Id);
+        Assert.Equal((JobState.Provisioning, 1, 1, 0), (job.State, job.Attempt, job.ProvisionTry, job.PreemptionsSpent));
+        // The waits doubled up to the rate-limit maximum: a create every 2 minutes (the sweep asks on the minute), not every minute.
+        Assert.InRange(h.Simulator.CreatesRefusedForRate, 140, 160);
+
+        h.Simulator.SetFaults(new TpuFaults());
+        for (var minute = 0; minute < 10 && (await h.JobAsync(job.Id)).CreateOperation is null; minute++)
+        {
+            h.Time.Advance(TimeSpan.FromMinutes(1));
+            await f.Sweep.HandleAsync(CancellationToken.None);
+            await DeliverAsync();
+        }
+
+        Assert.NotNull(await h.Tpu.GetQueuedResourceAsync(ZoneA, job.QueuedResourceId!, CancellationToken.None));
+        Assert.DoesNotContain(await h.HistoryAsync(job.Id), e => e.To is JobState.Recovering or JobState.Failed);
+    }
+
+    [Fact]
     public async Task Create_TimedOutAfterTheServiceCreatedIt_IsRedeliveredWithTheSameRequestIdAndFindsIt()
     {
         h.Simulator.SetFaults(new TpuFaults { TimeoutRate = 1, TimeoutAfterApplying = true, Methods = ["queuedResources.create"] });
