@@ -49,6 +49,9 @@ internal sealed partial class SimulatorState(TpuSimulatorOptions options, TimePr
     /// <summary>The faults in force (<see cref="TpuFaults"/>), changeable at runtime.</summary>
     public SimulatorFaults Faults { get; } = new(options.Faults);
 
+    /// <summary>Every queued resource created, deleted and preempted (<see cref="SimulatorLedger"/>).</summary>
+    public SimulatorLedger Ledger { get; } = new(options.OnLedgerEntry);
+
     public TimeProvider Time => time;
 
     public string NodeDirectory(string zone, string nodeId)
@@ -152,6 +155,7 @@ internal sealed partial class SimulatorState(TpuSimulatorOptions options, TimePr
             RememberRequest("create", name, requestId, entry.CreateOperation, now);
             _nodeDirectories.Add(directory);
             _deletedNodeDirectories.Remove(directory);
+            Ledger.Record(new LedgerEntry(now, LedgerEvent.Created, project, zone, id, requestId));
             return entry.CreateOperationToJson(now);
         }
     }
@@ -221,6 +225,7 @@ internal sealed partial class SimulatorState(TpuSimulatorOptions options, TimePr
             RememberRequest("delete", name, requestId, entry.DeleteOperation, now);
             directory = entry.NodeDirectory;
             operation = entry.DeleteOperationToJson(now);
+            Ledger.Record(new LedgerEntry(now, LedgerEvent.DeleteAccepted, project, zone, queuedResourceId, requestId));
         }
 
         ProcessGroups.Terminate(directory);
@@ -341,6 +346,7 @@ internal sealed partial class SimulatorState(TpuSimulatorOptions options, TimePr
             entry = FindActive(project, zone, queuedResourceId, now);
             entry.PreemptedAt = now;
             entry.SuspendedAt = now + options.PreemptionGrace;
+            Ledger.Record(new LedgerEntry(now, LedgerEvent.Preempted, entry.Project, zone, entry.Id, null));
         }
 
         // The metadata flips before the signal so that a workload reacting to SIGTERM already reads TRUE.
