@@ -19,14 +19,15 @@ internal sealed record ChaosOptions
     public int Steps => Short ? 24 : 30;
 
     /// <summary>Mean time between random kills of a function host.</summary>
-    public TimeSpan RandomKillEvery => Short ? TimeSpan.FromSeconds(6) : TimeSpan.FromSeconds(4);
+    /// <remarks>A host takes seconds to start again on a busy machine: kills much more often keep hosts down most of the time.</remarks>
+    public TimeSpan RandomKillEvery => TimeSpan.FromSeconds(8);
 
     /// <summary>The share of queued-resource creates, worker launches and publishes right after which the host that made them is killed.</summary>
-    public double KillAfterCreate => 0.3;
+    public double KillAfterCreate => 0.25;
 
-    public double KillAfterLaunch => 0.3;
+    public double KillAfterLaunch => 0.25;
 
-    public double KillAfterPublish => 0.03;
+    public double KillAfterPublish => 0.01;
 
     /// <summary>The share of TPU API calls answered 429, 503, or held until the client times out; of creates failed inside the operation.</summary>
     public double RateLimitRate => 0.05;

@@ -318,7 +318,7 @@ internal sealed partial class ChaosReport
         Row("messages dead-lettered", $"{deadLettered} (failed pushes: {evidence.FailedDeliveries.Values.Sum()} of {evidence.Deliveries})", "0");
         Row("stuck jobs", $"{stuck}", "0");
         Row("push answers by status", string.Join(", ", evidence.Answers.OrderBy(a => a.Key).Select(a => $"{a.Key}: {a.Value}")), "no 500");
-        Row("recoveries measured", $"{recoveries.Count} of {preemptions.Count} preemptions ({unrecovered} ended otherwise: cancelled, or finished first)", "");
+        Row("recoveries measured", $"{recoveries.Count} of {preemptions.Count} preemptions ({unrecovered} not followed by a RUNNING attempt: the job was cancelled or had finished, or the attempt was already ending)", "");
         Row("recovery, notice to next RUNNING (p50 / p90 / max)", Percentiles(recoveries.Select(r => r.Total)), "");
         Row("  detection (notice to RECOVERING)", Percentiles(recoveries.Select(r => r.Detection)), "");
         Row("  teardown (RECOVERING to next PROVISIONING, with the backoff)", Percentiles(recoveries.Select(r => r.Teardown)), "");

@@ -181,8 +181,10 @@ internal sealed class ChaosRun : IAsyncDisposable
         bus = new PubSubPublisher(pubsub.Transport, pubsub.Client(deployment.Project));
         var code = await CodeBundle.PackAsync(Path.Combine(AppContext.BaseDirectory, "job"), CancellationToken.None);
         await deployment.Objects.PutAsync("code/chaos.tar.gz", code.Archive, CancellationToken.None);
-        nodes = new FileSystemWatcher(deployment.Simulator.NodesRoot) { IncludeSubdirectories = true, Filter = "*.pgid" };
+        // The agent writes attempt-N.pgid (a temporary file renamed) once the attempt's script group exists.
+        nodes = new FileSystemWatcher(deployment.Simulator.NodesRoot) { IncludeSubdirectories = true };
         nodes.Created += (_, e) => OnWorkerStarted(e.FullPath);
+        nodes.Renamed += (_, e) => OnWorkerStarted(e.FullPath);
         nodes.EnableRaisingEvents = true;
     }
 
@@ -224,6 +226,12 @@ internal sealed class ChaosRun : IAsyncDisposable
 
     private void OnWorkerStarted(string path)
     {
+        var name = Path.GetFileName(path);
+        if (!name.StartsWith("attempt-", StringComparison.Ordinal) || !name.EndsWith(".pgid", StringComparison.Ordinal) || name.EndsWith(".prepare.pgid", StringComparison.Ordinal))
+        {
+            return;
+        }
+
         if (Draw() < options.KillAfterLaunch)
         {
             Kill(FunctionNames.Launch, $"right after a worker registered ({Path.GetFileName(Path.GetDirectoryName(Path.GetDirectoryName(path)))})");
@@ -478,17 +486,19 @@ internal sealed class ChaosRun : IAsyncDisposable
                 }
             }
 
+            // Once half the zone's jobs hold an ACTIVE TPU (running or launching), or later with at least two: every one of them at once.
             var zoneA = active.Values.Where(j => j.Zone == ZoneA && plan.Jobs.Any(p => p.JobId == j.Id)).ToList();
-            if (!massDone && (zoneA.Count(j => j.State == JobState.Running) >= Math.Max(2, zoneA.Count / 2) || DateTimeOffset.UtcNow - start > options.Limit / 3))
+            var holding = zoneA.Count(j => j.State is JobState.Running or JobState.Launching);
+            if (!massDone && holding >= 2 && (holding >= zoneA.Count / 2 || DateTimeOffset.UtcNow - start > options.Limit / 4))
             {
-                massDone = true;
                 var preempted = 0;
                 foreach (var job in zoneA.Where(j => j.QueuedResourceId is not null))
                 {
                     preempted += await PreemptAsync(job, "mass") ? 1 : 0;
                 }
 
-                Evidence.MassPreemption = (DateTimeOffset.UtcNow, ZoneA, preempted);
+                massDone = preempted > 0;
+                Evidence.MassPreemption = massDone ? (DateTimeOffset.UtcNow, ZoneA, preempted) : null;
             }
         }
     }
