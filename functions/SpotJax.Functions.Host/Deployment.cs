@@ -96,6 +96,13 @@ public sealed class Deployment : IAsyncDisposable
     /// <summary>Minutes an imported OS Login key stays valid (default 30); it is imported again with 10 minutes left.</summary>
     public const string OsLoginKeyTtlVariable = "SPOTJAX_OSLOGIN_KEY_TTL_MINUTES";
 
+    /// <summary>
+    /// Divides every lifecycle wait (<see cref="Core.Lifecycle.LifecycleOptions.DividedBy"/>) by this whole number, for a
+    /// deployment on one machine (tests, the chaos run) where a 30 s backoff or a 6-minute launch lease is long; never
+    /// set on Google Cloud, where the waits match Cloud Run's and Pub/Sub's own timings.
+    /// </summary>
+    public const string LifecycleScaleVariable = "SPOTJAX_LIFECYCLE_SCALE";
+
     public const string DefaultSshUser = "spotjax";
 
     /// <summary>
@@ -208,6 +215,7 @@ public sealed class Deployment : IAsyncDisposable
             SweepZones = ParseZones(SweepZonesVariable, Get(SweepZonesVariable)),
             Network = ParseNetwork(Get(TpuNetworkVariable), Get(TpuSubnetworksVariable), Get(TpuNetworkTagsVariable)),
             EnableExternalIps = ParseFlag(TpuExternalIpsVariable, Get(TpuExternalIpsVariable)),
+            Lifecycle = new Core.Lifecycle.LifecycleOptions().DividedBy(ParseScale(Get(LifecycleScaleVariable))),
         };
 
         IWorkerRunner workers = (Get(WorkersVariable) ?? "ssh") switch
@@ -274,6 +282,13 @@ public sealed class Deployment : IAsyncDisposable
             throw new HostConfigurationException($"{TpuNetworkVariable}/{TpuSubnetworksVariable}/{TpuNetworkTagsVariable}: {e.Message}");
         }
     }
+
+    /// <summary>A whole number from 1 to 3600; unset is 1.</summary>
+    /// <exception cref="HostConfigurationException">Anything else; the message names <see cref="LifecycleScaleVariable"/>.</exception>
+    public static int ParseScale(string? value) =>
+        value is null ? 1
+        : int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var scale) && scale is >= 1 and <= 3600 ? scale
+        : throw new HostConfigurationException($"{LifecycleScaleVariable}='{value}': expected a whole number from 1 to 3600");
 
     /// <summary><c>true</c> or <c>false</c> (any case); unset is false.</summary>
     /// <exception cref="HostConfigurationException">Anything else; the message names <paramref name="variable"/>.</exception>

@@ -51,8 +51,12 @@ internal sealed partial class SimulatorState(TpuSimulatorOptions options, TimePr
 
     /// <summary>The TPU API calls received, by method.</summary>
     public SimulatorCalls Calls { get; } = new();
+
     /// <summary>The rate quota on creates (<see cref="TpuFaults.CreatesPerMinute"/>).</summary>
     public CreateRateQuota CreateRate { get; } = new();
+
+    /// <summary>Every queued resource created, deleted and preempted (<see cref="SimulatorLedger"/>).</summary>
+    public SimulatorLedger Ledger { get; } = new(options.OnLedgerEntry);
 
     public TimeProvider Time => time;
 
@@ -158,6 +162,7 @@ internal sealed partial class SimulatorState(TpuSimulatorOptions options, TimePr
             RememberRequest("create", name, requestId, entry.CreateOperation, now);
             _nodeDirectories.Add(directory);
             _deletedNodeDirectories.Remove(directory);
+            Ledger.Record(new LedgerEntry(now, LedgerEvent.Created, project, zone, id, requestId));
             return entry.CreateOperationToJson(now);
         }
     }
@@ -227,6 +232,7 @@ internal sealed partial class SimulatorState(TpuSimulatorOptions options, TimePr
             RememberRequest("delete", name, requestId, entry.DeleteOperation, now);
             directory = entry.NodeDirectory;
             operation = entry.DeleteOperationToJson(now);
+            Ledger.Record(new LedgerEntry(now, LedgerEvent.DeleteAccepted, project, zone, queuedResourceId, requestId));
         }
 
         ProcessGroups.Terminate(directory);
@@ -347,6 +353,7 @@ internal sealed partial class SimulatorState(TpuSimulatorOptions options, TimePr
             entry = FindActive(project, zone, queuedResourceId, now);
             entry.PreemptedAt = now;
             entry.SuspendedAt = now + options.PreemptionGrace;
+            Ledger.Record(new LedgerEntry(now, LedgerEvent.Preempted, entry.Project, zone, entry.Id, null));
         }
 
         // The metadata flips before the signal so that a workload reacting to SIGTERM already reads TRUE.

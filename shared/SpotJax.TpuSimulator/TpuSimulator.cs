@@ -156,6 +156,9 @@ public sealed class TpuSimulator : IAsyncDisposable
     /// <summary>Starts <see cref="CallCounts"/> from zero.</summary>
     public void ResetCallCounts() => _state.Calls.Reset();
 
+    /// <summary>Every queued resource created, deleted (delete accepted) and preempted so far, in order, in any project.</summary>
+    public IReadOnlyList<LedgerEntry> Ledger => _state.Ledger.Entries;
+
     /// <summary>
     /// Starts (<paramref name="hasCapacity"/> false) or ends a stock-out in <paramref name="zone"/>: while it lasts,
     /// queued resources created there wait in WAITING_FOR_RESOURCES; when it ends, those still waiting provision.

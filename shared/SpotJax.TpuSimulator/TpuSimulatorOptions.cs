@@ -48,4 +48,10 @@ public sealed record TpuSimulatorOptions
     /// <c>127.0.0.1:8470</c> for every worker.
     /// </summary>
     public Func<string, int, (string Ip, int Port)>? Endpoint { get; init; }
+
+    /// <summary>
+    /// Sees every entry of the simulator's ledger (<see cref="TpuSimulator.Ledger"/>) as it is made, before the call
+    /// that caused it is answered: a chaos run kills the caller there, between the side effect and its record.
+    /// </summary>
+    public Action<LedgerEntry>? OnLedgerEntry { get; init; }
 }

@@ -164,7 +164,7 @@ public static class Scale
     internal static async Task CreateTopicsAsync(PubSubEmulator pubsub, string project)
     {
         var admin = new PubSubAdminClient(pubsub.Transport, pubsub.Client(project));
-        foreach (var topic in new[] { Topics.Jobs, Topics.Provision, Topics.Launch, Topics.Recover, Topics.Finish })
+        foreach (var topic in Topics.Default.All)
         {
             await admin.CreateTopicAsync(topic, CancellationToken.None);
         }

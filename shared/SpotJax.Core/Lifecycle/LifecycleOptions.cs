@@ -50,4 +50,24 @@ public sealed record LifecycleOptions
     /// next zone (with several zones; with one, it waits until the provisioning timeout).
     /// </summary>
     public TimeSpan ZoneCapacityWait { get; init; } = TimeSpan.FromMinutes(30);
+
+    /// <summary>
+    /// These settings with every wait divided by <paramref name="divisor"/> (backoffs and their maxima, the stuck
+    /// threshold, the launch lease, the zone capacity wait), for a deployment on one machine where a minute is long.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="divisor"/> is below 1.</exception>
+    public LifecycleOptions DividedBy(int divisor)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(divisor, 1);
+        return this with
+        {
+            BackoffBase = BackoffBase / divisor,
+            BackoffMax = BackoffMax / divisor,
+            StuckAfter = StuckAfter / divisor,
+            LaunchLease = LaunchLease / divisor,
+            ProvisionBackoffBase = ProvisionBackoffBase / divisor,
+            ProvisionBackoffMax = ProvisionBackoffMax / divisor,
+            ZoneCapacityWait = ZoneCapacityWait / divisor,
+        };
+    }
 }

@@ -44,13 +44,15 @@ public sealed class PushDeployment : IAsyncDisposable
     private readonly FirestoreEmulator firestore;
     private readonly string root = Directory.CreateTempSubdirectory("spotjax-deployment-").FullName;
     private readonly Dictionary<string, (Process Process, int Port, StringBuilder Output)> hosts = [];
+    private readonly PushDeploymentOptions options;
     private readonly HttpClient http = new() { Timeout = TimeSpan.FromSeconds(30) };
     private readonly CancellationTokenSource stopping = new();
     private Task sweeps = Task.CompletedTask;
 
-    private PushDeployment(PubSubEmulator pubsub, FirestoreEmulator firestore)
+    private PushDeployment(PubSubEmulator pubsub, FirestoreEmulator firestore, PushDeploymentOptions options)
     {
         this.pubsub = pubsub;
+        this.options = options;
         this.firestore = firestore;
         Store = firestore.CreateStore(Project);
     }
@@ -82,12 +84,16 @@ public sealed class PushDeployment : IAsyncDisposable
     /// Push subscriptions per topic and function: more than one delivers every message (bucket notifications included)
     /// that many times, in no particular order.
     /// </param>
-    public static async Task<PushDeployment> StartAsync(PubSubEmulator pubsub, FirestoreEmulator firestore, int deliveriesPerMessage = 1)
+    public static Task<PushDeployment> StartAsync(PubSubEmulator pubsub, FirestoreEmulator firestore, int deliveriesPerMessage = 1) =>
+        StartAsync(pubsub, firestore, new PushDeploymentOptions { DeliveriesPerMessage = deliveriesPerMessage });
+
+    /// <summary>A deployment as <paramref name="options"/> set it up (the chaos run puts its proxies in the message path).</summary>
+    public static async Task<PushDeployment> StartAsync(PubSubEmulator pubsub, FirestoreEmulator firestore, PushDeploymentOptions options)
     {
-        var deployment = new PushDeployment(pubsub, firestore);
+        var deployment = new PushDeployment(pubsub, firestore, options);
         try
         {
-            await deployment.StartAsync(deliveriesPerMessage);
+            await deployment.StartAsync(options.DeliveriesPerMessage);
         }
         catch
         {
@@ -100,19 +106,20 @@ public sealed class PushDeployment : IAsyncDisposable
 
     private async Task StartAsync(int deliveriesPerMessage)
     {
-        Simulator = await TpuSimulator.StartAsync(new TpuSimulatorOptions
+        var simulator = new TpuSimulatorOptions
         {
             NodesRoot = Path.Combine(root, "nodes"),
             ProvisionDelay = TimeSpan.FromMilliseconds(300),
             PreemptionGrace = TimeSpan.FromSeconds(3),
-        });
+        };
+        Simulator = await TpuSimulator.StartAsync(options.Simulator?.Invoke(simulator) ?? simulator);
         Objects = new FolderObjectStore(Path.Combine(root, "bucket"), Bucket);
         foreach (var function in FunctionNames.All)
         {
-            StartHost(function);
+            StartHost(function, LoopbackPorts.Choose());
         }
 
-        await Task.WhenAll(hosts.Values.Select(h => WaitHealthyAsync(h.Port)));
+        await Task.WhenAll(FunctionNames.All.Select(f => WaitHealthyAsync(PortOf(f))));
         await SubscribeAsync(deliveriesPerMessage);
         var notifications = new StorageNotificationBridge(new PubSubPublisher(pubsub.Transport, pubsub.Client(Project)), BucketEventsTopic, Objects);
         Objects.OnFinalize(notifications.PublishAsync);
@@ -121,7 +128,7 @@ public sealed class PushDeployment : IAsyncDisposable
     }
 
     /// <summary>The last lines each function host wrote, for a failure message.</summary>
-    public string HostOutput() => string.Join("\n", hosts.Select(h =>
+    public string HostOutput() => string.Join("\n", Hosts().Select(h =>
     {
         lock (h.Value.Output)
         {
@@ -130,19 +137,88 @@ public sealed class PushDeployment : IAsyncDisposable
         }
     }));
 
+    private List<KeyValuePair<string, (Process Process, int Port, StringBuilder Output)>> Hosts()
+    {
+        lock (hosts)
+        {
+            return [.. hosts];
+        }
+    }
+
     /// <summary>Everything one function's host has written so far.</summary>
     public string OutputOf(string function)
     {
-        var output = hosts[function].Output;
+        var output = Hosts().Single(h => h.Key == function).Value.Output;
         lock (output)
         {
             return output.ToString();
         }
     }
 
-    private void StartHost(string function)
+    /// <summary>The loopback port a function's host listens on (the same across restarts).</summary>
+    public int PortOf(string function)
     {
-        var port = LoopbackPorts.Choose();
+        lock (hosts)
+        {
+            return hosts[function].Port;
+        }
+    }
+
+    /// <summary>SIGKILLs a function's host (only the host: worker processes it started run on, as on a TPU VM).</summary>
+    /// <returns>False when it was not running.</returns>
+    public bool Kill(string function)
+    {
+        lock (hosts)
+        {
+            var process = hosts[function].Process;
+            try
+            {
+                if (process.HasExited)
+                {
+                    return false;
+                }
+
+                process.Kill(entireProcessTree: false);
+                return true;
+            }
+            catch (InvalidOperationException)
+            {
+                // Exited between the check and the kill.
+                return false;
+            }
+        }
+    }
+
+    /// <summary>Starts a function's host again on its port if it is not running (after <see cref="Kill"/>, say).</summary>
+    /// <returns>False when it was running.</returns>
+    public bool Restart(string function)
+    {
+        lock (hosts)
+        {
+            var (process, port, output) = hosts[function];
+            if (!process.HasExited)
+            {
+                return false;
+            }
+
+            process.Dispose();
+            Append(output, "--- restarted");
+            StartHost(function, port, output);
+            return true;
+        }
+    }
+
+    /// <summary>Whether a function's host is running now.</summary>
+    public bool IsRunning(string function)
+    {
+        lock (hosts)
+        {
+            return !hosts[function].Process.HasExited;
+        }
+    }
+
+    private void StartHost(string function, int port, StringBuilder? output = null)
+    {
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "spotjax-functions.dll"));
         var environment = new Dictionary<string, string>
@@ -153,24 +229,27 @@ public sealed class PushDeployment : IAsyncDisposable
             ["GOOGLE_CLOUD_PROJECT"] = Project,
             ["SPOTJAX_BUCKET"] = Bucket,
             ["SPOTJAX_BUCKET_DIR"] = Objects.Root,
-            ["PUBSUB_EMULATOR_HOST"] = pubsub.HostPort,
+            ["PUBSUB_EMULATOR_HOST"] = options.PublishHost?.Invoke(function) ?? pubsub.HostPort,
             ["FIRESTORE_EMULATOR_HOST"] = firestore.BaseUri.Authority,
             ["SPOTJAX_TPU_API"] = Simulator.BaseUri.AbsoluteUri,
             ["SPOTJAX_WORKERS"] = "local",
             ["SPOTJAX_NODES_ROOT"] = Path.Combine(root, "nodes"),
         };
-        foreach (var (name, value) in environment)
+        foreach (var (name, value) in environment.Concat(options.HostEnvironment))
         {
             start.Environment[name] = value;
         }
 
-        var output = new StringBuilder();
+        output ??= new StringBuilder();
         var process = Process.Start(start) ?? throw new InvalidOperationException($"{function} did not start");
         process.OutputDataReceived += (_, e) => Append(output, e.Data);
         process.ErrorDataReceived += (_, e) => Append(output, e.Data);
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        hosts[function] = (process, port, output);
+        lock (hosts)
+        {
+            hosts[function] = (process, port, output);
+        }
     }
 
     private static void Append(StringBuilder output, string? line)
@@ -213,12 +292,14 @@ public sealed class PushDeployment : IAsyncDisposable
                         Name = $"{function}-{copy}",
                         Topic = topic,
                         AckDeadlineSeconds = 60,
-                        PushEndpoint = new Uri($"http://127.0.0.1:{hosts[function].Port}/"),
+                        PushEndpoint = options.PushEndpoint?.Invoke(function, HostUri(function)) ?? HostUri(function),
                     },
                     CancellationToken.None);
             }
         }
     }
+
+    private Uri HostUri(string function) => new($"http://127.0.0.1:{PortOf(function)}/");
 
     /// <summary>Cloud Scheduler: POST to the sweep every second (Google Cloud's finest is a minute; local time is short).</summary>
     private async Task SweepEverySecondAsync(CancellationToken ct)
@@ -226,7 +307,7 @@ public sealed class PushDeployment : IAsyncDisposable
         using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1));
         while (await timer.WaitForNextTickAsync(ct).ConfigureAwait(false))
         {
-            using var request = new HttpRequestMessage(HttpMethod.Post, new Uri($"http://127.0.0.1:{hosts[FunctionNames.Sweep].Port}/"));
+            using var request = new HttpRequestMessage(HttpMethod.Post, HostUri(FunctionNames.Sweep));
             request.Headers.Add("X-CloudScheduler", "true");
             request.Headers.Add("X-CloudScheduler-JobName", "spotjax-sweep");
             try
@@ -252,7 +333,13 @@ public sealed class PushDeployment : IAsyncDisposable
             // Stopped on purpose.
         }
 
-        foreach (var (process, _, _) in hosts.Values)
+        List<Process> processes;
+        lock (hosts)
+        {
+            processes = [.. hosts.Values.Select(h => h.Process)];
+        }
+
+        foreach (var process in processes)
         {
             if (!process.HasExited)
             {

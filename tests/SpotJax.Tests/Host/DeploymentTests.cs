@@ -213,6 +213,37 @@ public sealed class DeploymentTests : IDisposable
         Assert.Equal($"{Deployment.NamePrefixVariable}='{value}': {SpotJax.Core.NamePrefix.Rule}", error.Message);
     }
 
+    [Theory]
+    [InlineData(null, 30, 360)]
+    [InlineData("30", 1, 12)]
+    public async Task Create_LifecycleScale_DividesEveryLifecycleWait(string? value, int backoffSeconds, int leaseSeconds)
+    {
+        var environment = Environment(null);
+        environment[Deployment.LifecycleScaleVariable] = value;
+
+        await using var deployment = await Deployment.CreateAsync(environment, TimeProvider.System, CancellationToken.None);
+
+        var lifecycle = deployment.Options.Lifecycle;
+        Assert.Equal(
+            (TimeSpan.FromSeconds(backoffSeconds), TimeSpan.FromSeconds(backoffSeconds), TimeSpan.FromSeconds(leaseSeconds)),
+            (lifecycle.BackoffBase, lifecycle.ProvisionBackoffBase, lifecycle.LaunchLease));
+    }
+
+    [Theory]
+    [InlineData("0")]
+    [InlineData("-2")]
+    [InlineData("1.5")]
+    [InlineData("3601")]
+    public async Task Create_LifecycleScaleThatIsNotAWholeNumberInRange_FailsNamingTheVariable(string value)
+    {
+        var environment = Environment(null);
+        environment[Deployment.LifecycleScaleVariable] = value;
+
+        var error = await Assert.ThrowsAsync<HostConfigurationException>(() => Deployment.CreateAsync(environment, TimeProvider.System, CancellationToken.None));
+
+        Assert.Equal($"{Deployment.LifecycleScaleVariable}='{value}': expected a whole number from 1 to 3600", error.Message);
+    }
+
     public void Dispose()
     {
         try

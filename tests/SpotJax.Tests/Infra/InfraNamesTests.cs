@@ -271,6 +271,7 @@ public sealed class InfraNamesTests
     [InlineData(Deployment.StateDbVariable)]
     [InlineData(Deployment.NodesRootVariable)]
     [InlineData(Deployment.SshKeyFileVariable)]
+    [InlineData(Deployment.LifecycleScaleVariable)]
     [InlineData(FunctionHostOptions.LoopbackVariable)]
     [InlineData(GoogleEndpoints.PubSubEmulatorHostVariable)]
     [InlineData(GoogleEndpoints.FirestoreEmulatorHostVariable)]
