@@ -74,7 +74,7 @@ public static class Scale
                     new GoogleApiTransport(firestoreHttp, new FixedTokenSource(GoogleEndpoints.FirestoreEmulatorToken)),
                     new FirestoreJobStoreOptions { Project = project, BaseUri = firestore.BaseUri });
                 var bus = new CountingBus(new PubSubPublisher(pubsub.Transport, pubsub.Client(project)));
-                var sweep = new SweepFunction(store, new JobTransitions(store), tpu, new StepPublisher(bus), options, TimeProvider.System, Console.WriteLine);
+                var sweep = new SweepFunction(store, new JobTransitions(store), tpu, new StepPublisher(bus, options.Topics), options, TimeProvider.System, Console.WriteLine);
                 await sweep.HandleAsync(CancellationToken.None);
                 var walls = new List<double>();
                 for (var i = 0; i < sweeps; i++)

@@ -62,7 +62,7 @@ public static class RunningFleet
             .Select(i => Job(string.Create(CultureInfo.InvariantCulture, $"{prefix}-{i}"), Zones[i % zones], attempt, options.Deployment, now))
             .ToList();
         // Provision's own body, so the labels (job, attempt, deployment) are what the sweep reads in production.
-        var provision = new ProvisionFunction(new JobTransitions(store), tpu, new StepPublisher(NoMessages.Instance), options, TimeProvider.System);
+        var provision = new ProvisionFunction(new JobTransitions(store), tpu, new StepPublisher(NoMessages.Instance, options.Topics), options, TimeProvider.System);
         await Parallel.ForEachAsync(jobs, new ParallelOptions { MaxDegreeOfParallelism = parallelism }, async (job, ct) =>
         {
             if (await tpu.CreateQueuedResourceAsync(job.Zone!, job.QueuedResourceId!, provision.Body(job), RequestIds.Create(job.Id, job.Attempt, 1), ct) is null)

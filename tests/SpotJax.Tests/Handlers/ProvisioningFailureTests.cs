@@ -184,10 +184,10 @@ public sealed class ProvisioningFailureTests : IAsyncLifetime
 
         // Not before the server's time: a duplicate is not yet due, and the sweep asks for nothing.
         await Assert.ThrowsAsync<TransientException>(() => ProvisionAsync(job, 1));
-        await h.TakeAsync(Topics.Provision);
+        await h.TakeAsync(Topics.Default.Provision);
         h.Time.Advance(TimeSpan.FromSeconds(89));
         await f.Sweep.HandleAsync(CancellationToken.None);
-        Assert.Empty(await h.TakeAsync(Topics.Provision));
+        Assert.Empty(await h.TakeAsync(Topics.Default.Provision));
         Assert.Equal(1, h.Simulator.CreatesRefusedForRate);
 
         h.Simulator.SetFaults(new TpuFaults());
@@ -198,7 +198,7 @@ public sealed class ProvisioningFailureTests : IAsyncLifetime
         job = await h.JobAsync(job.Id);
         Assert.Equal((JobState.Provisioning, 1), (job.State, job.ProvisionTry));
         Assert.NotNull(await h.Tpu.GetQueuedResourceAsync(ZoneA, job.QueuedResourceId!, CancellationToken.None));
-        Assert.Contains(await h.TakeAsync(Topics.Launch), l => l.JobId == job.Id);
+        Assert.Contains(await h.TakeAsync(Topics.Default.Launch), l => l.JobId == job.Id);
         Assert.DoesNotContain(await h.HistoryAsync(job.Id), e => e.From == JobState.Provisioning);
     }
 

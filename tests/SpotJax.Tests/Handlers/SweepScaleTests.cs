@@ -25,8 +25,8 @@ public sealed class SweepScaleTests : IAsyncLifetime
         await h.Functions.Sweep.HandleAsync(CancellationToken.None);
 
         Assert.Equal(new Dictionary<string, long> { ["queuedResources.list"] = 2 }, h.Simulator.CallCounts());
-        Assert.Empty(await h.TakeAsync(Topics.Launch));
-        Assert.Empty(await h.TakeAsync(Topics.Recover));
+        Assert.Empty(await h.TakeAsync(Topics.Default.Launch));
+        Assert.Empty(await h.TakeAsync(Topics.Default.Recover));
     }
 
     [Fact]
