@@ -68,17 +68,7 @@ public static class BackPressure
                     MaxDeliveryAttempts = 10,
                     MaxConcurrency = 16,
                 },
-                Lifecycle = new LifecycleOptions
-                {
-                    BackoffBase = TimeSpan.FromSeconds(30) * scale,
-                    BackoffMax = TimeSpan.FromMinutes(10) * scale,
-                    StuckAfter = TimeSpan.FromMinutes(5) * scale,
-                    ProvisionBackoffBase = TimeSpan.FromSeconds(30) * scale,
-                    ProvisionBackoffMax = TimeSpan.FromMinutes(8) * scale,
-                    RateLimitBackoffMax = TimeSpan.FromMinutes(2) * scale,
-                    LaunchLease = TimeSpan.FromMinutes(6) * scale,
-                    JitterSample = () => { lock (random) { return random.NextDouble(); } },
-                },
+                Lifecycle = new LifecycleOptions { JitterSample = () => { lock (random) { return random.NextDouble(); } } }.ScaledBy(scale),
             },
             CancellationToken.None);
         workers.Objects = plane.Objects;

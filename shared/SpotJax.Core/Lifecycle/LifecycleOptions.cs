@@ -52,22 +52,34 @@ public sealed record LifecycleOptions
     public TimeSpan ZoneCapacityWait { get; init; } = TimeSpan.FromMinutes(30);
 
     /// <summary>
-    /// These settings with every wait divided by <paramref name="divisor"/> (backoffs and their maxima, the stuck
-    /// threshold, the launch lease, the zone capacity wait), for a deployment on one machine where a minute is long.
+    /// These settings with every wait divided by <paramref name="divisor"/>, for a deployment on one machine where a
+    /// minute is long (<see cref="ScaledBy"/>).
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="divisor"/> is below 1.</exception>
     public LifecycleOptions DividedBy(int divisor)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(divisor, 1);
+        return ScaledBy(1.0 / divisor);
+    }
+
+    /// <summary>
+    /// These settings with every wait (backoffs and their maxima, the rate-limit wait, the stuck threshold, the launch
+    /// lease, the zone capacity wait) multiplied by <paramref name="factor"/>; counts and the jitter stay.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="factor"/> is not above 0.</exception>
+    public LifecycleOptions ScaledBy(double factor)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(factor);
         return this with
         {
-            BackoffBase = BackoffBase / divisor,
-            BackoffMax = BackoffMax / divisor,
-            StuckAfter = StuckAfter / divisor,
-            LaunchLease = LaunchLease / divisor,
-            ProvisionBackoffBase = ProvisionBackoffBase / divisor,
-            ProvisionBackoffMax = ProvisionBackoffMax / divisor,
-            ZoneCapacityWait = ZoneCapacityWait / divisor,
+            BackoffBase = BackoffBase * factor,
+            BackoffMax = BackoffMax * factor,
+            StuckAfter = StuckAfter * factor,
+            LaunchLease = LaunchLease * factor,
+            ProvisionBackoffBase = ProvisionBackoffBase * factor,
+            ProvisionBackoffMax = ProvisionBackoffMax * factor,
+            RateLimitBackoffMax = RateLimitBackoffMax * factor,
+            ZoneCapacityWait = ZoneCapacityWait * factor,
         };
     }
 }
