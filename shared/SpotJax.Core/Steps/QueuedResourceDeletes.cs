@@ -37,8 +37,9 @@ public static class QueuedResourceDeletes
             return true;
         }
 
-        if (queued.NodeLabels.TryGetValue(ProvisionFunction.DeploymentLabel, out var owner) && !string.Equals(owner, deployment, StringComparison.Ordinal))
+        if (QueuedResourceOwner.Of(queued, deployment) == QueuedResourceOwnership.Others)
         {
+            var owner = queued.NodeLabels[ProvisionFunction.DeploymentLabel];
             warn?.Invoke(
                 $"queued resource {queuedResourceId} in {zone} is labelled {ProvisionFunction.DeploymentLabel}={owner}, not {deployment}: " +
                 "another deployment's, so deployment " + deployment + " does not delete it");

@@ -53,7 +53,7 @@ public sealed class SweepFunction(
         {
             var listed = job.Zone is not null && byZone.TryGetValue(job.Zone, out var list) ? list : [];
             // A queued resource of this id labelled by another deployment is not this job's, whatever its id says.
-            var queued = listed.FirstOrDefault(q => q.Id == job.QueuedResourceId && Owner(q) is Ownership.Ours or Ownership.Unlabelled);
+            var queued = listed.FirstOrDefault(q => q.Id == job.QueuedResourceId && Owner(q) is QueuedResourceOwnership.Ours or QueuedResourceOwnership.Unlabelled);
             await ReconcileAsync(job, queued, now, cancellationToken);
         }
 
@@ -86,10 +86,10 @@ public sealed class SweepFunction(
                 {
                     switch (Owner(queued))
                     {
-                        case Ownership.Ours when await IsOrphanAsync(queued, active, now, ct):
+                        case QueuedResourceOwnership.Ours when await IsOrphanAsync(queued, active, now, ct):
                             await QueuedResourceDeletes.DeleteAsync(tpu, zone, queued.Id, RequestIds.For(queued.Id, 0, $"orphan/{queued.CreateTime}"), ct);
                             break;
-                        case Ownership.Unlabelled:
+                        case QueuedResourceOwnership.Unlabelled:
                             ReportUnlabelled(zone, queued, active);
                             break;
                     }
@@ -284,25 +284,7 @@ public sealed class SweepFunction(
     private Task RecoverAsync(Job job, AttemptEnd cause, string detail, CancellationToken ct) =>
         steps.RecoverAsync(new StepMessage(job.Id, job.Attempt) { Cause = cause, Detail = detail }, ct);
 
-    private enum Ownership
-    {
-        /// <summary>Not made by SpotJax (no job label).</summary>
-        None,
-
-        /// <summary>Labelled with this deployment's name.</summary>
-        Ours,
-
-        /// <summary>Labelled with another deployment's name.</summary>
-        Others,
-
-        /// <summary>Made by a SpotJax older than the deployment label: a job label and no deployment label.</summary>
-        Unlabelled,
-    }
-
-    private Ownership Owner(QueuedResource queued) =>
-        queued.NodeLabels.TryGetValue(ProvisionFunction.DeploymentLabel, out var deployment)
-            ? string.Equals(deployment, options.Deployment, StringComparison.Ordinal) ? Ownership.Ours : Ownership.Others
-            : queued.NodeLabels.ContainsKey(ProvisionFunction.JobLabel) ? Ownership.Unlabelled : Ownership.None;
+    private QueuedResourceOwnership Owner(QueuedResource queued) => QueuedResourceOwner.Of(queued, options.Deployment);
 
     /// <summary>
     /// Tells the operator, once per process, about a queued resource made before the deployment label,
