@@ -55,6 +55,10 @@ public sealed class TwoDeploymentsTests
             ended.Add(await WaitAsync(plane, id, j => j.State.IsTerminal(), seconds: 120));
         }
 
+        // finish deletes a job's last queued resource after the job has ended: wait for those deletes, not for the state.
+        await Eventually.TrueAsync(
+            () => jobs.All(j => ledger.Deletes.Any(d => d.Found && d.QueuedResourceId == $"{j.Id}-2")),
+            "every job's attempt-2 queued resource deleted");
         await stop.CancelAsync();
         var sweepsRun = await sweeps;
 
