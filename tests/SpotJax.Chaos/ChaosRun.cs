@@ -51,6 +51,7 @@ internal sealed class ChaosRun : IAsyncDisposable
     private PushDeployment deployment = null!;
     private PubSubPublisher bus = null!;
     private FileSystemWatcher? nodes;
+    private bool keepWork;
 
     private ChaosRun(ChaosOptions options, PubSubEmulator pubsub, FirestoreEmulator firestore)
     {
@@ -134,7 +135,25 @@ internal sealed class ChaosRun : IAsyncDisposable
         }
 
         Evidence.LeftBehind = await WaitForQueuedResourcesToGoAsync(options.OrphanPatience);
-        return await ChaosReport.BuildAsync(options, Evidence, deployment);
+        var report = await ChaosReport.BuildAsync(options, Evidence, deployment);
+        if (report.Violations.Count > 0)
+        {
+            KeepEvidence(log);
+        }
+
+        return report;
+    }
+
+    /// <summary>After a violation, keeps the run's folder (the script ledger, the bucket) with every host's output in it, to read why.</summary>
+    private void KeepEvidence(Action<string> log)
+    {
+        foreach (var function in FunctionNames.All)
+        {
+            File.WriteAllText(Path.Combine(work, $"host-{function}.log"), deployment.OutputOf(function));
+        }
+
+        keepWork = true;
+        log($"the run's folder is kept for the violations: {work} (host-<function>.log is each host's output)");
     }
 
     private async Task StartAsync()
@@ -561,6 +580,9 @@ internal sealed class ChaosRun : IAsyncDisposable
 
         http.Dispose();
         chaos.Dispose();
-        Directory.Delete(work, recursive: true);
+        if (!keepWork)
+        {
+            Directory.Delete(work, recursive: true);
+        }
     }
 }

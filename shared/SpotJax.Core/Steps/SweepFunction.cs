@@ -38,26 +38,67 @@ public sealed class SweepFunction(
     /// <summary>The unlabelled queued resources already reported (<c>zone/id</c>), so each is reported once.</summary>
     private readonly ConcurrentDictionary<string, bool> reportedUnlabelled = new(StringComparer.Ordinal);
 
+    /// <summary>
+    /// One pass. Each job is reconciled on its own: a job whose step fails (a refused TPU call, a failed
+    /// publish, a write that lost too many races) does not keep the jobs after it or the orphan sweep from
+    /// their turn; nor does a zone whose list fails, whose jobs wait for the next pass (they are neither
+    /// lost nor fine while their queued resources cannot be seen). The failures are thrown together at the
+    /// end, so the pass is still reported as failed.
+    /// </summary>
     public async Task HandleAsync(CancellationToken cancellationToken)
     {
         var jobs = await store.ListActiveAsync(cancellationToken);
+        var failures = new List<Exception>();
         var zones = jobs.Where(j => j.Zone is not null).Select(j => j.Zone!).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal);
         var byZone = new Dictionary<string, IReadOnlyList<QueuedResource>>(StringComparer.Ordinal);
+        var unlisted = new HashSet<string>(StringComparer.Ordinal);
         foreach (var zone in zones)
         {
-            byZone[zone] = await tpu.ListQueuedResourcesAsync(zone, cancellationToken);
+            try
+            {
+                byZone[zone] = await tpu.ListQueuedResourcesAsync(zone, cancellationToken);
+            }
+            catch (Exception e) when (!cancellationToken.IsCancellationRequested)
+            {
+                unlisted.Add(zone);
+                failures.Add(new SweepFailureException($"listing the queued resources of {zone} failed; its jobs wait for the next pass", e));
+            }
         }
 
         var now = time.GetUtcNow();
-        foreach (var job in jobs)
+        foreach (var job in jobs.Where(j => j.Zone is null || !unlisted.Contains(j.Zone)))
         {
             var listed = job.Zone is not null && byZone.TryGetValue(job.Zone, out var list) ? list : [];
             // A queued resource of this id labelled by another deployment is not this job's, whatever its id says.
             var queued = listed.FirstOrDefault(q => q.Id == job.QueuedResourceId && Owner(q) is QueuedResourceOwnership.Ours or QueuedResourceOwnership.Unlabelled);
-            await ReconcileAsync(job, queued, now, cancellationToken);
+            try
+            {
+                await ReconcileAsync(job, queued, now, cancellationToken);
+            }
+            catch (Exception e) when (!cancellationToken.IsCancellationRequested)
+            {
+                failures.Add(new SweepFailureException($"job {job.Id} ({job.State.ToWire()}, attempt {job.Attempt}): {e.Message}", e));
+            }
         }
 
-        await DeleteOrphansAsync(jobs, byZone, now, cancellationToken);
+        try
+        {
+            await DeleteOrphansAsync(jobs, byZone, unlisted, now, cancellationToken);
+        }
+        catch (Exception e) when (!cancellationToken.IsCancellationRequested)
+        {
+            failures.Add(e);
+        }
+
+        if (failures.Count == 1)
+        {
+            ExceptionDispatchInfo.Throw(failures[0]);
+        }
+
+        if (failures.Count > 1)
+        {
+            throw new AggregateException($"the sweep pass had {failures.Count} failures", failures);
+        }
     }
 
     /// <summary>
@@ -72,11 +113,13 @@ public sealed class SweepFunction(
             .Distinct(StringComparer.Ordinal)
             .Order(StringComparer.Ordinal);
 
-    private async Task DeleteOrphansAsync(IReadOnlyList<Job> jobs, Dictionary<string, IReadOnlyList<QueuedResource>> byZone, DateTimeOffset now, CancellationToken ct)
+    /// <param name="unlisted">Zones whose list already failed in this pass (listed again next pass, not now).</param>
+    private async Task DeleteOrphansAsync(
+        IReadOnlyList<Job> jobs, Dictionary<string, IReadOnlyList<QueuedResource>> byZone, HashSet<string> unlisted, DateTimeOffset now, CancellationToken ct)
     {
         var active = jobs.ToDictionary(j => j.Id, StringComparer.Ordinal);
         var failures = new List<GoogleApiException>();
-        foreach (var zone in OrphanZones(jobs))
+        foreach (var zone in OrphanZones(jobs).Where(z => !unlisted.Contains(z)))
         {
             // One zone the TPU API refuses (a configured zone without TPUs, say) must not keep the others unswept.
             try

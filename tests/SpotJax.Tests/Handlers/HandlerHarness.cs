@@ -80,9 +80,12 @@ public sealed class HandlerHarness : IAsyncDisposable
         return new HandlerHarness(root, time, simulator, api);
     }
 
-    /// <summary>A sweep over the same parts with other settings, or with another TPU API in front of the simulator, warning to <paramref name="warn"/>.</summary>
-    public SweepFunction Sweep(ControlPlaneOptions options, ITpuApi? tpu = null, Action<string>? warn = null) =>
-        new SpotJaxFunctions(Store, Bus, Objects, tpu ?? Tpu, Workers, options, Time, warn).Sweep;
+    /// <summary>
+    /// A sweep over the same parts with other settings, with another TPU API in front of the simulator, or another
+    /// bus in front of <see cref="Bus"/>, warning to <paramref name="warn"/>.
+    /// </summary>
+    public SweepFunction Sweep(ControlPlaneOptions options, ITpuApi? tpu = null, Action<string>? warn = null, IMessageBus? bus = null) =>
+        new SpotJaxFunctions(Store, bus ?? Bus, Objects, tpu ?? Tpu, Workers, options, Time, warn).Sweep;
 
     /// <summary>A code folder holding <c>train.py</c> with the given source.</summary>
     public string Code(string source)
