@@ -141,7 +141,13 @@ internal sealed partial class ChaosReport
         }
 
         var reasons = RetryReasons(deployment);
-        var table = Format(options, evidence, finals, duplicates, creates.Count == 0 ? 0 : creates.Max(g => g.Count()), creates.Count, overlaps, doubleStarts, regressions, deadLettered.Count, stuck.Count, recoveries, unrecovered, lines);
+        var sweeps = deployment.SweepPasses;
+        if (sweeps.Succeeded == 0)
+        {
+            violations.Add($"the sweep never completed a pass ({sweeps.Failed} answered with an error, {sweeps.Unanswered} unanswered)");
+        }
+
+        var table = Format(options, evidence, finals, duplicates, creates.Count == 0 ? 0 : creates.Max(g => g.Count()), creates.Count, overlaps, doubleStarts, regressions, deadLettered.Count, stuck.Count, recoveries, unrecovered, lines, sweeps);
         return new ChaosReport { Table = table + reasons, Violations = violations };
     }
 
@@ -288,7 +294,8 @@ internal sealed partial class ChaosReport
 
     private static string Format(
         ChaosOptions options, ChaosEvidence evidence, Dictionary<JobState, int> finals, int duplicates, int maxCreates, int queuedResources,
-        int overlaps, int doubleStarts, int regressions, int deadLettered, int stuck, List<Recovery> recoveries, int unrecovered, List<ScriptLine> lines)
+        int overlaps, int doubleStarts, int regressions, int deadLettered, int stuck, List<Recovery> recoveries, int unrecovered, List<ScriptLine> lines,
+        (int Succeeded, int Failed, int Unanswered) sweeps)
     {
         var plan = evidence.Plan;
         var text = new StringBuilder();
@@ -303,6 +310,7 @@ internal sealed partial class ChaosReport
             $"cancels {plan.Jobs.Count(j => j.CancelSent)}; double submissions {plan.Jobs.Count(j => j.Double)}; " +
             $"TPU faults 429 {options.RateLimitRate:P0}, 503 {options.UnavailableRate:P0}, timeouts {options.TimeoutRate:P0}, create operation errors {options.OperationErrorRate:P0}");
         text.AppendLine(CultureInfo.InvariantCulture, $"every job ended after: {(evidence.AllEndedAfter is { } after ? $"{after.TotalSeconds:F0} s" : "not within the limit")}; script starts {lines.Count(l => l.Kind == "start")}");
+        text.AppendLine(CultureInfo.InvariantCulture, $"sweep passes: {sweeps.Succeeded} answered 2xx, {sweeps.Failed} answered with an error, {sweeps.Unanswered} unanswered (host down or slower than 30 s)");
         text.AppendLine();
         text.AppendLine("| check | value | expected |");
         text.AppendLine("|---|---|---|");

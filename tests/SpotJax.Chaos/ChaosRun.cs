@@ -138,22 +138,33 @@ internal sealed class ChaosRun : IAsyncDisposable
         var report = await ChaosReport.BuildAsync(options, Evidence, deployment);
         if (report.Violations.Count > 0)
         {
-            KeepEvidence(log);
+            await KeepEvidenceAsync(log);
         }
 
         return report;
     }
 
-    /// <summary>After a violation, keeps the run's folder (the script ledger, the bucket) with every host's output in it, to read why.</summary>
-    private void KeepEvidence(Action<string> log)
+    /// <summary>
+    /// After a violation, keeps the run's folder (the script ledger, the bucket) with every host's output in it, and
+    /// each job that did not end: its document and its history (<c>job-&lt;id&gt;.json</c>), to read why.
+    /// </summary>
+    private async Task KeepEvidenceAsync(Action<string> log)
     {
         foreach (var function in FunctionNames.All)
         {
-            File.WriteAllText(Path.Combine(work, $"host-{function}.log"), deployment.OutputOf(function));
+            await File.WriteAllTextAsync(Path.Combine(work, $"host-{function}.log"), deployment.OutputOf(function));
+        }
+
+        foreach (var job in await deployment.Store.ListActiveAsync(CancellationToken.None))
+        {
+            var history = await deployment.Store.GetHistoryAsync(job.Id, CancellationToken.None);
+            await File.WriteAllTextAsync(
+                Path.Combine(work, $"job-{job.Id}.json"),
+                JsonSerializer.Serialize(new { job, history }, new JsonSerializerOptions(SpotJaxJson.Options) { WriteIndented = true }));
         }
 
         keepWork = true;
-        log($"the run's folder is kept for the violations: {work} (host-<function>.log is each host's output)");
+        log($"the run's folder is kept for the violations: {work} (host-<function>.log is each host's output, job-<id>.json each unfinished job)");
     }
 
     private async Task StartAsync()

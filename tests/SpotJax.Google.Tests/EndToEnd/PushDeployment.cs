@@ -48,6 +48,9 @@ public sealed class PushDeployment : IAsyncDisposable
     private readonly HttpClient http = new() { Timeout = TimeSpan.FromSeconds(30) };
     private readonly CancellationTokenSource stopping = new();
     private Task sweeps = Task.CompletedTask;
+    private int sweepsSucceeded;
+    private int sweepsFailed;
+    private int sweepsUnanswered;
 
     private PushDeployment(PubSubEmulator pubsub, FirestoreEmulator firestore, PushDeploymentOptions options)
     {
@@ -301,7 +304,11 @@ public sealed class PushDeployment : IAsyncDisposable
 
     private Uri HostUri(string function) => new($"http://127.0.0.1:{PortOf(function)}/");
 
-    /// <summary>Cloud Scheduler: POST to the sweep every second (Google Cloud's finest is a minute; local time is short).</summary>
+    /// <summary>
+    /// Cloud Scheduler: POST to the sweep every second (Google Cloud's finest is a minute; local time is short), whatever
+    /// the last call did: a refused connection (the host restarting), a call that timed out (a slow or killed host)
+    /// and an error answer are missed schedules, and the next tick calls again.
+    /// </summary>
     private async Task SweepEverySecondAsync(CancellationToken ct)
     {
         using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1));
@@ -313,13 +320,17 @@ public sealed class PushDeployment : IAsyncDisposable
             try
             {
                 using var response = await http.SendAsync(request, ct);
+                Interlocked.Increment(ref response.IsSuccessStatusCode ? ref sweepsSucceeded : ref sweepsFailed);
             }
-            catch (HttpRequestException)
+            catch (Exception e) when (e is HttpRequestException or OperationCanceledException && !ct.IsCancellationRequested)
             {
-                // Like a missed schedule: the next tick tries again.
+                Interlocked.Increment(ref sweepsUnanswered);
             }
         }
     }
+
+    /// <summary>The scheduler's calls of the sweep so far: answered 2xx, answered otherwise, and unanswered (refused or timed out).</summary>
+    public (int Succeeded, int Failed, int Unanswered) SweepPasses => (Volatile.Read(ref sweepsSucceeded), Volatile.Read(ref sweepsFailed), Volatile.Read(ref sweepsUnanswered));
 
     public async ValueTask DisposeAsync()
     {

@@ -167,6 +167,28 @@ public sealed partial class CloudBuildTests
         Assert.Equal((0, expected), (shell.ExitCode, output));
     }
 
+    [Theory]
+    [InlineData("cloudbuild.yaml", "deploy", "", "unset")]
+    [InlineData("cloudbuild.yaml", "deploy", "10.9.0.0/24", "10.9.0.0/24")]
+    [InlineData("infra/destroy.cloudbuild.yaml", "destroy", "10.9.0.0/24", "10.9.0.0/24")]
+    public async Task CloudBuild_LaunchEgressSubstitution_SetsTheTerraformVariableOrKeepsTheDefault(string file, string step, string substitution, string expected)
+    {
+        var (root, _) = Load(file);
+        var script = Content(Steps(root).Single(s => Scalar(s, "id") == step));
+        var beforeTerraform = script.Split('\n').TakeWhile(line => !line.StartsWith("terraform ", StringComparison.Ordinal));
+        var start = new ProcessStartInfo("/bin/sh") { RedirectStandardOutput = true };
+        start.ArgumentList.Add("-c");
+        start.ArgumentList.Add(string.Join('\n', beforeTerraform) + "\nprintf %s \"${TF_VAR_launch_egress_cidr-unset}\"");
+        start.Environment["_LAUNCH_EGRESS_CIDR"] = substitution;
+
+        using var shell = Process.Start(start)!;
+        var output = await shell.StandardOutput.ReadToEndAsync();
+        await shell.WaitForExitAsync();
+
+        Assert.Equal("", Scalar(root["substitutions"], "_LAUNCH_EGRESS_CIDR"));
+        Assert.Equal((0, expected), (shell.ExitCode, output));
+    }
+
     private static (YamlMappingNode Root, string Text) Load(string file)
     {
         var text = File.ReadAllText(Path.Combine(Repository.Root, file));
