@@ -61,21 +61,31 @@ public static class RunningFleet
         var jobs = Enumerable.Range(0, count)
             .Select(i => Job(string.Create(CultureInfo.InvariantCulture, $"{prefix}-{i}"), Zones[i % zones], attempt, options.Deployment, now))
             .ToList();
+        await Parallel.ForEachAsync(jobs, new ParallelOptions { MaxDegreeOfParallelism = parallelism }, (job, ct) => new ValueTask(WriteAsync(store, tpu, options, job, ct)));
+        return jobs;
+    }
+
+    /// <summary>Writes one RUNNING job named <paramref name="name"/> in <paramref name="zone"/> and creates its queued resource; returns the job.</summary>
+    public static async Task<Job> SeedOneAsync(IJobStore store, ITpuApi tpu, ControlPlaneOptions options, string name, string zone, DateTimeOffset now)
+    {
+        var job = Job(name, zone, attempt: 1, options.Deployment, now);
+        await WriteAsync(store, tpu, options, job, CancellationToken.None);
+        return job;
+    }
+
+    private static async Task WriteAsync(IJobStore store, ITpuApi tpu, ControlPlaneOptions options, Job job, CancellationToken ct)
+    {
         // Provision's own body, so the labels (job, attempt, deployment) are what the sweep reads in production.
         var provision = new ProvisionFunction(new JobTransitions(store), tpu, new StepPublisher(NoMessages.Instance, options.Topics), options, TimeProvider.System);
-        await Parallel.ForEachAsync(jobs, new ParallelOptions { MaxDegreeOfParallelism = parallelism }, async (job, ct) =>
+        if (await tpu.CreateQueuedResourceAsync(job.Zone!, job.QueuedResourceId!, provision.Body(job), RequestIds.Create(job.Id, job.Attempt, 1), ct) is null)
         {
-            if (await tpu.CreateQueuedResourceAsync(job.Zone!, job.QueuedResourceId!, provision.Body(job), RequestIds.Create(job.Id, job.Attempt, 1), ct) is null)
-            {
-                throw new InvalidOperationException($"queued resource {job.QueuedResourceId} (or its node) already exists in {job.Zone}");
-            }
+            throw new InvalidOperationException($"queued resource {job.QueuedResourceId} (or its node) already exists in {job.Zone}");
+        }
 
-            if (!await store.TryCreateAsync(job, new HistoryEntry(now, null, JobState.Running, job.Attempt, "seeded RUNNING"), ct))
-            {
-                throw new InvalidOperationException($"job {job.Id} already exists");
-            }
-        });
-        return jobs;
+        if (!await store.TryCreateAsync(job, new HistoryEntry(job.UpdatedAt, null, JobState.Running, job.Attempt, "seeded RUNNING"), ct))
+        {
+            throw new InvalidOperationException($"job {job.Id} already exists");
+        }
     }
 
     /// <summary>Provision is only asked for its body here: it publishes nothing.</summary>

@@ -66,13 +66,7 @@ public sealed class SweepIsolationTests : IAsyncLifetime
     }
 
     /// <summary>A RUNNING job in <paramref name="zone"/> with its queued resource, as <see cref="RunningFleet"/> makes them.</summary>
-    private async Task<Job> SeedAsync(string name, string zone)
-    {
-        var job = RunningFleet.Job(name, zone, attempt: 1, h.Options.Deployment, h.Time.GetUtcNow());
-        Assert.NotNull(await h.Tpu.CreateQueuedResourceAsync(zone, job.QueuedResourceId!, h.Functions.Provision.Body(job), RequestIds.Create(job.Id, 1, 1), CancellationToken.None));
-        Assert.True(await h.Store.TryCreateAsync(job, new HistoryEntry(job.UpdatedAt, null, JobState.Running, 1, "seeded RUNNING"), CancellationToken.None));
-        return job;
-    }
+    private Task<Job> SeedAsync(string name, string zone) => RunningFleet.SeedOneAsync(h.Store, h.Tpu, h.Options, name, zone, h.Time.GetUtcNow());
 
     private async Task PreemptAsync(Job job)
     {

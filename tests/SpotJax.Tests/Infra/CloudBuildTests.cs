@@ -129,19 +129,11 @@ public sealed partial class CloudBuildTests
     public async Task CloudBuild_SweepZonesSubstitution_BecomesTheTerraformList(string substitution, string expected)
     {
         var (root, _) = Load("cloudbuild.yaml");
-        var deploy = Content(Steps(root).Single(s => Scalar(s, "id") == "deploy"));
-        var beforeTerraform = deploy.Split('\n').TakeWhile(line => !line.StartsWith("terraform ", StringComparison.Ordinal));
-        var start = new ProcessStartInfo("/bin/sh") { RedirectStandardOutput = true };
-        start.ArgumentList.Add("-c");
-        start.ArgumentList.Add(string.Join('\n', beforeTerraform) + "\nprintf %s \"$TF_VAR_sweep_zones\"");
-        start.Environment["_SWEEP_ZONES"] = substitution;
 
-        using var shell = Process.Start(start)!;
-        var output = await shell.StandardOutput.ReadToEndAsync();
-        await shell.WaitForExitAsync();
+        var result = await RunUntilTerraformAsync(root, "deploy", "_SWEEP_ZONES", substitution, "$TF_VAR_sweep_zones");
 
         Assert.Equal("", Scalar(root["substitutions"], "_SWEEP_ZONES"));
-        Assert.Equal((0, expected), (shell.ExitCode, output));
+        Assert.Equal((0, expected), result);
     }
 
     [Theory]
@@ -151,20 +143,12 @@ public sealed partial class CloudBuildTests
     public async Task CloudBuild_TpuSubnetsSubstitution_BecomesTheTerraformMapOrKeepsTheDefault(string file, string step, string substitution, string expected)
     {
         var (root, _) = Load(file);
-        var script = Content(Steps(root).Single(s => Scalar(s, "id") == step));
-        var beforeTerraform = script.Split('\n').TakeWhile(line => !line.StartsWith("terraform ", StringComparison.Ordinal));
-        var start = new ProcessStartInfo("/bin/sh") { RedirectStandardOutput = true };
-        start.ArgumentList.Add("-c");
-        start.ArgumentList.Add(string.Join('\n', beforeTerraform) + "\nprintf %s \"${TF_VAR_tpu_subnets-}\"");
-        start.Environment["_TPU_SUBNETS"] = substitution;
 
-        using var shell = Process.Start(start)!;
-        var output = await shell.StandardOutput.ReadToEndAsync();
-        await shell.WaitForExitAsync();
+        var result = await RunUntilTerraformAsync(root, step, "_TPU_SUBNETS", substitution, "${TF_VAR_tpu_subnets-}");
 
         Assert.Equal("", Scalar(root["substitutions"], "_TPU_SUBNETS"));
         Assert.Equal("false", Scalar(root["substitutions"], "_TPU_EXTERNAL_IPS"));
-        Assert.Equal((0, expected), (shell.ExitCode, output));
+        Assert.Equal((0, expected), result);
     }
 
     [Theory]
@@ -174,19 +158,30 @@ public sealed partial class CloudBuildTests
     public async Task CloudBuild_LaunchEgressSubstitution_SetsTheTerraformVariableOrKeepsTheDefault(string file, string step, string substitution, string expected)
     {
         var (root, _) = Load(file);
+
+        var result = await RunUntilTerraformAsync(root, step, "_LAUNCH_EGRESS_CIDR", substitution, "${TF_VAR_launch_egress_cidr-unset}");
+
+        Assert.Equal("", Scalar(root["substitutions"], "_LAUNCH_EGRESS_CIDR"));
+        Assert.Equal((0, expected), result);
+    }
+
+    /// <summary>
+    /// Runs a step's script up to its first <c>terraform</c> command with one substitution set (as automapSubstitutions
+    /// sets it), then prints <paramref name="printed"/>; returns the exit code and what was printed.
+    /// </summary>
+    private static async Task<(int ExitCode, string Output)> RunUntilTerraformAsync(YamlMappingNode root, string step, string substitution, string value, string printed)
+    {
         var script = Content(Steps(root).Single(s => Scalar(s, "id") == step));
         var beforeTerraform = script.Split('\n').TakeWhile(line => !line.StartsWith("terraform ", StringComparison.Ordinal));
         var start = new ProcessStartInfo("/bin/sh") { RedirectStandardOutput = true };
         start.ArgumentList.Add("-c");
-        start.ArgumentList.Add(string.Join('\n', beforeTerraform) + "\nprintf %s \"${TF_VAR_launch_egress_cidr-unset}\"");
-        start.Environment["_LAUNCH_EGRESS_CIDR"] = substitution;
+        start.ArgumentList.Add(string.Join('\n', beforeTerraform) + $"\nprintf %s \"{printed}\"");
+        start.Environment[substitution] = value;
 
         using var shell = Process.Start(start)!;
         var output = await shell.StandardOutput.ReadToEndAsync();
         await shell.WaitForExitAsync();
-
-        Assert.Equal("", Scalar(root["substitutions"], "_LAUNCH_EGRESS_CIDR"));
-        Assert.Equal((0, expected), (shell.ExitCode, output));
+        return (shell.ExitCode, output);
     }
 
     private static (YamlMappingNode Root, string Text) Load(string file)
