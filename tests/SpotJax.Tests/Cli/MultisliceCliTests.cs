@@ -5,10 +5,11 @@ using SpotJax.Core.Jobs;
 namespace SpotJax.Tests.Cli;
 
 /// <summary>
-/// The README's multislice section: its job is the example manifest, and its commands, run as the README shows
-/// them, run that job on a local plane, preempt slice 1 and show the job as <c>2 x v4-32</c> with 8 workers.
+/// Multislice from the command line. The README's multislice section: its job is the example manifest, and its
+/// commands, run as the README shows them, run that job on a local plane, preempt slice 1 and show the job as
+/// <c>2 x v4-32</c> with 8 workers; and <c>--slices</c> is checked as the job field is.
 /// </summary>
-public sealed class MultisliceReadmeTests : IDisposable
+public sealed class MultisliceCliTests : IDisposable
 {
     private const string Manifest = "examples/quickstart/multislice-job.yaml";
     private const string Prefix = "    dotnet run --project cli/SpotJax.Cli -- ";
@@ -87,6 +88,21 @@ public sealed class MultisliceReadmeTests : IDisposable
         Assert.Contains("2 x v4-32 in us-central2-b", status.Output, StringComparison.Ordinal);
         Assert.Contains("2 (8 worker(s))", status.Output, StringComparison.Ordinal);
         Assert.Equal(0, (await spotjax.RunAsync(Down)).ExitCode);
+    }
+
+    [Fact]
+    public async Task Submit_SlicesOption_IsValidatedAsTheJobsSlicesField()
+    {
+        string[] script = ["submit", "examples/quickstart/train.py", "--local", "--tpu", "v4-32", "--zone", "us-central2-b"];
+
+        var bad = await spotjax.RunAsync([.. script, "--slices", "65"]);
+        var good = await spotjax.RunAsync([.. script, "--slices", "2"]);
+
+        Assert.Equal(2, bad.ExitCode);
+        Assert.Contains("slices: must be an integer from 1 to 64, got 65", bad.Error, StringComparison.Ordinal);
+        // Valid: it gets as far as looking for the local plane, which is not running.
+        Assert.Equal(5, good.ExitCode);
+        Assert.Contains("spotjax local up --detach", good.Error, StringComparison.Ordinal);
     }
 
     private static (string? State, int Attempt, bool Checkpoint) Job(string statusJson)
