@@ -8,7 +8,8 @@ using SpotJax.Functions.Local;
 namespace SpotJax.Cli;
 
 /// <summary>
-/// <c>spotjax local preempt JOB</c>: a Spot preemption of a job's current attempt on the local plane.
+/// <c>spotjax local preempt JOB [--slice N]</c>: a Spot preemption of a job's current attempt on the local plane
+/// (of one slice's node only with <c>--slice</c>).
 /// A job with no attempt on a TPU (finished, or between attempts) is refused in words that say its
 /// state and what to do, whether the job's document says so before the call or the simulator finds
 /// the attempt gone because the job moved on meanwhile.
@@ -19,17 +20,19 @@ public static class LocalPreemptCommand
     {
         var stateDir = LocalCommand.StateDirOption();
         var job = new Argument<string>("job") { Description = "The job whose current attempt's TPU is taken back." };
+        var slice = new Option<int?>("--slice") { Description = "A multislice job: take back only this slice's node (0 is the first); the attempt ends for every slice all the same." };
         var command = new Command("preempt", """
             Inject a Spot preemption into a job's running attempt on the local plane, to watch it
             recover: the workers get SIGTERM, then the control plane provisions the next attempt.
             Exits 4 when there is no such job or it has no attempt to preempt now (it has
             finished, or is between attempts), and 5 when the local plane is not running.
 
-            Example:
+            Examples:
               spotjax local preempt quickstart-3f9a0c12be
+              spotjax local preempt multislice-8d41e07a2c --slice 1
             """)
         {
-            job, stateDir,
+            job, stateDir, slice,
         };
         command.SetAction((parse, ct) => Consoles.RunAsync(
             async console =>
@@ -45,8 +48,14 @@ public static class LocalPreemptCommand
                     throw new CliException(ExitCodes.NotFound, words);
                 }
 
+                if (NoSuchSlice(before, parse.GetValue(slice)) is { } sliceWords)
+                {
+                    throw new CliException(ExitCodes.Usage, sliceWords);
+                }
+
                 using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
-                using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(plane.Url, $"local/preempt/{Uri.EscapeDataString(id)}"));
+                var sliceQuery = parse.GetValue(slice) is { } index ? FormattableString.Invariant($"?slice={index}") : "";
+                using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(plane.Url, $"local/preempt/{Uri.EscapeDataString(id)}{sliceQuery}"));
                 request.Headers.Authorization = new("Bearer", plane.Token);
                 using var response = await http.SendAsync(request, ct);
                 if (response.StatusCode is HttpStatusCode.Conflict or HttpStatusCode.NotFound)
@@ -82,6 +91,12 @@ public static class LocalPreemptCommand
         JobState.Recovering => NotYetRunning(job, job.Attempt + 1),
         _ => null,
     };
+
+    /// <summary>Why <paramref name="slice"/> is not one of the job's slices; null when it is, or when none was named.</summary>
+    internal static string? NoSuchSlice(Job job, int? slice) =>
+        slice is { } index && (index < 0 || index >= (job.Spec?.Slices ?? 1))
+            ? FormattableString.Invariant($"job {job.Id} has {job.Spec?.Slices ?? 1} slice(s), numbered from 0: --slice {index} is not one of them")
+            : null;
 
     /// <summary>The words for a preemption the simulator refused, from the job's state read after the refusal.</summary>
     internal static string Refused(Job job, string reason) => NothingToPreempt(job) ?? job.State switch

@@ -91,7 +91,7 @@ public static class StatusCommand
                 new Text(job.Spec?.Name ?? ""),
                 new Markup($"[{TimelineFormat.Colour(job.State)}]{job.State.ToWire()}[/]"),
                 new Text(job.Attempt.ToString(CultureInfo.InvariantCulture)),
-                new Text(job.Spec?.Tpu.Type ?? ""),
+                new Text(job.Spec is { } shape ? TpuShape.Of(shape) : ""),
                 new Text(job.Zone ?? job.Spec?.Tpu.Zones.FirstOrDefault() ?? ""),
                 new Text(job.PreemptionsSpent.ToString(CultureInfo.InvariantCulture)),
                 new Text(job.FailuresSpent.ToString(CultureInfo.InvariantCulture)),
@@ -122,7 +122,7 @@ public static class StatusCommand
         grid.AddRow(new Text("state", new Style(Color.Grey)), new Markup($"[{TimelineFormat.Colour(job.State)}]{job.State.ToWire()}[/]"));
         Row("name", spec?.Name ?? "");
         Row("deployment", job.Deployment ?? DeploymentName.NotRecorded);
-        Row("TPU", spec is null ? "" : $"{spec.Tpu.Type} in {string.Join(", ", spec.Tpu.Zones)}");
+        Row("TPU", spec is null ? "" : $"{TpuShape.Of(spec)} in {string.Join(", ", spec.Tpu.Zones)}");
         Row("script", spec is null ? "" : string.Join(' ', new[] { spec.Script }.Concat(spec.Args)));
         if (spec is { SecretEnv.Count: > 0 })
         {

@@ -112,7 +112,7 @@ public static class SubmitCommand
 
     internal static JobSpec FromOptions(
         FileInfo? script, DirectoryInfo? code, string[] args, string? tpu, string? zone, string[] zones, string? name,
-        int? maxRetries, int? maxPreemptions, string[] env, string? runtime)
+        int? maxRetries, int? maxPreemptions, string[] env, string? runtime, int? slices = null)
     {
         if (script is null)
         {
@@ -172,6 +172,7 @@ public static class SubmitCommand
             ["env"] = variables,
             ["maxRetries"] = maxRetries,
             ["maxPreemptions"] = maxPreemptions,
+            ["slices"] = slices,
         };
         var text = JsonSerializer.Serialize(document.Where(p => p.Value is not null).ToDictionary(p => p.Key, p => p.Value));
         return Parse(options => JobDocument.Parse(text, options), "the command line", folder);

@@ -89,9 +89,9 @@ public sealed partial class SshWorkerRunner : IWorkerRunner
     public async Task<IReadOnlyList<WorkerResult>> LaunchAsync(LaunchPlan plan, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(plan);
-        if (plan.Workers.Count == 0 || plan.Workers.Any(w => w.Index < 0) || plan.Workers.DistinctBy(w => w.Index).Count() != plan.Workers.Count)
+        if (plan.Workers.Count == 0 || plan.FirstWorker < 0 || plan.Workers.Any(w => w.Index < plan.FirstWorker) || plan.Workers.DistinctBy(w => w.Index).Count() != plan.Workers.Count)
         {
-            throw new ArgumentException("the plan needs at least one worker and distinct non-negative worker indexes", nameof(plan));
+            throw new ArgumentException("the plan needs at least one worker and distinct worker indexes from its first worker's on", nameof(plan));
         }
 
         var key = await options.KeySource.GetPrivateKeyAsync(cancellationToken);
@@ -254,7 +254,7 @@ public sealed partial class SshWorkerRunner : IWorkerRunner
     {
         var index = worker.Index;
         var env = plan.Environment.ToDictionary(e => e.Key, e => options.ResolveUri(e.Value), StringComparer.Ordinal);
-        env["SPOT_WORKER_ID"] = index.ToString(CultureInfo.InvariantCulture);
+        env["SPOT_WORKER_ID"] = plan.NodeWorker(worker).ToString(CultureInfo.InvariantCulture);
         return new AgentConfig
         {
             JobId = plan.JobId,

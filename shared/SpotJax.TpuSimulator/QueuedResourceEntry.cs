@@ -5,7 +5,7 @@ using SpotJax.Core.Tpu;
 namespace SpotJax.TpuSimulation;
 
 /// <summary>
-/// One queued resource and its node. The moments at which things happen are stored and the visible state is
+/// One queued resource and its nodes (one, or one per slice with <c>multisliceParams</c>). The moments at which things happen are stored and the visible state is
 /// computed from them on every read, so a fake clock drives every transition.
 /// </summary>
 internal sealed class QueuedResourceEntry
@@ -13,9 +13,8 @@ internal sealed class QueuedResourceEntry
     public required string Project { get; init; }
     public required string Zone { get; init; }
     public required string Id { get; init; }
-    public required string NodeId { get; init; }
 
-    /// <summary>The create body as submitted; the node is echoed from its single node spec.</summary>
+    /// <summary>The create body as submitted; every node is echoed from its single node spec.</summary>
     public required QueuedResource Request { get; init; }
 
     public required DateTimeOffset CreateTime { get; init; }
@@ -33,11 +32,12 @@ internal sealed class QueuedResourceEntry
     /// <summary>The error of a create refused inside its operation (injected); null: the failure is the passing of <see cref="ValidUntil"/>.</summary>
     public RpcStatus? FailureError { get; init; }
 
-    public required IReadOnlyList<NetworkEndpoint> Endpoints { get; init; }
-    public required string NodeDirectory { get; init; }
-    public required string CreateOperation { get; init; }
-    public NodeMetadata Metadata { get; } = new();
+    /// <summary>Slice 0 first.</summary>
+    public required IReadOnlyList<SimulatedNode> Nodes { get; init; }
 
+    public required string CreateOperation { get; init; }
+
+    /// <summary>When the first of its nodes was preempted: the queued resource is SUSPENDING from then on.</summary>
     public DateTimeOffset? PreemptedAt { get; set; }
     public DateTimeOffset? SuspendedAt { get; set; }
     public DateTimeOffset? DeleteRequestedAt { get; set; }
@@ -46,7 +46,7 @@ internal sealed class QueuedResourceEntry
 
     public string Parent => $"projects/{Project}/locations/{Zone}";
     public string Name => $"{Parent}/queuedResources/{Id}";
-    public string NodeName => $"{Parent}/nodes/{NodeId}";
+    public string NodeName(SimulatedNode node) => $"{Parent}/nodes/{node.NodeId}";
 
     public string StateAt(DateTimeOffset now)
     {
@@ -111,19 +111,24 @@ internal sealed class QueuedResourceEntry
         return json;
     }
 
-    public JsonObject NodeToJson(DateTimeOffset now)
+    /// <summary>
+    /// A node as <c>nodes.get</c> shows it. Only a preempted node is PREEMPTED: what the API shows for the other
+    /// nodes of a multislice queued resource after one was preempted is not documented (unconfirmed); SpotJax
+    /// ends the attempt on any preempted node, so the simulator leaves the others READY, the strictest case.
+    /// </summary>
+    public JsonObject NodeToJson(SimulatedNode simulated, DateTimeOffset now)
     {
-        var state = DeleteRequestedAt is not null ? "DELETING" : PreemptedAt is not null ? "PREEMPTED" : "READY";
+        var state = DeleteRequestedAt is not null ? "DELETING" : simulated.PreemptedAt is not null ? "PREEMPTED" : "READY";
         var node = Request.Tpu!.NodeSpec[0].Node with
         {
-            Name = NodeName,
+            Name = NodeName(simulated),
             State = state,
             Health = state == "READY" ? "HEALTHY" : null,
             // The API reports an external address per worker only when the node asked for one; the
             // simulator's workers have one address, used for both.
             NetworkEndpoints = Request.Tpu.NodeSpec[0].Node.NetworkConfig?.EnableExternalIps == true
-                ? [.. Endpoints.Select(e => e with { AccessConfig = new AccessConfig { ExternalIp = e.IpAddress } })]
-                : Endpoints,
+                ? [.. simulated.Endpoints.Select(e => e with { AccessConfig = new AccessConfig { ExternalIp = e.IpAddress } })]
+                : simulated.Endpoints,
         };
         var json = Serialize(node);
         json["createTime"] = SimulatorJson.Timestamp(ActiveAt!.Value);

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -118,7 +119,7 @@ internal sealed class SimulatorEndpoints(SimulatorState state, CancellationToken
             ("GET", ["v2", "projects", var p, "locations", var z, "operations", var id]) =>
                 state.GetOperation(p, z, id),
             ("POST", ["simulator", "v1", "projects", var p, "locations", var z, "queuedResources", var action]) =>
-                Inject(p, z, action),
+                Inject(p, z, action, context.Request.Query["slice"].ToString()),
             ("PUT", ["simulator", "v1", "faults"]) =>
                 SetFaults(await ReadJsonAsync<TpuFaults>(context, "TpuFaults")),
             ("POST", ["simulator", "v1", "locations", var zoneAction]) =>
@@ -174,14 +175,18 @@ internal sealed class SimulatorEndpoints(SimulatorState state, CancellationToken
         await WriteJsonAsync(context, HttpStatusCode.OK, profiles);
     }
 
-    private JsonObject Inject(string project, string zone, string action)
+    /// <summary>
+    /// <c>:preempt</c> (every node, or with <c>?slice=N</c> the node of slice N only) or <c>:maintenance</c> on a
+    /// queued resource.
+    /// </summary>
+    private JsonObject Inject(string project, string zone, string action, string slice)
     {
         var colon = action.LastIndexOf(':');
         var id = colon < 0 ? action : action[..colon];
         switch (colon < 0 ? "" : action[(colon + 1)..])
         {
             case "preempt":
-                state.Preempt(project, zone, id);
+                state.Preempt(project, zone, id, Slice(slice));
                 break;
             case "maintenance":
                 state.InjectMaintenance(project, zone, id);
@@ -192,6 +197,11 @@ internal sealed class SimulatorEndpoints(SimulatorState state, CancellationToken
 
         return state.Get(project, zone, id);
     }
+
+    private static int? Slice(string slice) =>
+        slice.Length == 0 ? null
+        : int.TryParse(slice, NumberStyles.None, CultureInfo.InvariantCulture, out var index) ? index
+        : throw SimulatorApiException.InvalidArgument($"slice '{slice}' is not a slice index.");
 
     /// <summary>The TPU API method a call is, as named in <see cref="TpuFaults.Methods"/>; null for the simulator's own routes.</summary>
     private static string? ApiMethod(string method, string[] segments) => (method, segments) switch

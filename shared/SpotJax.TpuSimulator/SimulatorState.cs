@@ -82,7 +82,7 @@ internal sealed partial class SimulatorState(TpuSimulatorOptions options, TimePr
             throw SimulatorApiException.InvalidArgument($"tpu.nodeSpec[0].parent must be '{parent}', not '{spec.Parent}'.");
         }
 
-        var nodeId = RequireId(spec.NodeId, "tpu.nodeSpec[0].nodeId");
+        var nodeIds = NodeIds(spec, id);
         NetworkConfigRules.Validate(spec.Node.NetworkConfig, zone);
         var workers = AcceleratorTopology.Workers(spec.Node.AcceleratorType)
             ?? throw SimulatorApiException.InvalidArgument($"tpu.nodeSpec[0].node.acceleratorType '{spec.Node.AcceleratorType}' is not a TPU v2 accelerator type.");
@@ -93,11 +93,15 @@ internal sealed partial class SimulatorState(TpuSimulatorOptions options, TimePr
 
         var validFor = ParseDuration(body.QueueingPolicy?.ValidUntilDuration);
         var endpoint = options.Endpoint ?? ((_, _) => ("127.0.0.1", 8470));
-        var endpoints = Enumerable.Range(0, workers)
-            .Select(worker => endpoint(nodeId, worker))
-            .Select(e => new NetworkEndpoint { IpAddress = e.Ip, Port = e.Port })
-            .ToArray();
-        var directory = Path.Combine(options.NodesRoot, zone, nodeId);
+        var nodes = nodeIds.Select(nodeId => new SimulatedNode
+        {
+            NodeId = nodeId,
+            Endpoints = Enumerable.Range(0, workers)
+                .Select(worker => endpoint(nodeId, worker))
+                .Select(e => new NetworkEndpoint { IpAddress = e.Ip, Port = e.Port })
+                .ToArray(),
+            Directory = Path.Combine(options.NodesRoot, zone, nodeId),
+        }).ToArray();
 
         lock (_gate)
         {
@@ -115,9 +119,12 @@ internal sealed partial class SimulatorState(TpuSimulatorOptions options, TimePr
                 throw SimulatorApiException.AlreadyExists(existing.Name);
             }
 
-            if (_queuedResources.Values.FirstOrDefault(e => e.Zone == zone && e.NodeId == nodeId) is { } holder)
+            foreach (var holder in _queuedResources.Values.Where(e => e.Zone == zone))
             {
-                throw SimulatorApiException.AlreadyExists(holder.NodeName);
+                if (holder.Nodes.FirstOrDefault(n => nodeIds.Contains(n.NodeId)) is { } taken)
+                {
+                    throw SimulatorApiException.AlreadyExists(holder.NodeName(taken));
+                }
             }
 
             RefuseCreate(project, zone, parent, spec.Node.AcceleratorType!);
@@ -139,7 +146,6 @@ internal sealed partial class SimulatorState(TpuSimulatorOptions options, TimePr
                 Project = project,
                 Zone = zone,
                 Id = id,
-                NodeId = nodeId,
                 Request = body with { Name = null, CreateTime = null, State = null },
                 CreateTime = now,
                 ProvisionDelay = provisionDelay,
@@ -148,20 +154,23 @@ internal sealed partial class SimulatorState(TpuSimulatorOptions options, TimePr
                     : validUntil is { } until && (activeAt is null || until < activeAt) ? until : null,
                 ValidUntil = validUntil,
                 FailureError = operationError,
-                Endpoints = endpoints,
-                NodeDirectory = directory,
+                Nodes = nodes,
                 CreateOperation = NextOperationName(parent),
             };
-            for (var worker = 0; worker < workers; worker++)
+            foreach (var node in nodes)
             {
-                Directory.CreateDirectory(Path.Combine(directory, $"worker-{worker}"));
+                for (var worker = 0; worker < workers; worker++)
+                {
+                    Directory.CreateDirectory(Path.Combine(node.Directory, $"worker-{worker}"));
+                }
+
+                _nodeDirectories.Add(node.Directory);
+                _deletedNodeDirectories.Remove(node.Directory);
             }
 
             _queuedResources.Add(entry.Name, entry);
             _operations.Add(entry.CreateOperation, (entry, false));
             RememberRequest("create", name, requestId, entry.CreateOperation, now);
-            _nodeDirectories.Add(directory);
-            _deletedNodeDirectories.Remove(directory);
             Ledger.Record(new LedgerEntry(now, LedgerEvent.Created, project, zone, id, requestId));
             return entry.CreateOperationToJson(now);
         }
@@ -190,7 +199,7 @@ internal sealed partial class SimulatorState(TpuSimulatorOptions options, TimePr
 
     public JsonObject Delete(string project, string zone, string queuedResourceId, bool force, string? requestId)
     {
-        string directory;
+        IReadOnlyList<SimulatedNode> nodes;
         JsonObject operation;
         lock (_gate)
         {
@@ -230,13 +239,17 @@ internal sealed partial class SimulatorState(TpuSimulatorOptions options, TimePr
             entry.DeleteOperation = NextOperationName(entry.Parent);
             _operations.Add(entry.DeleteOperation, (entry, true));
             RememberRequest("delete", name, requestId, entry.DeleteOperation, now);
-            directory = entry.NodeDirectory;
+            nodes = entry.Nodes;
             operation = entry.DeleteOperationToJson(now);
             Ledger.Record(new LedgerEntry(now, LedgerEvent.DeleteAccepted, project, zone, queuedResourceId, requestId));
         }
 
-        ProcessGroups.Terminate(directory);
-        ScheduleKill(directory, options.PreemptionGrace < MaxDeleteGrace ? options.PreemptionGrace : MaxDeleteGrace, nodeDeleted: true);
+        foreach (var node in nodes)
+        {
+            ProcessGroups.Terminate(node.Directory);
+            ScheduleKill(node.Directory, options.PreemptionGrace < MaxDeleteGrace ? options.PreemptionGrace : MaxDeleteGrace, nodeDeleted: true);
+        }
+
         return operation;
     }
 
@@ -246,9 +259,10 @@ internal sealed partial class SimulatorState(TpuSimulatorOptions options, TimePr
         {
             var now = Prune();
             var name = $"projects/{project}/locations/{zone}/nodes/{nodeId}";
-            return _queuedResources.Values.FirstOrDefault(e => e.NodeName == name && e.NodeExistsAt(now)) is { } entry
-                ? entry.NodeToJson(now)
-                : throw SimulatorApiException.NotFound(name);
+            return _queuedResources.Values
+                .Where(e => e.Parent == $"projects/{project}/locations/{zone}" && e.NodeExistsAt(now))
+                .SelectMany(e => e.Nodes.Where(n => n.NodeId == nodeId).Select(n => e.NodeToJson(n, now)))
+                .FirstOrDefault() ?? throw SimulatorApiException.NotFound(name);
         }
     }
 
@@ -258,9 +272,10 @@ internal sealed partial class SimulatorState(TpuSimulatorOptions options, TimePr
         {
             var now = Prune();
             var parent = $"projects/{project}/locations/{zone}";
-            var all = _queuedResources.Values.Where(e => e.Parent == parent && e.NodeExistsAt(now)).Select(e => (e.NodeName, e));
+            var all = _queuedResources.Values.Where(e => e.Parent == parent && e.NodeExistsAt(now))
+                .SelectMany(e => e.Nodes.Select(n => (e.NodeName(n), (Entry: e, Node: n))));
             var (page, next) = Page(all, pageSize, pageToken);
-            return PageJson("nodes", page.Select(e => e.NodeToJson(now)), next);
+            return PageJson("nodes", page.Select(p => p.Entry.NodeToJson(p.Node, now)), next);
         }
     }
 
@@ -343,23 +358,43 @@ internal sealed partial class SimulatorState(TpuSimulatorOptions options, TimePr
         return _refusedCreates[name].DeepClone().AsObject();
     }
 
-    /// <summary>A Spot preemption of an ACTIVE queued resource (<paramref name="project"/> null: any project).</summary>
-    public void Preempt(string? project, string zone, string queuedResourceId)
+    /// <summary>
+    /// A Spot preemption of an ACTIVE queued resource (<paramref name="project"/> null: any project): of every node,
+    /// or of the node of slice <paramref name="slice"/> only. What a preemption of one node of several does to the
+    /// others and to the queued resource is not documented (unconfirmed): here that node alone is PREEMPTED and
+    /// signalled, and the queued resource goes SUSPENDING then SUSPENDED as with one node.
+    /// </summary>
+    public void Preempt(string? project, string zone, string queuedResourceId, int? slice = null)
     {
-        QueuedResourceEntry entry;
+        SimulatedNode[] preempted;
         lock (_gate)
         {
             var now = Prune();
-            entry = FindActive(project, zone, queuedResourceId, now);
+            var entry = FindActive(project, zone, queuedResourceId, now);
+            if (slice is { } s && (s < 0 || s >= entry.Nodes.Count))
+            {
+                throw SimulatorApiException.InvalidArgument(
+                    string.Create(CultureInfo.InvariantCulture, $"slice {s} is not a slice of {entry.Name}, which has {entry.Nodes.Count} node(s)."));
+            }
+
+            preempted = slice is { } one ? [entry.Nodes[one]] : [.. entry.Nodes];
             entry.PreemptedAt = now;
             entry.SuspendedAt = now + options.PreemptionGrace;
+            foreach (var node in preempted)
+            {
+                node.PreemptedAt = now;
+            }
+
             Ledger.Record(new LedgerEntry(now, LedgerEvent.Preempted, entry.Project, zone, entry.Id, null));
         }
 
-        // The metadata flips before the signal so that a workload reacting to SIGTERM already reads TRUE.
-        entry.Metadata.MarkPreempted();
-        ProcessGroups.Terminate(entry.NodeDirectory);
-        ScheduleKill(entry.NodeDirectory, options.PreemptionGrace);
+        foreach (var node in preempted)
+        {
+            // The metadata flips before the signal so that a workload reacting to SIGTERM already reads TRUE.
+            node.Metadata.MarkPreempted();
+            ProcessGroups.Terminate(node.Directory);
+            ScheduleKill(node.Directory, options.PreemptionGrace);
+        }
     }
 
     /// <summary>Announces host maintenance on the node of an ACTIVE queued resource.</summary>
@@ -371,7 +406,10 @@ internal sealed partial class SimulatorState(TpuSimulatorOptions options, TimePr
             entry = FindActive(project, zone, queuedResourceId, Prune());
         }
 
-        entry.Metadata.MarkMaintenance("TERMINATE_ON_HOST_MAINTENANCE");
+        foreach (var node in entry.Nodes)
+        {
+            node.Metadata.MarkMaintenance("TERMINATE_ON_HOST_MAINTENANCE");
+        }
     }
 
     /// <summary>The metadata of a node that still exists in any project, or null.</summary>
@@ -380,7 +418,10 @@ internal sealed partial class SimulatorState(TpuSimulatorOptions options, TimePr
         lock (_gate)
         {
             var now = Prune();
-            return _queuedResources.Values.FirstOrDefault(e => e.Zone == zone && e.NodeId == nodeId && e.NodeExistsAt(now))?.Metadata;
+            return _queuedResources.Values
+                .Where(e => e.Zone == zone && e.NodeExistsAt(now))
+                .SelectMany(e => e.Nodes)
+                .FirstOrDefault(n => n.NodeId == nodeId)?.Metadata;
         }
     }
 
@@ -390,7 +431,7 @@ internal sealed partial class SimulatorState(TpuSimulatorOptions options, TimePr
         lock (_gate)
         {
             var now = Prune();
-            return _queuedResources.Values.Any(e => e.NodeExistsAt(now) && e.Metadata.AccessToken == token);
+            return _queuedResources.Values.Any(e => e.NodeExistsAt(now) && e.Nodes.Any(n => n.Metadata.AccessToken == token));
         }
     }
 
@@ -635,6 +676,36 @@ internal sealed partial class SimulatorState(TpuSimulatorOptions options, TimePr
         {
             throw SimulatorApiException.InvalidArgument($"'{zone}' is not a zone.");
         }
+    }
+
+    /// <summary>
+    /// The node ids a node spec asks for: its <c>nodeId</c>, or with <c>multisliceParams</c> (and then no
+    /// <c>nodeId</c>) <c>nodeIdPrefix-0</c> to <c>-(nodeCount-1)</c>, the prefix defaulting to the queued resource's id
+    /// (https://cloud.google.com/tpu/docs/reference/rest/v2/projects.locations.queuedResources, NodeSpec).
+    /// </summary>
+    private static string[] NodeIds(NodeSpec spec, string queuedResourceId)
+    {
+        if (spec.MultisliceParams is not { } multislice)
+        {
+            return [RequireId(spec.NodeId, "tpu.nodeSpec[0].nodeId")];
+        }
+
+        if (spec.NodeId is not null)
+        {
+            throw SimulatorApiException.InvalidArgument("tpu.nodeSpec[0] must set either nodeId or multisliceParams, not both.");
+        }
+
+        if (multislice.NodeCount <= 1)
+        {
+            throw SimulatorApiException.InvalidArgument(
+                string.Create(CultureInfo.InvariantCulture, $"tpu.nodeSpec[0].multisliceParams.nodeCount must be greater than 1, got {multislice.NodeCount}."));
+        }
+
+        var prefix = multislice.NodeIdPrefix is null
+            ? queuedResourceId
+            : RequireId(multislice.NodeIdPrefix, "tpu.nodeSpec[0].multisliceParams.nodeIdPrefix");
+        return [.. Enumerable.Range(0, multislice.NodeCount)
+            .Select(i => RequireId(string.Create(CultureInfo.InvariantCulture, $"{prefix}-{i}"), "tpu.nodeSpec[0].multisliceParams node id"))];
     }
 
     private static string RequireId(string? id, string field) =>

@@ -109,10 +109,14 @@ public sealed class TpuSimulator : IAsyncDisposable
     /// once; after <see cref="TpuSimulatorOptions.PreemptionGrace"/> the survivors get SIGKILL and the queued resource
     /// is SUSPENDED.
     /// </summary>
-    /// <exception cref="InvalidOperationException">No such queued resource, or it is not ACTIVE.</exception>
-    public Task PreemptAsync(string zone, string queuedResourceId)
+    /// <param name="zone">The queued resource's zone.</param>
+    /// <param name="queuedResourceId">The queued resource.</param>
+    /// <param name="slice">Null: every node; otherwise only the node of that slice of a multislice queued resource
+    /// (the others stay READY; the queued resource is SUSPENDING all the same).</param>
+    /// <exception cref="InvalidOperationException">No such queued resource, it is not ACTIVE, or it has no such slice.</exception>
+    public Task PreemptAsync(string zone, string queuedResourceId, int? slice = null)
     {
-        Call(() => _state.Preempt(null, zone, queuedResourceId));
+        Call(() => _state.Preempt(null, zone, queuedResourceId, slice));
         return Task.CompletedTask;
     }
 

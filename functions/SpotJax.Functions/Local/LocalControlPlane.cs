@@ -136,7 +136,7 @@ public sealed class LocalControlPlane : IAsyncDisposable
         RemoteRoot = (plan, worker) =>
         {
             var node = TpuNodeName.Parse(plan.NodeName);
-            return LocalWorkerRunner.WorkerHome(nodesRoot, node.Zone, node.NodeId, worker.Index);
+            return LocalWorkerRunner.WorkerHome(nodesRoot, node.Zone, node.NodeId, plan.NodeWorker(worker));
         },
         ResolveUri = uri => Objects.TryResolve(uri, out var path) ? path : uri,
         MetadataUrl = plan =>
@@ -298,11 +298,19 @@ public sealed class LocalControlPlane : IAsyncDisposable
     /// <exception cref="CodeBundleException">The folder does not exist, is too large or cannot be read.</exception>
     public Task<UploadedCode> UploadCodeAsync(string code, CodeBundleOptions options, CancellationToken ct) => CodeBundle.UploadAsync(Objects, code, options, ct);
 
-    /// <summary>Injects a Spot preemption of the job's current attempt.</summary>
-    public async Task PreemptAsync(string jobId, CancellationToken ct)
+    /// <summary>Injects a Spot preemption of the job's current attempt: of every slice, or of slice <paramref name="slice"/> only.</summary>
+    /// <exception cref="InvalidOperationException">No such job, no ACTIVE queued resource, or no such slice.</exception>
+    public async Task PreemptAsync(string jobId, CancellationToken ct, int? slice = null)
     {
         var job = await Store.GetAsync(jobId, ct) ?? throw new InvalidOperationException($"no job {jobId}");
-        await Simulator.PreemptAsync(job.Zone!, job.QueuedResourceId!);
+        var slices = job.Spec?.Slices ?? 1;
+        if (slice is { } s && (s < 0 || s >= slices))
+        {
+            throw new InvalidOperationException(
+                System.FormattableString.Invariant($"job {jobId} has {slices} slice(s), numbered from 0; there is no slice {s}"));
+        }
+
+        await Simulator.PreemptAsync(job.Zone!, job.QueuedResourceId!, slices == 1 ? null : slice);
     }
 
     /// <summary>The local file of a worker's log for one attempt.</summary>

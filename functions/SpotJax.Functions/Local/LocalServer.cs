@@ -97,7 +97,12 @@ public sealed class LocalServer : IAsyncDisposable
 
             try
             {
-                await plane.PreemptAsync(jobId, ct);
+                // ?slice=N: that slice's node only, for a multislice job.
+                var slice = http.Request.Query["slice"].ToString();
+                int? index = slice.Length == 0 ? null
+                    : int.TryParse(slice, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var s) ? s
+                    : throw new ArgumentException($"slice '{slice}' is not a slice number");
+                await plane.PreemptAsync(jobId, ct, index);
                 return Results.Accepted();
             }
             catch (Exception e) when (e is InvalidOperationException or ArgumentException)

@@ -45,7 +45,7 @@ public sealed class StatusPage(IJobStore store, IObjectStore objects, TimeProvid
                     .Append("<td>").Append(E(job.Spec?.Name ?? "")).Append("</td>")
                     .Append("<td>").Append(Badge(job.State)).Append("</td>")
                     .Append("<td>").Append(job.Attempt.ToString(CultureInfo.InvariantCulture)).Append("</td>")
-                    .Append("<td>").Append(E(job.Spec?.Tpu.Type ?? "")).Append("</td>")
+                    .Append("<td>").Append(E(job.Spec is { } shape ? TpuShape.Of(shape) : "")).Append("</td>")
                     .Append("<td>").Append(E(job.Zone ?? job.Spec?.Tpu.Zones.FirstOrDefault() ?? "")).Append("</td>")
                     .Append("<td>").Append(Budget(job.PreemptionsSpent, job.Spec?.MaxPreemptions)).Append("</td>")
                     .Append("<td>").Append(Budget(job.FailuresSpent, job.Spec?.MaxRetries)).Append("</td>")
@@ -76,7 +76,7 @@ public sealed class StatusPage(IJobStore store, IObjectStore objects, TimeProvid
         html.Append("<dl class=\"summary\">");
         Term(html, "name", E(job.Spec?.Name ?? ""));
         Term(html, "deployment", E(job.Deployment ?? DeploymentName.NotRecorded));
-        Term(html, "TPU", E(job.Spec is { } spec ? $"{spec.Tpu.Type} in {string.Join(", ", spec.Tpu.Zones)}" : ""));
+        Term(html, "TPU", E(job.Spec is { } spec ? $"{TpuShape.Of(spec)} in {string.Join(", ", spec.Tpu.Zones)}" : ""));
         Term(html, "script", E(job.Spec is { } s ? string.Join(' ', new[] { s.Script }.Concat(s.Args)) : ""));
         if (job.Spec is { SecretEnv.Count: > 0 } withSecrets)
         {

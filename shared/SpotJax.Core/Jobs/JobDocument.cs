@@ -156,6 +156,7 @@ public static class JobDocument
             WriteStrings(writer, JobFields.ExtraIndexUrls, spec.ExtraIndexUrls);
             WriteStrings(writer, JobFields.PipArgs, spec.PipArgs);
             WriteSortedMap(writer, JobFields.SecretEnv, spec.SecretEnv);
+            writer.WriteNumber(JobFields.Slices, spec.Slices);
 
             writer.WriteEndObject();
         }

@@ -20,6 +20,7 @@ internal static class JobFields
     public const string ExtraIndexUrls = "extraIndexUrls";
     public const string PipArgs = "pipArgs";
     public const string SecretEnv = "secretEnv";
+    public const string Slices = "slices";
 
     public const string TpuType = "type";
     public const string TpuZone = "zone";
@@ -32,7 +33,7 @@ internal static class JobFields
     public static readonly IReadOnlyList<string> TopLevel =
     [
         Name, Tpu, Code, Script, Args, Env, MaxRetries, MaxPreemptions, Stall, ProvisionTimeoutMinutes, CheckpointDir, LogDir,
-        PrepareTimeoutMinutes, Python, ExtraIndexUrls, PipArgs, SecretEnv,
+        PrepareTimeoutMinutes, Python, ExtraIndexUrls, PipArgs, SecretEnv, Slices,
     ];
 
     public static readonly IReadOnlyList<string> TpuLevel = [TpuType, TpuZone, TpuZones, TpuRuntimeVersion];

@@ -42,6 +42,12 @@ public sealed record JobSpec
     /// reference (<c>projects/P/secrets/S/versions/V</c>). Only the references are stored and shown.
     /// </summary>
     public IReadOnlyDictionary<string, string> SecretEnv { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>
+    /// Slices of <see cref="TpuSpec.Type"/> trained on together (multislice): one queued resource with this many
+    /// nodes, <c>&lt;queuedResourceId&gt;-0</c> to <c>-(N-1)</c>; 1 is one node named after the queued resource.
+    /// </summary>
+    public int Slices { get; init; } = 1;
 }
 
 public sealed record TpuSpec

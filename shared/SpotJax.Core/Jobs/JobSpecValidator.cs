@@ -41,6 +41,9 @@ internal sealed partial class JobSpecValidator
 
     private static readonly int[] SliceSizes = [1, 4, 8, 16, 32, 64, 128, 256];
 
+    /// <summary>The most slices a job may ask for (<see cref="JobSpec.Slices"/>); the TPU API only says more than one.</summary>
+    public const int MaxSlices = 64;
+
     // The record's initialisers are the one source of the defaults.
     private static readonly JobSpec Defaults = new()
     {
@@ -115,6 +118,7 @@ internal sealed partial class JobSpecValidator
         var extraIndexUrls = ExtraIndexUrls(root);
         var pipArgs = PipArgs(root);
         var secretEnv = SecretEnv(root, env);
+        var slices = Integer(root, JobFields.Slices, JobFields.Slices, 1, MaxSlices, Defaults.Slices);
 
         if (_errors.Count > errorsBefore || name is null || tpu is null || code is null || script is null)
         {
@@ -140,6 +144,7 @@ internal sealed partial class JobSpecValidator
             ExtraIndexUrls = extraIndexUrls.AsReadOnly(),
             PipArgs = pipArgs.AsReadOnly(),
             SecretEnv = secretEnv.AsReadOnly(),
+            Slices = slices,
         };
     }
 

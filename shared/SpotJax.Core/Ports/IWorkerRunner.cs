@@ -18,8 +18,9 @@ public interface IWorkerRunner
 }
 
 /// <summary>
-/// What one attempt runs. <see cref="Environment"/> holds the environment contract shared by all
-/// workers; the runner adds <c>SPOT_WORKER_ID</c> per worker.
+/// What one attempt runs on one node. <see cref="Environment"/> holds the environment contract shared by the
+/// node's workers; the runner adds <c>SPOT_WORKER_ID</c> per worker, its index within the node
+/// (<see cref="WorkerEndpoint.Index"/> minus <see cref="FirstWorker"/>). A multislice attempt has one plan per slice.
 /// </summary>
 public sealed record LaunchPlan
 {
@@ -31,6 +32,19 @@ public sealed record LaunchPlan
 
     /// <summary>One entry per worker, in the node's <c>networkEndpoints</c> order.</summary>
     public required IReadOnlyList<WorkerEndpoint> Workers { get; init; }
+
+    /// <summary>
+    /// The attempt-wide index of the node's worker 0: 0 for one slice; for slice S of a multislice attempt, the
+    /// workers of the slices before it. Markers, logs and results use the attempt-wide <see cref="WorkerEndpoint.Index"/>.
+    /// </summary>
+    public int FirstWorker { get; init; }
+
+    /// <summary>The worker's index within its node: <c>SPOT_WORKER_ID</c> and its folder on the node.</summary>
+    public int NodeWorker(WorkerEndpoint worker)
+    {
+        ArgumentNullException.ThrowIfNull(worker);
+        return worker.Index - FirstWorker;
+    }
 
     /// <summary><c>gs://</c> URI (or local path) of the code tarball or folder.</summary>
     public required string CodeUri { get; init; }

@@ -183,7 +183,7 @@ public sealed class BucketEventsFunction(
 
     /// <summary>
     /// A clean exit may race with the preemption that caused it: a preempted marker of any worker,
-    /// or a queued resource that is being taken back, makes the exit a preemption.
+    /// or a queued resource or a node of any slice that is being taken back, makes the exit a preemption.
     /// </summary>
     private async Task<bool> AttemptWasPreemptedAsync(Job job, CancellationToken ct)
     {
@@ -199,7 +199,16 @@ public sealed class BucketEventsFunction(
             return true;
         }
 
-        var node = await tpu.GetNodeAsync(job.Zone!, job.QueuedResourceId!, ct);
-        return node?.State is "PREEMPTED" or "TERMINATED";
+        // Any slice's node taken back is the attempt's preemption: a clean exit on another slice follows from it.
+        foreach (var nodeId in SliceNodes.NodeIds(job.QueuedResourceId!, job.Spec?.Slices ?? 1))
+        {
+            var node = await tpu.GetNodeAsync(job.Zone!, nodeId, ct);
+            if (node?.State is "PREEMPTED" or "TERMINATED")
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 }

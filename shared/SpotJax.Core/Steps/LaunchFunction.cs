@@ -47,24 +47,37 @@ public sealed class LaunchFunction(
             return;
         }
 
-        var node = await tpu.GetNodeAsync(zone, job.QueuedResourceId!, cancellationToken);
-        var endpoints = node?.NetworkEndpoints ?? [];
-        if (node?.Name is null || endpoints.Count == 0)
+        var nodes = new List<Node>();
+        foreach (var nodeId in SliceNodes.NodeIds(job.QueuedResourceId!, job.Spec!.Slices))
         {
-            throw new TransientException($"node {job.QueuedResourceId} has no network endpoints yet");
+            var node = await tpu.GetNodeAsync(zone, nodeId, cancellationToken);
+            if (node?.State is "PREEMPTED" or "TERMINATED")
+            {
+                // One slice taken back ends the attempt of them all, whatever the queued resource says.
+                await steps.RecoverAsync(new StepMessage(job.Id, job.Attempt) { Cause = AttemptEnd.Preempted, Detail = $"node {nodeId} {node.State} before launch" }, cancellationToken);
+                return;
+            }
+
+            if (node?.Name is null || node.NetworkEndpoints is not { Count: > 0 })
+            {
+                throw new TransientException($"node {nodeId} has no network endpoints yet");
+            }
+
+            nodes.Add(node);
         }
 
         // The lease makes this call the attempt's one launch: a duplicate message, or the sweep's
         // republish while this one runs, finds it held and does nothing.
         var now = time.GetUtcNow();
-        var ready = await transitions.ApplyAsync(job.Id, j => JobLifecycle.NodesReady(j, step.Attempt, endpoints.Count, now, now + options.Lifecycle.LaunchLease), cancellationToken);
+        var total = nodes.Sum(n => n.NetworkEndpoints!.Count);
+        var ready = await transitions.ApplyAsync(job.Id, j => JobLifecycle.NodesReady(j, step.Attempt, total, now, now + options.Lifecycle.LaunchLease), cancellationToken);
         if (ready?.Verdict is not Verdict.Apply)
         {
             return;
         }
 
-        var plan = Plan(ready.Job, node.Name, endpoints);
-        var results = await workers.LaunchAsync(plan, cancellationToken);
+        var plans = Plans(ready.Job, nodes);
+        var results = (await Task.WhenAll(plans.Select(p => workers.LaunchAsync(p, cancellationToken)))).SelectMany(r => r);
         var failed = results.Where(r => !r.Succeeded).OrderBy(r => r.Index).ToList();
         if (failed.Count > 0)
         {
@@ -78,7 +91,7 @@ public sealed class LaunchFunction(
         var started = await transitions.ApplyAsync(job.Id, j => JobLifecycle.AgentsStarted(j, step.Attempt, time.GetUtcNow()), cancellationToken);
         if (started?.Verdict is not (Verdict.Apply or Verdict.AlreadyApplied))
         {
-            await workers.StopAsync(plan, cancellationToken);
+            await Task.WhenAll(plans.Select(p => workers.StopAsync(p, cancellationToken)));
         }
     }
 
@@ -88,8 +101,48 @@ public sealed class LaunchFunction(
     /// </summary>
     public const string LibtpuIndexUrl = "https://storage.googleapis.com/jax-releases/libtpu_releases.html";
 
-    /// <summary>The attempt's launch plan, with the environment contract of the original tool.</summary>
-    public LaunchPlan Plan(Job job, string nodeName, IReadOnlyList<NetworkEndpoint> endpoints)
+    /// <summary>
+    /// The port of libtpu's multislice (DCN) coordinator in <c>MEGASCALE_COORDINATOR_ADDRESS</c> and
+    /// <c>MEGASCALE_PORT</c>: the value Ray's and XPK-style launchers set (unconfirmed: not in Google's documentation).
+    /// </summary>
+    public const int MegascalePort = 8081;
+
+    /// <summary>The attempt's launch plan on a node of one slice, with the environment contract of the original tool.</summary>
+    public LaunchPlan Plan(Job job, string nodeName, IReadOnlyList<NetworkEndpoint> endpoints) =>
+        Plans(job, [new Node { Name = nodeName, NetworkEndpoints = endpoints }])[0];
+
+    /// <summary>
+    /// One plan per slice, <paramref name="nodes"/> being the slices' nodes in order. Each slice keeps the
+    /// single-slice contract (<c>SPOT_WORKER_ID</c>, <c>SPOT_NUM_WORKERS</c> and <c>JAX_COORDINATOR_ADDRESS</c> of its
+    /// own node); with several slices every worker also gets the <c>MEGASCALE_*</c> variables, slice 0 worker 0 being
+    /// the coordinator. Worker indexes (markers, logs) run on across the slices: slice 1's first worker follows
+    /// slice 0's last.
+    /// </summary>
+    public IReadOnlyList<LaunchPlan> Plans(Job job, IReadOnlyList<Node> nodes)
+    {
+        var plans = new List<LaunchPlan>();
+        var firstWorker = 0;
+        for (var slice = 0; slice < nodes.Count; slice++)
+        {
+            var endpoints = nodes[slice].NetworkEndpoints!;
+            var env = new Dictionary<string, string>();
+            if (nodes.Count > 1)
+            {
+                var coordinator = nodes[0].NetworkEndpoints![0].IpAddress;
+                env["MEGASCALE_COORDINATOR_ADDRESS"] = string.Create(CultureInfo.InvariantCulture, $"{coordinator}:{MegascalePort}");
+                env["MEGASCALE_NUM_SLICES"] = nodes.Count.ToString(CultureInfo.InvariantCulture);
+                env["MEGASCALE_SLICE_ID"] = slice.ToString(CultureInfo.InvariantCulture);
+                env["MEGASCALE_PORT"] = MegascalePort.ToString(CultureInfo.InvariantCulture);
+            }
+
+            plans.Add(SlicePlan(job, nodes[slice].Name!, endpoints, firstWorker, env));
+            firstWorker += endpoints.Count;
+        }
+
+        return plans;
+    }
+
+    private LaunchPlan SlicePlan(Job job, string nodeName, IReadOnlyList<NetworkEndpoint> endpoints, int firstWorker, Dictionary<string, string> sliceEnv)
     {
         var spec = job.Spec!;
         var env = new Dictionary<string, string>(spec.Env)
@@ -106,12 +159,18 @@ public sealed class LaunchFunction(
             env["JAX_COORDINATOR_ADDRESS"] = string.Create(CultureInfo.InvariantCulture, $"{endpoints[0].IpAddress}:{options.CoordinatorPort}");
         }
 
+        foreach (var (name, value) in sliceEnv)
+        {
+            env[name] = value;
+        }
+
         return new LaunchPlan
         {
             JobId = job.Id,
             Attempt = job.Attempt,
             NodeName = nodeName,
-            Workers = endpoints.Select((e, i) => new WorkerEndpoint(i, e.IpAddress ?? "", e.Port)).ToList(),
+            Workers = endpoints.Select((e, i) => new WorkerEndpoint(firstWorker + i, e.IpAddress ?? "", e.Port)).ToList(),
+            FirstWorker = firstWorker,
             CodeUri = spec.Code,
             Script = spec.Script,
             Args = spec.Args,

@@ -134,7 +134,10 @@ public sealed class ProvisionFunction(
     /// <summary>The metadata key that lets the TPU runtime tell Orbax to save before a preemption or maintenance.</summary>
     public const string AutocheckpointMetadataKey = "autocheckpoint-enabled";
 
-    /// <summary>The Spot queued resource of the job's current attempt.</summary>
+    /// <summary>
+    /// The Spot queued resource of the job's current attempt: one node named after it, or with several slices one
+    /// node spec with <c>multisliceParams</c> and no <c>nodeId</c> (<see cref="SliceNodes"/>).
+    /// </summary>
     public QueuedResource Body(Job job)
     {
         var spec = job.Spec!;
@@ -148,7 +151,10 @@ public sealed class ProvisionFunction(
                     new NodeSpec
                     {
                         Parent = parent,
-                        NodeId = job.QueuedResourceId,
+                        NodeId = spec.Slices == 1 ? job.QueuedResourceId : null,
+                        MultisliceParams = spec.Slices == 1
+                            ? null
+                            : new MultisliceParams { NodeCount = spec.Slices, NodeIdPrefix = job.QueuedResourceId },
                         Node = new Node
                         {
                             AcceleratorType = spec.Tpu.Type,

@@ -31,8 +31,30 @@ public sealed record QueuedResourceTpu
 public sealed record NodeSpec
 {
     [JsonPropertyName("parent")] public required string Parent { get; init; }
+
+    /// <summary>The one node's id; unset when <see cref="MultisliceParams"/> is.</summary>
     [JsonPropertyName("nodeId")] public string? NodeId { get; init; }
+
+    /// <summary>
+    /// Several nodes from this spec: "This message must be populated in case of multislice requests instead of
+    /// node_id" (cloud_tpu.proto, QueuedResource.Tpu.NodeSpec.multislice_params;
+    /// https://cloud.google.com/tpu/docs/reference/rest/v2/projects.locations.queuedResources).
+    /// </summary>
+    [JsonPropertyName("multisliceParams")] public MultisliceParams? MultisliceParams { get; init; }
+
     [JsonPropertyName("node")] public required Node Node { get; init; }
+}
+
+/// <summary>
+/// <c>nodeSpec[].multisliceParams</c> (cloud_tpu.proto, NodeSpec.MultisliceParams): <c>nodeCount</c> "Required ...
+/// This needs to be &gt; 1"; <c>nodeIdPrefix</c> "Optional ... Should follow the ^[A-Za-z0-9_.~+%-]+$ regex format. If
+/// node_count = 3 and node_id_prefix = "np", node ids of nodes created will be "np-0", "np-1", "np-2". If this field is
+/// not provided we use queued_resource_id as the node_id_prefix."
+/// </summary>
+public sealed record MultisliceParams
+{
+    [JsonPropertyName("nodeCount")] public int NodeCount { get; init; }
+    [JsonPropertyName("nodeIdPrefix")] public string? NodeIdPrefix { get; init; }
 }
 
 /// <summary>The empty Spot tier message, <c>"spot": {}</c>.</summary>

@@ -74,7 +74,7 @@ public sealed partial class LocalWorkerRunner : IWorkerRunner
         return await Task.WhenAll(plan.Workers.Select(async w =>
         {
             var started = options.TimeProvider.GetTimestamp();
-            var home = WorkerHome(options.NodesRoot, zone, nodeId, w.Index);
+            var home = WorkerHome(options.NodesRoot, zone, nodeId, plan.NodeWorker(w));
             var configName = string.Create(CultureInfo.InvariantCulture, $"attempt-{plan.Attempt}.json");
             if (!File.Exists(Path.Combine(home, configName)))
             {
@@ -95,9 +95,9 @@ public sealed partial class LocalWorkerRunner : IWorkerRunner
             throw new ArgumentException($"node name '{plan.NodeName}' is not projects/P/locations/ZONE/nodes/NODE", nameof(plan));
         }
 
-        if (plan.Workers.Count == 0 || plan.Workers.Any(w => w.Index < 0) || plan.Workers.DistinctBy(w => w.Index).Count() != plan.Workers.Count)
+        if (plan.Workers.Count == 0 || plan.FirstWorker < 0 || plan.Workers.Any(w => w.Index < plan.FirstWorker) || plan.Workers.DistinctBy(w => w.Index).Count() != plan.Workers.Count)
         {
-            throw new ArgumentException("the plan needs at least one worker and distinct non-negative worker indexes", nameof(plan));
+            throw new ArgumentException("the plan needs at least one worker and distinct worker indexes from its first worker's on", nameof(plan));
         }
 
         return (match.Groups["zone"].Value, match.Groups["node"].Value);
@@ -106,7 +106,7 @@ public sealed partial class LocalWorkerRunner : IWorkerRunner
     private async Task<WorkerResult> LaunchWorkerAsync(LaunchPlan plan, string zone, string nodeId, int index, CancellationToken cancellationToken)
     {
         var started = options.TimeProvider.GetTimestamp();
-        var home = WorkerHome(options.NodesRoot, zone, nodeId, index);
+        var home = WorkerHome(options.NodesRoot, zone, nodeId, index - plan.FirstWorker);
         Directory.CreateDirectory(home);
 
         var agentPath = Path.Combine(home, NodeAgent.FileName);
@@ -179,7 +179,7 @@ public sealed partial class LocalWorkerRunner : IWorkerRunner
 
     private AgentConfig BuildConfig(LaunchPlan plan, string zone, string nodeId, int index)
     {
-        var workerId = index.ToString(CultureInfo.InvariantCulture);
+        var workerId = (index - plan.FirstWorker).ToString(CultureInfo.InvariantCulture);
         // In local mode the control bucket is a folder: a gs:// value of that bucket (SPOT_CHECKPOINT_DIR,
         // SPOT_LOG_DIR, or one of the job's own) reaches the script as the folder's path.
         var env = plan.Environment.ToDictionary(e => e.Key, e => options.ResolveUri(e.Value), StringComparer.Ordinal);

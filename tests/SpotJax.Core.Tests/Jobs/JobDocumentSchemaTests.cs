@@ -60,7 +60,7 @@ public sealed class JobDocumentSchemaTests
     {
         var canonical = JsonNode.Parse(JobDocument.ToJson(JobDocument.Parse(MinimalJson)))!;
 
-        foreach (var field in new[] { "maxRetries", "maxPreemptions", "provisionTimeoutMinutes" })
+        foreach (var field in new[] { "maxRetries", "maxPreemptions", "provisionTimeoutMinutes", "slices" })
         {
             Assert.True(JsonNode.DeepEquals(Properties[field]!["default"], canonical[field]), field);
         }
@@ -73,6 +73,7 @@ public sealed class JobDocumentSchemaTests
     [InlineData("maxRetries")]
     [InlineData("maxPreemptions")]
     [InlineData("provisionTimeoutMinutes")]
+    [InlineData("slices")]
     [InlineData("stall.minutes")]
     public void Schema_IntegerBounds_AreTheParserBounds(string field)
     {
