@@ -42,6 +42,9 @@ public sealed record JobSpec
     /// reference (<c>projects/P/secrets/S/versions/V</c>). Only the references are stored and shown.
     /// </summary>
     public IReadOnlyDictionary<string, string> SecretEnv { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>The webhook told of this job's end, preemptions and stall warnings; null uses the deployment's, if any.</summary>
+    public NotifySpec? Notify { get; init; }
 }
 
 public sealed record TpuSpec
