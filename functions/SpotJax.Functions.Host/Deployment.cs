@@ -240,8 +240,18 @@ public sealed class Deployment : IAsyncDisposable
             var other => throw new HostConfigurationException($"{WorkersVariable}={other}: expected ssh or local"),
         };
 
+        NotifyOptions notify;
+        try
+        {
+            notify = NotifyOptions.FromEnvironment(Get);
+        }
+        catch (ArgumentException e)
+        {
+            throw new HostConfigurationException(e.Message);
+        }
+
         deployment.Options = options;
-        deployment.Functions = new SpotJaxFunctions(store, bus, objects, tpu, workers, options, time, warn);
+        deployment.Functions = new SpotJaxFunctions(store, bus, objects, tpu, workers, options, time, warn, notify);
         return deployment;
     }
 

@@ -66,7 +66,8 @@ public sealed class LocalControlPlane : IAsyncDisposable
             Lifecycle = options.Lifecycle,
             AllowLocalCode = true,
         };
-        Functions = new SpotJaxFunctions(Store, Bus, Objects, Tpu, Workers, ControlPlane, time, options.Log);
+        Functions = new SpotJaxFunctions(
+            Store, Bus, Objects, Tpu, Workers, ControlPlane, time, options.Log, options.Notify ?? NotifyOptions.FromEnvironment(Environment.GetEnvironmentVariable));
     }
 
     /// <summary>The job store: <see cref="LocalControlPlaneOptions.Store"/>, or the SQLite file in the state folder.</summary>
