@@ -65,6 +65,12 @@ public sealed class Deployment : IAsyncDisposable
     /// </summary>
     public const string SweepZonesVariable = "SPOTJAX_SWEEP_ZONES";
 
+    /// <summary>The deployment's webhook (<c>notify</c> only): <see cref="NotifyOptions.WebhookUrlVariable"/>.</summary>
+    public const string WebhookUrlVariable = NotifyOptions.WebhookUrlVariable;
+
+    /// <summary>The format of <see cref="WebhookUrlVariable"/>: <see cref="NotifyOptions.WebhookFormatVariable"/>.</summary>
+    public const string WebhookFormatVariable = NotifyOptions.WebhookFormatVariable;
+
     /// <summary>
     /// The VPC network of the TPU VMs, <c>projects/P/global/networks/N</c> (P may be a Shared VPC host
     /// project). Unset leaves <c>networkConfig.network</c> out, so the TPU API uses the network "default".
