@@ -76,6 +76,45 @@ public sealed class JobEventOutboxTests
         Assert.Empty(await h.Store.ListOutboxAsync(job.Id, 10, None));
     }
 
+    [Fact]
+    public async Task Transition_EventsTopicHangs_StepEndsWhenThePublishTimeoutRunsOut()
+    {
+        await using var h = await HandlerHarness.StartAsync();
+        var bus = new HangingEventsBus(h.Bus);
+        var warnings = new List<string>();
+        var functions = new SpotJaxFunctions(h.Store, bus, h.Objects, h.Tpu, h.Workers, h.Options, h.Time, warnings.Add);
+        var yaml = HandlerHarness.JobYaml(h.Code(Forever));
+
+        var submit = functions.Submit.HandleAsync(h.Message(Encoding.UTF8.GetBytes(yaml), new Dictionary<string, string> { [SubmitFunction.SubmissionIdAttribute] = "s1" }), None);
+        await bus.Entered.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.False(submit.IsCompleted);
+        h.Time.Advance(TimeSpan.FromSeconds(5));
+        await submit.WaitAsync(TimeSpan.FromSeconds(30));
+
+        var job = Assert.Single(await h.Store.ListActiveAsync(None));
+        Assert.Single(await h.TakeAsync(Topics.Default.Provision));
+        Assert.Equal([$"{job.Id}/1"], (await h.Store.ListOutboxAsync(job.Id, 10, None)).Select(e => e.Id));
+        Assert.Contains(warnings, w => w.Contains("stays in the outbox", StringComparison.Ordinal));
+    }
+
+    /// <summary>The deployment's bus, except that a publish to the job-events topic never ends unless cancelled.</summary>
+    private sealed class HangingEventsBus(IMessageBus inner) : IMessageBus
+    {
+        public TaskCompletionSource Entered { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public async Task<string> PublishAsync(string topic, OutgoingMessage message, CancellationToken cancellationToken)
+        {
+            if (topic != Topics.Default.JobEvents)
+            {
+                return await inner.PublishAsync(topic, message, cancellationToken);
+            }
+
+            Entered.TrySetResult();
+            await Task.Delay(Timeout.Infinite, cancellationToken);
+            return "never";
+        }
+    }
+
     /// <summary>The deployment's bus, except that the job-events topic refuses every publish.</summary>
     private sealed class RefusingEventsBus(IMessageBus inner) : IMessageBus
     {
