@@ -94,7 +94,7 @@ public static class SlackText
     /// <summary>
     /// Slack reads <c>&lt;...&gt;</c> as links and mentions (<c>&lt;!channel&gt;</c>) and asks for
     /// <c>&amp;</c>, <c>&lt;</c>, <c>&gt;</c> to be sent as HTML entities
-    /// (https://api.slack.com/reference/surfaces/formatting#escaping); control characters become spaces.
+    /// (https://api.slack.com/messaging/composing/formatting, "Escaping text"); control characters become spaces.
     /// </summary>
     public static string Escape(string text)
     {
