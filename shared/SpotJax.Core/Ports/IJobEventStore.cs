@@ -9,7 +9,7 @@ namespace SpotJax.Core.Ports;
 /// </summary>
 public interface IJobEventStore
 {
-    /// <summary>Events written but not yet published, oldest first; only <paramref name="jobId"/>'s when given.</summary>
+    /// <summary>Events written but not yet published, each job's in history order; only <paramref name="jobId"/>'s when given.</summary>
     Task<IReadOnlyList<JobEvent>> ListOutboxAsync(string? jobId, int limit, CancellationToken cancellationToken);
 
     /// <summary>Removes a published event from the outbox; nothing when it is not there.</summary>
