@@ -18,6 +18,7 @@ locals {
     launch        = "${var.name_prefix}-launch"
     recover       = "${var.name_prefix}-recover"
     finish        = "${var.name_prefix}-finish"
+    job_events    = "${var.name_prefix}-job-events"
     bucket_events = "${var.name_prefix}-bucket-events"
     dead_letter   = "${var.name_prefix}-dead-letter"
   }
@@ -113,6 +114,19 @@ locals {
       memory               = "512Mi"
       vpc_egress           = false
     }
+    "notify" = {
+      trigger = "topic"
+      # Job events (docs/job-events.md); users add subscriptions of their own to the same topic.
+      # A webhook POST times out after 10 s, well inside the ack deadline.
+      topic                = local.topics.job_events
+      concurrency          = 20
+      max_instances        = 5
+      timeout_seconds      = 60
+      ack_deadline_seconds = 60
+      cpu                  = "1"
+      memory               = "512Mi"
+      vpc_egress           = false
+    }
     "status" = {
       trigger              = "http"
       topic                = null
@@ -187,6 +201,10 @@ locals {
       # Reads job documents and their history for the page; never writes.
       "roles/datastore.viewer",
     ]
+    "notify" = [
+      # Reads the job's notify setting; claims and completes delivery records (deliveries/).
+      "roles/datastore.user",
+    ]
   }
 
   # Roles on the control bucket only (never project-wide storage roles).
@@ -207,16 +225,18 @@ locals {
     ]
   }
 
-  # The topics each function publishes to (shared/SpotJax.Core/Steps/StepPublisher.cs callers).
+  # The topics each function publishes to (shared/SpotJax.Core/Steps/StepPublisher.cs callers); every
+  # function that writes a transition also publishes its job event (shared/SpotJax.Core/Events/JobEventRelay.cs).
   publishes = {
-    "submit"        = [local.topics.provision, local.topics.finish]
-    "bucket-events" = [local.topics.provision, local.topics.recover, local.topics.finish]
-    "provision"     = [local.topics.launch, local.topics.recover]
-    "launch"        = [local.topics.recover]
-    "recover"       = [local.topics.provision, local.topics.finish]
-    "finish"        = []
-    "sweep"         = [local.topics.provision, local.topics.launch, local.topics.recover, local.topics.finish]
+    "submit"        = [local.topics.provision, local.topics.finish, local.topics.job_events]
+    "bucket-events" = [local.topics.provision, local.topics.recover, local.topics.finish, local.topics.job_events]
+    "provision"     = [local.topics.launch, local.topics.recover, local.topics.job_events]
+    "launch"        = [local.topics.recover, local.topics.job_events]
+    "recover"       = [local.topics.provision, local.topics.finish, local.topics.job_events]
+    "finish"        = [local.topics.job_events]
+    "sweep"         = [local.topics.provision, local.topics.launch, local.topics.recover, local.topics.finish, local.topics.job_events]
     "status"        = []
+    "notify"        = []
   }
 
   project_role_grants = merge([

@@ -34,6 +34,11 @@ locals {
       # Zones listed every minute for orphaned queued resources, besides those of the active jobs.
       SPOTJAX_SWEEP_ZONES = join(",", var.sweep_zones)
     }
+    "notify" = {
+      # The webhook of jobs without notify: of their own; empty (the default) is none.
+      SPOTJAX_WEBHOOK_URL    = var.webhook_url
+      SPOTJAX_WEBHOOK_FORMAT = var.webhook_format
+    }
   }
 }
 

@@ -244,3 +244,28 @@ variable "labels" {
   default     = { app = "spotjax" }
   nullable    = false
 }
+
+variable "webhook_url" {
+  description = "The webhook told of every job's end, preemptions and stall warnings unless the job names its own (notify: in the job document; SPOTJAX_WEBHOOK_URL of the notify service). Empty (the default) is none. An https:// URL without user:password@, at most 2048 characters. A Slack webhook URL is the credential of its channel: it ends up in the notify service's configuration."
+  type        = string
+  default     = ""
+  nullable    = false
+
+  validation {
+    # The rule of notify.webhook in a job document (shared/SpotJax.Core/Jobs/NotifySpec.cs), less the loopback of local mode.
+    condition     = var.webhook_url == "" || (length(var.webhook_url) <= 2048 && can(regex("^https://[^@/[:space:]]+(/[^[:space:]]*)?$", var.webhook_url)))
+    error_message = "webhook_url must be empty or an https:// URL of at most 2048 characters without user:password@ or spaces."
+  }
+}
+
+variable "webhook_format" {
+  description = "How webhook_url is posted to (SPOTJAX_WEBHOOK_FORMAT): json (the job event itself, docs/job-events.md) or slack ({\"text\": ...} for Slack-compatible incoming webhooks)."
+  type        = string
+  default     = "json"
+  nullable    = false
+
+  validation {
+    condition     = contains(["json", "slack"], var.webhook_format)
+    error_message = "webhook_format must be json or slack."
+  }
+}

@@ -65,6 +65,12 @@ public sealed class Deployment : IAsyncDisposable
     /// </summary>
     public const string SweepZonesVariable = "SPOTJAX_SWEEP_ZONES";
 
+    /// <summary>The deployment's webhook (<c>notify</c> only): <see cref="NotifyOptions.WebhookUrlVariable"/>.</summary>
+    public const string WebhookUrlVariable = NotifyOptions.WebhookUrlVariable;
+
+    /// <summary>The format of <see cref="WebhookUrlVariable"/>: <see cref="NotifyOptions.WebhookFormatVariable"/>.</summary>
+    public const string WebhookFormatVariable = NotifyOptions.WebhookFormatVariable;
+
     /// <summary>
     /// The VPC network of the TPU VMs, <c>projects/P/global/networks/N</c> (P may be a Shared VPC host
     /// project). Unset leaves <c>networkConfig.network</c> out, so the TPU API uses the network "default".
@@ -240,8 +246,18 @@ public sealed class Deployment : IAsyncDisposable
             var other => throw new HostConfigurationException($"{WorkersVariable}={other}: expected ssh or local"),
         };
 
+        NotifyOptions notify;
+        try
+        {
+            notify = NotifyOptions.FromEnvironment(Get);
+        }
+        catch (ArgumentException e)
+        {
+            throw new HostConfigurationException(e.Message);
+        }
+
         deployment.Options = options;
-        deployment.Functions = new SpotJaxFunctions(store, bus, objects, tpu, workers, options, time, warn);
+        deployment.Functions = new SpotJaxFunctions(store, bus, objects, tpu, workers, options, time, warn, notify);
         return deployment;
     }
 

@@ -23,6 +23,7 @@ public sealed class FunctionInvoker(string target, SpotJaxFunctions functions, S
             (FunctionNames.Launch, PubSubEvent e) => () => functions.Launch.HandleAsync(e.Message, ct),
             (FunctionNames.Recover, PubSubEvent e) => () => functions.Recover.HandleAsync(e.Message, ct),
             (FunctionNames.Finish, PubSubEvent e) => () => functions.Finish.HandleAsync(e.Message, ct),
+            (FunctionNames.Notify, PubSubEvent e) when functions.Notify is { } notify => () => notify.HandleAsync(e.Message, ct),
             (FunctionNames.BucketEvents, StorageEvent { Kind: StorageEvent.Finalized } e) => () => functions.BucketEvents.HandleAsync(e.Object, ct),
             (FunctionNames.BucketEvents, StorageEvent) => () => Task.CompletedTask,
             (FunctionNames.Sweep, ScheduledEvent or PubSubEvent) => () => functions.Sweep.HandleAsync(ct),

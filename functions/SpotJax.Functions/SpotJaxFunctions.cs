@@ -1,11 +1,12 @@
 using SpotJax.Core;
+using SpotJax.Core.Events;
 using SpotJax.Core.Ports;
 using SpotJax.Core.Steps;
 
 namespace SpotJax.Functions;
 
 /// <summary>
-/// The seven step functions built over one set of adapters. Every host (Cloud Run, local mode,
+/// The step functions built over one set of adapters. Every host (Cloud Run, local mode,
 /// tests) builds them here, so they all run the same handlers.
 /// </summary>
 public sealed class SpotJaxFunctions
@@ -20,8 +21,18 @@ public sealed class SpotJaxFunctions
         IWorkerRunner workers,
         ControlPlaneOptions options,
         TimeProvider time,
-        Action<string>? warn = null)
+        Action<string>? warn = null,
+        NotifyOptions? notify = null)
     {
+        JobEventRelay? relay = null;
+        if (store is IJobEventStore events)
+        {
+            // Every transition's event is in the outbox with it; the functions write through the store that publishes it.
+            relay = new JobEventRelay(events, bus, options.Topics, time, warn);
+            Notify = new NotifyFunction(store, events, new WebhookSender(WebhookHttp, time), notify ?? new NotifyOptions(), time, warn);
+            store = new EventPublishingJobStore(store, relay);
+        }
+
         var transitions = new JobTransitions(store);
         var steps = new StepPublisher(bus, options.Topics);
         topics = options.Topics;
@@ -32,8 +43,14 @@ public sealed class SpotJaxFunctions
         Launch = new LaunchFunction(transitions, store, tpu, workers, steps, options, time);
         Recover = new RecoverFunction(transitions, tpu, steps, options, time, warn);
         Finish = new FinishFunction(store, transitions, tpu, options, time, warn);
-        Sweep = new SweepFunction(store, transitions, tpu, steps, options, time, warn);
+        Sweep = new SweepFunction(store, transitions, tpu, steps, options, time, warn) { Events = relay };
     }
+
+    /// <summary>One connection pool for every webhook; each POST has its own timeout (<see cref="WebhookSender.Timeout"/>).</summary>
+    private static HttpClient WebhookHttp { get; } = new(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) })
+    {
+        Timeout = Timeout.InfiniteTimeSpan,
+    };
 
     public SubmitFunction Submit { get; }
     public BucketEventsFunction BucketEvents { get; }
@@ -43,6 +60,9 @@ public sealed class SpotJaxFunctions
     public FinishFunction Finish { get; }
     public SweepFunction Sweep { get; }
 
+    /// <summary><c>notify</c>, subscribed to <see cref="Topics.JobEvents"/>; null when the store keeps no outbox.</summary>
+    public NotifyFunction? Notify { get; }
+
     /// <summary>The function subscribed to each of the deployment's topics (one push subscription per function).</summary>
     public IReadOnlyDictionary<string, IPubSubFunction> ByTopic => new Dictionary<string, IPubSubFunction>
     {
@@ -51,5 +71,5 @@ public sealed class SpotJaxFunctions
         [topics.Launch] = Launch,
         [topics.Recover] = Recover,
         [topics.Finish] = Finish,
-    };
+    }.Concat(Notify is null ? [] : [new KeyValuePair<string, IPubSubFunction>(topics.JobEvents, Notify)]).ToDictionary();
 }

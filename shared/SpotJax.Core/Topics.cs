@@ -26,6 +26,9 @@ public sealed record Topics
     public string Recover => $"{Prefix}-recover";
     public string Finish => $"{Prefix}-finish";
 
+    /// <summary>Every job's transitions as <see cref="Events.JobEvent"/>s (users subscribe here; the <c>notify</c> function too).</summary>
+    public string JobEvents => $"{Prefix}-job-events";
+
     /// <summary>The topics the code publishes to or is pushed from, <see cref="Jobs"/> first.</summary>
-    public IReadOnlyList<string> All => [Jobs, Provision, Launch, Recover, Finish];
+    public IReadOnlyList<string> All => [Jobs, Provision, Launch, Recover, Finish, JobEvents];
 }

@@ -12,5 +12,6 @@ return args switch
     ["two-deployments", .. var rest] => await TwoDeployments.RunAsync(rest),
     ["scale", .. var rest] => await Scale.RunAsync(rest),
     ["backpressure", .. var rest] => await BackPressure.RunAsync(rest),
+    ["notify", .. var rest] => await NotifyCost.RunAsync(rest),
     _ => await RecoveryLatency.RunAsync(args),
 };

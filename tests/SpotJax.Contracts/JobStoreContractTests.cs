@@ -1,5 +1,6 @@
 using System.Text.Json;
 using SpotJax.Core;
+using SpotJax.Core.Events;
 using SpotJax.Core.Jobs;
 using SpotJax.Core.Ports;
 
@@ -198,6 +199,82 @@ public abstract class JobStoreContractTests
         var store = CreateStore();
 
         Assert.Null(await store.GetAsync(TestJobs.NewId(), None));
+    }
+
+    [Fact]
+    public async Task Outbox_EveryWriteWithAHistoryEntry_AddsItsEventInTheSameWrite()
+    {
+        var store = CreateStore();
+        var events = (IJobEventStore)store;
+        var id = TestJobs.NewId();
+        await store.TryCreateAsync(TestJobs.Create(id), TestJobs.Entry(null, JobState.Queued, "submitted"), None);
+        var current = (await store.GetAsync(id, None))!;
+        Assert.True(await store.TryUpdateAsync(current with { State = JobState.Recovering }, current.Revision, TestJobs.Entry(JobState.Running, JobState.Recovering, "preempted: maintenance event", 2), None));
+        current = (await store.GetAsync(id, None))!;
+        Assert.True(await store.TryUpdateAsync(current with { Attempt = 3 }, current.Revision, null, None));
+        Assert.False(await store.TryUpdateAsync(current, current.Revision, TestJobs.Entry(JobState.Recovering, JobState.Failed, "lost race"), None));
+
+        var pending = await events.ListOutboxAsync(id, 10, None);
+
+        Assert.Equal([$"{id}/1", $"{id}/2"], pending.Select(e => e.Id));
+        Assert.Equal([JobEventTypes.State, JobEventTypes.Preempted], pending.Select(e => e.Type));
+        Assert.Equal(JobEvent.Version1, pending[1].SpecVersion);
+        Assert.Equal((JobState?)JobState.Running, pending[1].From);
+        Assert.Equal((JobState.Recovering, 2, "staging", "preempted: maintenance event"), (pending[1].To, pending[1].Attempt, pending[1].Deployment, pending[1].Detail));
+        Assert.Equal(TestJobs.Epoch.AddSeconds(2), pending[1].At);
+    }
+
+    [Fact]
+    public async Task Outbox_RemoveAndListAll_RemovesOnlyThePublishedEvent()
+    {
+        var store = CreateStore();
+        var events = (IJobEventStore)store;
+        var first = TestJobs.NewId();
+        var second = TestJobs.NewId();
+        await store.TryCreateAsync(TestJobs.Create(first), TestJobs.Entry(null, JobState.Queued, "submitted"), None);
+        await store.TryCreateAsync(TestJobs.Create(second), TestJobs.Entry(null, JobState.Queued, "submitted"), None);
+
+        await events.RemoveFromOutboxAsync($"{first}/1", None);
+        await events.RemoveFromOutboxAsync($"{first}/1", None);
+        await events.RemoveFromOutboxAsync($"{TestJobs.NewId()}/7", None);
+
+        Assert.Empty(await events.ListOutboxAsync(first, 10, None));
+        Assert.Contains($"{second}/1", (await events.ListOutboxAsync(null, 1000, None)).Select(e => e.Id));
+        Assert.DoesNotContain($"{first}/1", (await events.ListOutboxAsync(null, 1000, None)).Select(e => e.Id));
+    }
+
+    [Fact]
+    public async Task Deliveries_ClaimCompleteRelease_OneSenderAtATimeAndNoneAfterCompletion()
+    {
+        var events = (IJobEventStore)CreateStore();
+        var key = $"{TestJobs.NewId()}/4";
+        var now = TestJobs.Epoch;
+
+        Assert.Equal(DeliveryClaim.Claimed, await events.TryClaimDeliveryAsync(key, now, now.AddMinutes(1), None));
+        Assert.Equal(DeliveryClaim.Busy, await events.TryClaimDeliveryAsync(key, now.AddSeconds(30), now.AddMinutes(2), None));
+
+        // The holder crashed: once its claim ran out another copy takes the delivery over.
+        Assert.Equal(DeliveryClaim.Claimed, await events.TryClaimDeliveryAsync(key, now.AddMinutes(1), now.AddMinutes(2), None));
+        await events.ReleaseDeliveryAsync(key, None);
+        Assert.Equal(DeliveryClaim.Claimed, await events.TryClaimDeliveryAsync(key, now.AddMinutes(1), now.AddMinutes(2), None));
+
+        await events.CompleteDeliveryAsync(key, "delivered: HTTP 200", None);
+        await events.ReleaseDeliveryAsync(key, None);
+
+        Assert.Equal(DeliveryClaim.Completed, await events.TryClaimDeliveryAsync(key, now.AddHours(1), now.AddHours(2), None));
+    }
+
+    [Fact]
+    public async Task Deliveries_ConcurrentClaims_ExactlyOneWins()
+    {
+        var events = (IJobEventStore)CreateStore();
+        var key = $"{TestJobs.NewId()}/1";
+        var now = TestJobs.Epoch;
+
+        var claims = await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => Task.Run(() => events.TryClaimDeliveryAsync(key, now, now.AddMinutes(1), None))));
+
+        Assert.Single(claims, c => c == DeliveryClaim.Claimed);
+        Assert.All(claims.Where(c => c != DeliveryClaim.Claimed), c => Assert.Equal(DeliveryClaim.Busy, c));
     }
 
     private static string Json(Job job) => JsonSerializer.Serialize(job, SpotJaxJson.Options);

@@ -30,6 +30,7 @@ public static class TestJobs
                 Stall = new StallPolicy(15, StallAction.Restart),
                 ProvisionTimeoutMinutes = 30,
                 CheckpointDir = "gs://bucket/elsewhere/ckpt",
+                Notify = new NotifySpec("https://hooks.example.com/services/T0/B0/x", NotifyFormat.Slack),
             },
             State = state,
             Attempt = 2,

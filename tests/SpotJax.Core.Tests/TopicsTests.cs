@@ -6,7 +6,7 @@ public sealed class TopicsTests
     public void Default_IsTheNamesOfADeploymentMadeBeforePrefixes()
     {
         Assert.Equal(NamePrefix.Default, Topics.Default.Prefix);
-        Assert.Equal(["spotjax-jobs", "spotjax-provision", "spotjax-launch", "spotjax-recover", "spotjax-finish"], Topics.Default.All);
+        Assert.Equal(["spotjax-jobs", "spotjax-provision", "spotjax-launch", "spotjax-recover", "spotjax-finish", "spotjax-job-events"], Topics.Default.All);
     }
 
     [Fact]
@@ -15,7 +15,7 @@ public sealed class TopicsTests
         var topics = new Topics("staging");
 
         Assert.Equal(("staging-jobs", "staging-provision", "staging-launch", "staging-recover", "staging-finish"), (topics.Jobs, topics.Provision, topics.Launch, topics.Recover, topics.Finish));
-        Assert.Equal([topics.Jobs, topics.Provision, topics.Launch, topics.Recover, topics.Finish], topics.All);
+        Assert.Equal([topics.Jobs, topics.Provision, topics.Launch, topics.Recover, topics.Finish, topics.JobEvents], topics.All);
     }
 
     [Fact]

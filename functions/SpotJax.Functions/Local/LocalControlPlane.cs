@@ -28,6 +28,13 @@ public sealed class LocalControlPlane : IAsyncDisposable
     private readonly SqliteJobStore? ownedStore;
     private readonly LocalSshWorkers? sshWorkers;
     private readonly string nodesRoot;
+
+    /// <summary>
+    /// The <c>notify</c> function's own bus: a webhook that hangs holds each delivery for the POST's
+    /// timeout, and on <see cref="Bus"/> those deliveries would take the slots of the lifecycle's steps
+    /// (in Google Cloud notify is a service of its own). The plane's bus hands each job event over to it.
+    /// </summary>
+    private readonly InProcessMessageBus notifyBus;
     private Task sweepLoop = Task.CompletedTask;
 
     private LocalControlPlane(LocalControlPlaneOptions options, TpuSimulator simulator, LocalSshWorkers? sshWorkers, TimeProvider time)
@@ -44,6 +51,7 @@ public sealed class LocalControlPlane : IAsyncDisposable
 
         Store = options.Store ?? ownedStore!;
         Bus = new InProcessMessageBus(options.Bus, time);
+        notifyBus = new InProcessMessageBus(options.Bus, time);
         Objects = new FolderObjectStore(Path.Combine(options.Root, "bucket"), options.Bucket, null, time);
         http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
         ITpuApi rest = new TpuRestClient(new GoogleApiTransport(http, FixedTokenSource.None), new TpuClientOptions { Project = options.Project, BaseUri = simulator.BaseUri });
@@ -66,7 +74,8 @@ public sealed class LocalControlPlane : IAsyncDisposable
             Lifecycle = options.Lifecycle,
             AllowLocalCode = true,
         };
-        Functions = new SpotJaxFunctions(Store, Bus, Objects, Tpu, Workers, ControlPlane, time, options.Log);
+        Functions = new SpotJaxFunctions(
+            Store, Bus, Objects, Tpu, Workers, ControlPlane, time, options.Log, options.Notify ?? NotifyOptions.FromEnvironment(Environment.GetEnvironmentVariable));
     }
 
     /// <summary>The job store: <see cref="LocalControlPlaneOptions.Store"/>, or the SQLite file in the state folder.</summary>
@@ -227,7 +236,12 @@ public sealed class LocalControlPlane : IAsyncDisposable
     {
         foreach (var (topic, function) in Functions.ByTopic)
         {
-            Bus.Subscribe(topic, (message, ct) => DeliverAsync(topic, message.MessageId, () => function.HandleAsync(message, ct), ct));
+            var bus = function is NotifyFunction ? notifyBus : Bus;
+            bus.Subscribe(topic, (message, ct) => DeliverAsync(topic, message.MessageId, () => function.HandleAsync(message, ct), ct));
+            if (bus != Bus)
+            {
+                Bus.Subscribe(topic, (message, ct) => notifyBus.PublishAsync(topic, new OutgoingMessage(message.Data, message.Attributes), ct));
+            }
         }
 
         Objects.OnFinalize((e, ct) => DeliverAsync("bucket-events", e.Name, () => Functions.BucketEvents.HandleAsync(e, ct), ct));
@@ -325,6 +339,7 @@ public sealed class LocalControlPlane : IAsyncDisposable
         await stopping.CancelAsync();
         await sweepLoop;
         await Bus.DisposeAsync();
+        await notifyBus.DisposeAsync();
         await Objects.DisposeAsync();
         if (options.Simulator is null)
         {

@@ -93,4 +93,10 @@ public sealed record LocalControlPlaneOptions
 
     /// <summary>Where the control plane's own problems are reported (retries, rejected input).</summary>
     public Action<string>? Log { get; init; }
+
+    /// <summary>
+    /// The deployment's webhook settings; null reads <c>SPOTJAX_WEBHOOK_URL</c> and <c>SPOTJAX_WEBHOOK_FORMAT</c>
+    /// from this process's environment (<see cref="Core.Steps.NotifyOptions.FromEnvironment"/>).
+    /// </summary>
+    public Core.Steps.NotifyOptions? Notify { get; init; }
 }

@@ -157,6 +157,13 @@ public static class JobDocument
             WriteStrings(writer, JobFields.PipArgs, spec.PipArgs);
             WriteSortedMap(writer, JobFields.SecretEnv, spec.SecretEnv);
             writer.WriteNumber(JobFields.Slices, spec.Slices);
+            if (spec.Notify is { } notify)
+            {
+                writer.WriteStartObject(JobFields.Notify);
+                writer.WriteString(JobFields.NotifyWebhook, notify.Webhook);
+                writer.WriteString(JobFields.NotifyFormat, notify.Format == NotifyFormat.Slack ? "slack" : "json");
+                writer.WriteEndObject();
+            }
 
             writer.WriteEndObject();
         }

@@ -21,6 +21,7 @@ internal static class JobFields
     public const string PipArgs = "pipArgs";
     public const string SecretEnv = "secretEnv";
     public const string Slices = "slices";
+    public const string Notify = "notify";
 
     public const string TpuType = "type";
     public const string TpuZone = "zone";
@@ -30,13 +31,19 @@ internal static class JobFields
     public const string StallMinutes = "minutes";
     public const string StallAction = "action";
 
+    public const string NotifyWebhook = "webhook";
+    public const string NotifyFormat = "format";
+
     public static readonly IReadOnlyList<string> TopLevel =
     [
         Name, Tpu, Code, Script, Args, Env, MaxRetries, MaxPreemptions, Stall, ProvisionTimeoutMinutes, CheckpointDir, LogDir,
         PrepareTimeoutMinutes, Python, ExtraIndexUrls, PipArgs, SecretEnv, Slices,
+        Notify,
     ];
 
     public static readonly IReadOnlyList<string> TpuLevel = [TpuType, TpuZone, TpuZones, TpuRuntimeVersion];
 
     public static readonly IReadOnlyList<string> StallLevel = [StallMinutes, StallAction];
+
+    public static readonly IReadOnlyList<string> NotifyLevel = [NotifyWebhook, NotifyFormat];
 }

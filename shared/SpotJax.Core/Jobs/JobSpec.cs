@@ -48,6 +48,8 @@ public sealed record JobSpec
     /// nodes, <c>&lt;queuedResourceId&gt;-0</c> to <c>-(N-1)</c>; 1 is one node named after the queued resource.
     /// </summary>
     public int Slices { get; init; } = 1;
+    /// <summary>The webhook told of this job's end, preemptions and stall warnings; null uses the deployment's, if any.</summary>
+    public NotifySpec? Notify { get; init; }
 }
 
 public sealed record TpuSpec

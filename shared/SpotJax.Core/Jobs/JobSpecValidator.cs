@@ -119,6 +119,7 @@ internal sealed partial class JobSpecValidator
         var pipArgs = PipArgs(root);
         var secretEnv = SecretEnv(root, env);
         var slices = Integer(root, JobFields.Slices, JobFields.Slices, 1, MaxSlices, Defaults.Slices);
+        var notify = Notify(root);
 
         if (_errors.Count > errorsBefore || name is null || tpu is null || code is null || script is null)
         {
@@ -145,6 +146,7 @@ internal sealed partial class JobSpecValidator
             PipArgs = pipArgs.AsReadOnly(),
             SecretEnv = secretEnv.AsReadOnly(),
             Slices = slices,
+            Notify = notify,
         };
     }
 
@@ -542,6 +544,48 @@ internal sealed partial class JobSpecValidator
         }
 
         return secrets;
+    }
+
+    private NotifySpec? Notify(JsonObject root)
+    {
+        const string field = JobFields.Notify;
+        if (!root.TryGetPropertyValue(field, out var node))
+        {
+            return null;
+        }
+
+        if (node is not JsonObject notify)
+        {
+            return Fail<NotifySpec>(field, $"must be an object with webhook and format, got {Describe(node)}");
+        }
+
+        CheckFields(notify, field, JobFields.NotifyLevel);
+        const string webhookField = "notify.webhook";
+        string? webhook = null;
+        if (Require(notify, JobFields.NotifyWebhook, webhookField, "the https:// URL to post to", out var webhookNode) && String(webhookNode, webhookField) is { } url)
+        {
+            webhook = NotifySpec.Problem(url) is { } problem ? Fail(webhookField, problem) : url;
+        }
+
+        const string formatField = "notify.format";
+        var format = NotifyFormat.Json;
+        if (notify.TryGetPropertyValue(JobFields.NotifyFormat, out var formatNode) && String(formatNode, formatField) is { } text)
+        {
+            switch (text)
+            {
+                case "json":
+                    format = NotifyFormat.Json;
+                    break;
+                case "slack":
+                    format = NotifyFormat.Slack;
+                    break;
+                default:
+                    Fail(formatField, $"{Quote(text)} is not a format; allowed: slack, json");
+                    break;
+            }
+        }
+
+        return webhook is null ? null : new NotifySpec(webhook, format);
     }
 
     private StallPolicy Stall(JsonObject root)

@@ -39,6 +39,12 @@ public sealed class SweepFunction(
     private readonly ConcurrentDictionary<string, bool> reportedUnlabelled = new(StringComparer.Ordinal);
 
     /// <summary>
+    /// Publishes the job events a crash left in the outbox between a transition's write and its publish,
+    /// first thing in every pass (it never fails the pass); null where the store keeps no outbox.
+    /// </summary>
+    public Events.JobEventRelay? Events { get; init; }
+
+    /// <summary>
     /// One pass. Each job is reconciled on its own: a job whose step fails (a refused TPU call, a failed
     /// publish, a write that lost too many races) does not keep the jobs after it or the orphan sweep from
     /// their turn; nor does a zone whose list fails, whose jobs wait for the next pass (they are neither
@@ -47,6 +53,11 @@ public sealed class SweepFunction(
     /// </summary>
     public async Task HandleAsync(CancellationToken cancellationToken)
     {
+        if (Events is not null)
+        {
+            await Events.PublishPendingAsync(null, cancellationToken);
+        }
+
         var jobs = await store.ListActiveAsync(cancellationToken);
         var failures = new List<Exception>();
         var zones = jobs.Where(j => j.Zone is not null).Select(j => j.Zone!).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal);

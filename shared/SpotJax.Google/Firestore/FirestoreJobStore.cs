@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using SpotJax.Core;
+using SpotJax.Core.Events;
 using SpotJax.Core.Jobs;
 using SpotJax.Core.Ports;
 using SpotJax.Google.Http;
@@ -30,13 +31,22 @@ namespace SpotJax.Google.Firestore;
 /// when needed, <see cref="FirestoreValues.ExactTimesField"/>.
 /// </para>
 /// </remarks>
-public sealed class FirestoreJobStore : IJobStore
+public sealed class FirestoreJobStore : IJobStore, IJobEventStore
 {
     /// <summary>The collection of job documents.</summary>
     public const string JobsCollection = "jobs";
 
     /// <summary>The subcollection of each job that holds its history.</summary>
     public const string EventsCollection = "events";
+
+    /// <summary>
+    /// The outbox: <c>outbox/{jobId}~{seq}</c> holds the <see cref="JobEvent"/> of history entry <c>seq</c>
+    /// until it was published, written in the commit that wrote the entry.
+    /// </summary>
+    public const string OutboxCollection = "outbox";
+
+    /// <summary>Webhook delivery records, <c>deliveries/{eventId with '/' as '~'}</c>.</summary>
+    public const string DeliveriesCollection = "deliveries";
 
     /// <summary>The number of history entries, kept on the job document.</summary>
     public const string HistoryLengthField = "historyLength";
@@ -45,6 +55,8 @@ public sealed class FirestoreJobStore : IJobStore
     public const string WriteIdField = "writeId";
 
     private const int SequenceDigits = 10;
+    private const string ClaimedUntilField = "claimedUntil";
+    private const string OutcomeField = "outcome";
 
     private static readonly string StateField = JsonName(nameof(Job.State));
     private static readonly string SubmittedAtField = JsonName(nameof(Job.SubmittedAt));
@@ -208,11 +220,169 @@ public sealed class FirestoreJobStore : IJobStore
         return history;
     }
 
+    /// <inheritdoc />
+    /// <remarks>
+    /// A structured query on <c>outbox</c> ordered by document name, which is job id then sequence: one
+    /// job's events come in history order, the jobs in id order. The filter on <c>jobId</c> with that
+    /// order is meant to be served by the automatic single-field index (unconfirmed against a real
+    /// database; the emulator does not check indexes).
+    /// </remarks>
+    public async Task<IReadOnlyList<JobEvent>> ListOutboxAsync(string? jobId, int limit, CancellationToken cancellationToken)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(limit);
+        if (limit == 0)
+        {
+            return [];
+        }
+
+        var query = new JsonObject
+        {
+            ["from"] = new JsonArray(new JsonObject { ["collectionId"] = OutboxCollection }),
+            ["orderBy"] = new JsonArray(Order("__name__", "ASCENDING")),
+            ["limit"] = limit,
+        };
+        if (jobId is not null)
+        {
+            query["where"] = new JsonObject
+            {
+                ["fieldFilter"] = new JsonObject
+                {
+                    ["field"] = new JsonObject { ["fieldPath"] = JsonName(nameof(JobEvent.JobId)) },
+                    ["op"] = "EQUAL",
+                    ["value"] = FirestoreValues.String(jobId),
+                },
+            };
+        }
+
+        var (documents, _) = await RunQueryAsync(query, null, cancellationToken);
+        return [.. documents.Select(d => FirestoreValues.FromFields<JobEvent>(d.Fields ?? []))];
+    }
+
+    /// <inheritdoc />
+    public async Task RemoveFromOutboxAsync(string eventId, CancellationToken cancellationToken)
+    {
+        var (jobId, sequence) = ParseEventId(eventId);
+        var uri = new Uri($"{_documentsUri}/{OutboxCollection}/{Uri.EscapeDataString($"{DocumentId(jobId)}~{sequence.ToString(CultureInfo.InvariantCulture).PadLeft(SequenceDigits, '0')}")}");
+        // A delete without a precondition succeeds whether or not the document exists, so it is idempotent.
+        await _transport.SendAsync(HttpMethod.Delete, uri, null, idempotent: true, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    /// <remarks>
+    /// Creates the record with the precondition <c>exists: false</c>; when it exists, a record with an
+    /// outcome is <see cref="DeliveryClaim.Completed"/>, one whose claim ran out is taken over with an
+    /// <c>updateTime</c> precondition, so of two senders taking it over at once only one wins.
+    /// </remarks>
+    public async Task<DeliveryClaim> TryClaimDeliveryAsync(string key, DateTimeOffset now, DateTimeOffset until, CancellationToken cancellationToken)
+    {
+        JsonObject Fields() => new() { [ClaimedUntilField] = FirestoreValues.String(FirestoreValues.FormatTimestamp(until)) };
+        if (await TryCommitDeliveryAsync(key, Fields(), new JsonObject { ["exists"] = false }, cancellationToken))
+        {
+            return DeliveryClaim.Claimed;
+        }
+
+        var stored = await GetDeliveryAsync(key, cancellationToken);
+        if (stored is null)
+        {
+            // Released between the two calls: the next delivery claims it.
+            return DeliveryClaim.Busy;
+        }
+
+        if (stored.Fields?[OutcomeField] is not null)
+        {
+            return DeliveryClaim.Completed;
+        }
+
+        var claimedUntil = stored.Fields?[ClaimedUntilField]?["stringValue"]?.GetValue<string>();
+        if (FirestoreValues.TryParseTimestamp(claimedUntil, out var held) && held > now)
+        {
+            return DeliveryClaim.Busy;
+        }
+
+        return await TryCommitDeliveryAsync(key, Fields(), new JsonObject { ["updateTime"] = stored.UpdateTime }, cancellationToken)
+            ? DeliveryClaim.Claimed
+            : DeliveryClaim.Busy;
+    }
+
+    /// <inheritdoc />
+    public async Task CompleteDeliveryAsync(string key, string outcome, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(outcome);
+        await TryCommitDeliveryAsync(key, new JsonObject { [OutcomeField] = FirestoreValues.String(outcome) }, null, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public async Task ReleaseDeliveryAsync(string key, CancellationToken cancellationToken)
+    {
+        var stored = await GetDeliveryAsync(key, cancellationToken);
+        if (stored is null || stored.Fields?[OutcomeField] is not null)
+        {
+            return;
+        }
+
+        var delete = new JsonObject { ["delete"] = DeliveryName(key), ["currentDocument"] = new JsonObject { ["updateTime"] = stored.UpdateTime } };
+        try
+        {
+            await _transport.SendAsync(HttpMethod.Post, new Uri($"{_documentsUri}:commit"), Commit(delete), idempotent: false, cancellationToken);
+        }
+        catch (GoogleApiException e) when (IsPreconditionFailure(e))
+        {
+            // Completed or claimed again meanwhile: not ours to release any more.
+        }
+    }
+
+    private async Task<bool> TryCommitDeliveryAsync(string key, JsonObject fields, JsonObject? precondition, CancellationToken cancellationToken)
+    {
+        var write = new JsonObject { ["update"] = new JsonObject { ["name"] = DeliveryName(key), ["fields"] = fields } };
+        if (precondition is not null)
+        {
+            write["currentDocument"] = precondition;
+        }
+
+        try
+        {
+            await _transport.SendAsync(HttpMethod.Post, new Uri($"{_documentsUri}:commit"), Commit(write), idempotent: false, cancellationToken);
+            return true;
+        }
+        catch (GoogleApiException e) when (IsPreconditionFailure(e))
+        {
+            return false;
+        }
+    }
+
+    private async Task<FirestoreDocument?> GetDeliveryAsync(string key, CancellationToken cancellationToken)
+    {
+        var uri = new Uri($"{_documentsUri}/{DeliveriesCollection}/{Uri.EscapeDataString(DeliveryId(key))}");
+        try
+        {
+            return await _transport.SendJsonAsync<FirestoreDocument>(HttpMethod.Get, uri, null, idempotent: true, cancellationToken);
+        }
+        catch (GoogleApiException e) when (e.Status == "NOT_FOUND")
+        {
+            return null;
+        }
+    }
+
+    private string DeliveryName(string key) => $"{_documentsName}/{DeliveriesCollection}/{DeliveryId(key)}";
+
+    /// <summary>A delivery key (an event id, <c>jobId/n</c>) as a document id.</summary>
+    private static string DeliveryId(string key) => DocumentId(key.Replace('/', '~'));
+
+    private static (string JobId, long Sequence) ParseEventId(string eventId)
+    {
+        ArgumentNullException.ThrowIfNull(eventId);
+        var slash = eventId.LastIndexOf('/');
+        return slash > 0 && long.TryParse(eventId.AsSpan(slash + 1), NumberStyles.None, CultureInfo.InvariantCulture, out var sequence)
+            ? (eventId[..slash], sequence)
+            : throw new ArgumentException($"'{eventId}' is not a job event id (jobId/n)", nameof(eventId));
+    }
+
     /// <summary>The <c>:commit</c> body that creates a job with its first history entry.</summary>
     internal JsonObject CreateCommit(Job job, HistoryEntry entry, string writeId) =>
         Commit(
             JobWrite(job, writeId, historyLength: 1, new JsonObject { ["exists"] = false }),
-            EventWrite(job.Id, 1, entry));
+            EventWrite(job.Id, 1, entry),
+            OutboxWrite(job, 1, entry));
 
     /// <summary>The <c>:commit</c> body that replaces the job at revision <paramref name="updateTime"/> and appends <paramref name="entry"/>.</summary>
     internal JsonObject UpdateCommit(Job updated, string updateTime, long historyLength, HistoryEntry? entry, string writeId)
@@ -220,7 +390,10 @@ public sealed class FirestoreJobStore : IJobStore
         var precondition = new JsonObject { ["updateTime"] = updateTime };
         return entry is null
             ? Commit(JobWrite(updated, writeId, historyLength, precondition))
-            : Commit(JobWrite(updated, writeId, historyLength + 1, precondition), EventWrite(updated.Id, historyLength + 1, entry));
+            : Commit(
+                JobWrite(updated, writeId, historyLength + 1, precondition),
+                EventWrite(updated.Id, historyLength + 1, entry),
+                OutboxWrite(updated, historyLength + 1, entry));
     }
 
     /// <summary>The structured query for one page of active jobs, after the document named <paramref name="after"/>.</summary>
@@ -347,6 +520,15 @@ public sealed class FirestoreJobStore : IJobStore
         {
             ["name"] = $"{JobName(jobId)}/{EventsCollection}/{sequence.ToString(CultureInfo.InvariantCulture).PadLeft(SequenceDigits, '0')}",
             ["fields"] = FirestoreValues.ToFields(entry),
+        },
+    };
+
+    private JsonObject OutboxWrite(Job job, long sequence, HistoryEntry entry) => new()
+    {
+        ["update"] = new JsonObject
+        {
+            ["name"] = $"{_documentsName}/{OutboxCollection}/{DocumentId(job.Id)}~{sequence.ToString(CultureInfo.InvariantCulture).PadLeft(SequenceDigits, '0')}",
+            ["fields"] = FirestoreValues.ToFields(JobEvent.Of(job, sequence, entry)),
         },
     };
 

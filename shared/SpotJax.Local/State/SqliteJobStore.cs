@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using Microsoft.Data.Sqlite;
 using SpotJax.Core;
+using SpotJax.Core.Events;
 using SpotJax.Core.Jobs;
 using SpotJax.Core.Ports;
 
@@ -15,7 +16,7 @@ namespace SpotJax.Local.State;
 /// the file is in WAL mode with a busy timeout, so one store may be used from many threads and
 /// several processes may share the file.
 /// </summary>
-public sealed class SqliteJobStore : IJobStore, IDisposable
+public sealed class SqliteJobStore : IJobStore, IJobEventStore, IDisposable
 {
     private const int BusyTimeoutMilliseconds = 10_000;
 
@@ -36,11 +37,23 @@ public sealed class SqliteJobStore : IJobStore, IDisposable
             doc TEXT NOT NULL,
             PRIMARY KEY (job_id, seq)
         );
+        CREATE TABLE IF NOT EXISTS outbox (
+            event_id TEXT PRIMARY KEY,
+            job_id TEXT NOT NULL,
+            doc TEXT NOT NULL
+        );
+        CREATE INDEX IF NOT EXISTS outbox_by_job ON outbox (job_id);
+        CREATE TABLE IF NOT EXISTS deliveries (
+            key TEXT PRIMARY KEY,
+            claimed_until TEXT,
+            outcome TEXT
+        );
         """;
 
     private const string AppendEvent = """
         INSERT INTO events (job_id, seq, doc)
         SELECT @id, COALESCE(MAX(seq), 0) + 1, @doc FROM events WHERE job_id = @id
+        RETURNING seq
         """;
 
     // Derived from JobStateExtensions.IsTerminal so that the query cannot drift from the domain.
@@ -127,7 +140,7 @@ public sealed class SqliteJobStore : IJobStore, IDisposable
             }
         }
 
-        await AppendEventAsync(connection, transaction, job.Id, entry, cancellationToken);
+        await AppendEventAsync(connection, transaction, job, entry, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         return true;
     }
@@ -177,7 +190,7 @@ public sealed class SqliteJobStore : IJobStore, IDisposable
 
         if (entry is not null)
         {
-            await AppendEventAsync(connection, transaction, updated.Id, entry, cancellationToken);
+            await AppendEventAsync(connection, transaction, updated, entry, cancellationToken);
         }
 
         await transaction.CommitAsync(cancellationToken);
@@ -220,6 +233,97 @@ public sealed class SqliteJobStore : IJobStore, IDisposable
         return history;
     }
 
+    /// <inheritdoc />
+    public async Task<IReadOnlyList<JobEvent>> ListOutboxAsync(string? jobId, int limit, CancellationToken cancellationToken)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(limit);
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var select = Command(
+            connection,
+            null,
+            jobId is null
+                ? "SELECT doc FROM outbox ORDER BY rowid LIMIT @limit"
+                : "SELECT doc FROM outbox WHERE job_id = @job ORDER BY rowid LIMIT @limit");
+        select.Parameters.AddWithValue("@limit", limit);
+        if (jobId is not null)
+        {
+            select.Parameters.AddWithValue("@job", jobId);
+        }
+
+        var events = new List<JobEvent>();
+        await using var reader = await select.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            events.Add(Deserialize<JobEvent>(reader.GetString(0)));
+        }
+
+        return events;
+    }
+
+    /// <inheritdoc />
+    public async Task RemoveFromOutboxAsync(string eventId, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(eventId);
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var delete = Command(connection, null, "DELETE FROM outbox WHERE event_id = @event");
+        delete.Parameters.AddWithValue("@event", eventId);
+        await delete.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public async Task<DeliveryClaim> TryClaimDeliveryAsync(string key, DateTimeOffset now, DateTimeOffset until, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var transaction = connection.BeginTransaction(deferred: false);
+        await using (var claim = Command(connection, transaction, """
+            INSERT INTO deliveries (key, claimed_until, outcome) VALUES (@key, @until, NULL)
+            ON CONFLICT (key) DO UPDATE SET claimed_until = @until
+            WHERE outcome IS NULL AND (claimed_until IS NULL OR claimed_until <= @now)
+            """))
+        {
+            claim.Parameters.AddWithValue("@key", key);
+            claim.Parameters.AddWithValue("@until", SortableUtc(until));
+            claim.Parameters.AddWithValue("@now", SortableUtc(now));
+            if (await claim.ExecuteNonQueryAsync(cancellationToken) == 1)
+            {
+                await transaction.CommitAsync(cancellationToken);
+                return DeliveryClaim.Claimed;
+            }
+        }
+
+        await using var select = Command(connection, transaction, "SELECT outcome FROM deliveries WHERE key = @key");
+        select.Parameters.AddWithValue("@key", key);
+        var outcome = await select.ExecuteScalarAsync(cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        return outcome is string ? DeliveryClaim.Completed : DeliveryClaim.Busy;
+    }
+
+    /// <inheritdoc />
+    public async Task CompleteDeliveryAsync(string key, string outcome, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        ArgumentNullException.ThrowIfNull(outcome);
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var update = Command(connection, null, """
+            INSERT INTO deliveries (key, claimed_until, outcome) VALUES (@key, NULL, @outcome)
+            ON CONFLICT (key) DO UPDATE SET claimed_until = NULL, outcome = @outcome WHERE outcome IS NULL
+            """);
+        update.Parameters.AddWithValue("@key", key);
+        update.Parameters.AddWithValue("@outcome", outcome);
+        await update.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public async Task ReleaseDeliveryAsync(string key, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var delete = Command(connection, null, "DELETE FROM deliveries WHERE key = @key AND outcome IS NULL");
+        delete.Parameters.AddWithValue("@key", key);
+        await delete.ExecuteNonQueryAsync(cancellationToken);
+    }
+
     /// <summary>Closes the pooled connections, releasing the file.</summary>
     public void Dispose()
     {
@@ -255,13 +359,24 @@ public sealed class SqliteJobStore : IJobStore, IDisposable
         }
     }
 
-    private async Task AppendEventAsync(
-        SqliteConnection connection, SqliteTransaction transaction, string jobId, HistoryEntry entry, CancellationToken cancellationToken)
+    /// <summary>Appends the history entry and puts its event in the outbox, in the caller's transaction.</summary>
+    private static async Task AppendEventAsync(
+        SqliteConnection connection, SqliteTransaction transaction, Job job, HistoryEntry entry, CancellationToken cancellationToken)
     {
-        await using var insert = Command(connection, transaction, AppendEvent);
-        insert.Parameters.AddWithValue("@id", jobId);
-        insert.Parameters.AddWithValue("@doc", JsonSerializer.Serialize(entry, SpotJaxJson.Options));
-        await insert.ExecuteNonQueryAsync(cancellationToken);
+        long sequence;
+        await using (var insert = Command(connection, transaction, AppendEvent))
+        {
+            insert.Parameters.AddWithValue("@id", job.Id);
+            insert.Parameters.AddWithValue("@doc", JsonSerializer.Serialize(entry, SpotJaxJson.Options));
+            sequence = Convert.ToInt64(await insert.ExecuteScalarAsync(cancellationToken), CultureInfo.InvariantCulture);
+        }
+
+        var jobEvent = JobEvent.Of(job, sequence, entry);
+        await using var outbox = Command(connection, transaction, "INSERT INTO outbox (event_id, job_id, doc) VALUES (@event, @job, @doc) ON CONFLICT (event_id) DO NOTHING");
+        outbox.Parameters.AddWithValue("@event", jobEvent.Id);
+        outbox.Parameters.AddWithValue("@job", job.Id);
+        outbox.Parameters.AddWithValue("@doc", JsonSerializer.Serialize(jobEvent, SpotJaxJson.Options));
+        await outbox.ExecuteNonQueryAsync(cancellationToken);
     }
 
     private void AddJobParameters(SqliteCommand command, Job job, long revision)

@@ -37,6 +37,7 @@ public sealed class PushDeployment : IAsyncDisposable
         [Topics.Default.Launch] = FunctionNames.Launch,
         [Topics.Default.Recover] = FunctionNames.Recover,
         [Topics.Default.Finish] = FunctionNames.Finish,
+        [Topics.Default.JobEvents] = FunctionNames.Notify,
         [BucketEventsTopic] = FunctionNames.BucketEvents,
     };
 

@@ -38,6 +38,7 @@ public sealed class TerraformExpressionTests
     private const string FirestoreDatabaseRule = "variable.firestore_database.validation.condition";
     private const string NamePrefixRule = "variable.name_prefix.validation.condition";
     private const string JobSecretPrefix = "local.job_secret_prefix";
+    private const string WebhookUrlRule = "variable.webhook_url.validation.condition";
 
     private static readonly string[] Tested =
     [
@@ -45,6 +46,7 @@ public sealed class TerraformExpressionTests
         FirestoreCount, NetworkCount, NetworkDataCount, TpuSubnets, TpuSubnetsRule, TpuSubnetsOverlapRule, LaunchEgressOverlap,
         KeyPairCount, KeyVersionCount, StatusViewers, FunctionEnv, SweepZonesRule, JobSecretPrefixRule,
         DeploymentName, DeploymentNameRule, NamedFirestoreCount, FirestoreDatabaseRule, NamePrefixRule, JobSecretPrefix,
+        WebhookUrlRule,
     ];
 
     /// <summary>Expressions that branch, and read a variable, but whose branch is not on the variable.</summary>
@@ -282,7 +284,44 @@ public sealed class TerraformExpressionTests
         Assert.True(JsonNode.DeepEquals(JsonNode.Parse(expected), outcome.Value!["sweep"]), outcome.ToString());
         // launch's own setting is its service account's email whatever the variables (the probe shows the reference).
         Assert.True(JsonNode.DeepEquals(JsonNode.Parse("""{"SPOTJAX_LAUNCH_SERVICE_ACCOUNT": "google_service_account.function.email"}"""), outcome.Value!["launch"]), outcome.ToString());
-        Assert.All(outcome.Value!.AsObject().Where(f => f.Key is not ("sweep" or "launch")), f => Assert.True(JsonNode.DeepEquals(new JsonObject(), f.Value), outcome.ToString()));
+        Assert.All(outcome.Value!.AsObject().Where(f => f.Key is not ("sweep" or "launch" or "notify")), f => Assert.True(JsonNode.DeepEquals(new JsonObject(), f.Value), outcome.ToString()));
+    }
+
+    [Theory]
+    [InlineData("{}", """{"SPOTJAX_WEBHOOK_FORMAT": "json"}""")]
+    [InlineData("""{"webhook_url": null, "webhook_format": null}""", """{"SPOTJAX_WEBHOOK_FORMAT": "json"}""")]
+    [InlineData("""{"webhook_url": ""}""", """{"SPOTJAX_WEBHOOK_FORMAT": "json"}""")]
+    [InlineData("""{"webhook_url": "https://hooks.slack.com/services/T0/B0/x", "webhook_format": "slack"}""", """{"SPOTJAX_WEBHOOK_URL": "https://hooks.slack.com/services/T0/B0/x", "SPOTJAX_WEBHOOK_FORMAT": "slack"}""")]
+    public async Task NotifyEnvironment_UrlLeftOutWhenUnsetNullOrEmpty(string variables, string expected)
+    {
+        var outcome = await TerraformProbe.EvaluateAsync(FunctionEnv, variables);
+
+        Assert.True(outcome.Succeeded, outcome.ToString());
+        Assert.True(JsonNode.DeepEquals(JsonNode.Parse(expected), outcome.Value!["notify"]), outcome.ToString());
+    }
+
+    [Theory]
+    [InlineData("{}", true)]
+    [InlineData("""{"webhook_url": null}""", true)]
+    [InlineData("""{"webhook_url": ""}""", true)]
+    [InlineData("""{"webhook_url": "https://hooks.example.com/h/1?x=y"}""", true)]
+    [InlineData("""{"webhook_url": "http://hooks.example.com/h"}""", false)]
+    [InlineData("""{"webhook_url": "https://user:pw@hooks.example.com/h"}""", false)]
+    [InlineData("""{"webhook_url": "https://hooks.example.com/a b"}""", false)]
+    public async Task WebhookUrlRule_AcceptsUnsetNullEmptyAndHttps_RejectsOthersWithItsMessage(string variables, bool accepted)
+    {
+        var outcome = await TerraformProbe.EvaluateAsync(WebhookUrlRule, variables);
+
+        if (accepted)
+        {
+            Assert.True(outcome.Succeeded && JsonNode.DeepEquals(JsonValue.Create(true), outcome.Value), outcome.ToString());
+        }
+        else
+        {
+            var validation = Hcl.Blocks(InfraConfig.Instance.Variables["webhook_url"], "validation").Single();
+            var message = Hcl.StringLiteral(Hcl.Value(Hcl.Entries(validation.Value), "error_message"))!;
+            Assert.Contains(message, outcome.Error ?? "", StringComparison.Ordinal);
+        }
     }
 
     [Theory]

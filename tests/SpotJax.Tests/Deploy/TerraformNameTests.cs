@@ -38,13 +38,13 @@ public sealed class TerraformNameTests
     /// <summary>Each name infra/ makes from the prefix, the rule it must follow, and its value with the default prefix.</summary>
     private static readonly (string Address, string Rule, string Default)[] Names =
     [
-        ("local.topics", PubSub, """{"bucket_events": "spotjax-bucket-events", "dead_letter": "spotjax-dead-letter", "finish": "spotjax-finish", "jobs": "spotjax-jobs", "launch": "spotjax-launch", "provision": "spotjax-provision", "recover": "spotjax-recover"}"""),
-        ("google_pubsub_subscription.push.name", PubSub, """{"bucket-events": "spotjax-bucket-events-push", "finish": "spotjax-finish-push", "launch": "spotjax-launch-push", "provision": "spotjax-provision-push", "recover": "spotjax-recover-push", "submit": "spotjax-submit-push"}"""),
+        ("local.topics", PubSub, """{"bucket_events": "spotjax-bucket-events", "dead_letter": "spotjax-dead-letter", "finish": "spotjax-finish", "job_events": "spotjax-job-events", "jobs": "spotjax-jobs", "launch": "spotjax-launch", "provision": "spotjax-provision", "recover": "spotjax-recover"}"""),
+        ("google_pubsub_subscription.push.name", PubSub, """{"bucket-events": "spotjax-bucket-events-push", "finish": "spotjax-finish-push", "launch": "spotjax-launch-push", "notify": "spotjax-notify-push", "provision": "spotjax-provision-push", "recover": "spotjax-recover-push", "submit": "spotjax-submit-push"}"""),
         ("google_pubsub_subscription.dead_letter.name", PubSub, "\"spotjax-dead-letter\""),
-        ("google_service_account.function.account_id", ServiceAccount, """{"bucket-events": "spotjax-bucket-events", "finish": "spotjax-finish", "launch": "spotjax-launch", "provision": "spotjax-provision", "recover": "spotjax-recover", "status": "spotjax-status", "submit": "spotjax-submit", "sweep": "spotjax-sweep"}"""),
+        ("google_service_account.function.account_id", ServiceAccount, """{"bucket-events": "spotjax-bucket-events", "finish": "spotjax-finish", "launch": "spotjax-launch", "notify": "spotjax-notify", "provision": "spotjax-provision", "recover": "spotjax-recover", "status": "spotjax-status", "submit": "spotjax-submit", "sweep": "spotjax-sweep"}"""),
         ("google_service_account.invoker.account_id", ServiceAccount, "\"spotjax-invoker\""),
         ("google_service_account.node.account_id", ServiceAccount, "\"spotjax-tpu-node\""),
-        ("google_cloud_run_v2_service.function.name", CloudRun, """{"bucket-events": "spotjax-bucket-events", "finish": "spotjax-finish", "launch": "spotjax-launch", "provision": "spotjax-provision", "recover": "spotjax-recover", "status": "spotjax-status", "submit": "spotjax-submit", "sweep": "spotjax-sweep"}"""),
+        ("google_cloud_run_v2_service.function.name", CloudRun, """{"bucket-events": "spotjax-bucket-events", "finish": "spotjax-finish", "launch": "spotjax-launch", "notify": "spotjax-notify", "provision": "spotjax-provision", "recover": "spotjax-recover", "status": "spotjax-status", "submit": "spotjax-submit", "sweep": "spotjax-sweep"}"""),
         ("google_cloud_scheduler_job.function.name", SchedulerOrSecret, """{"sweep": "spotjax-sweep"}"""),
         ("google_secret_manager_secret.ssh_key.secret_id", SchedulerOrSecret, "\"spotjax-ssh-key\""),
         ("local.job_secret_prefix", SchedulerOrSecret, "\"spotjax-job-\""),

@@ -36,7 +36,7 @@ public sealed class HandlerHarness : IAsyncDisposable
         Simulator = simulator;
         Store = new SqliteJobStore(Path.Combine(root, "jobs.db"), time);
         Bus = new InProcessMessageBus(new InProcessBusOptions(), time);
-        foreach (var topic in new[] { Topics.Default.Jobs, Topics.Default.Provision, Topics.Default.Launch, Topics.Default.Recover, Topics.Default.Finish })
+        foreach (var topic in new[] { Topics.Default.Jobs, Topics.Default.Provision, Topics.Default.Launch, Topics.Default.Recover, Topics.Default.Finish, Topics.Default.JobEvents })
         {
             published[topic] = new ConcurrentQueue<PubSubMessage>();
             Bus.Subscribe(topic, (message, _) =>
@@ -131,6 +131,19 @@ public sealed class HandlerHarness : IAsyncDisposable
         while (published[topic].TryDequeue(out var message))
         {
             taken.Add(StepMessage.Parse(message));
+        }
+
+        return taken;
+    }
+
+    /// <summary>The job-events messages published since the last call (after the bus delivered them).</summary>
+    public async Task<IReadOnlyList<PubSubMessage>> TakeEventsAsync()
+    {
+        await Bus.WhenIdleAsync(CancellationToken.None);
+        var taken = new List<PubSubMessage>();
+        while (published[Topics.Default.JobEvents].TryDequeue(out var message))
+        {
+            taken.Add(message);
         }
 
         return taken;

@@ -196,7 +196,7 @@ public sealed class DeploymentTests : IDisposable
         await using var deployment = await Deployment.CreateAsync(environment, TimeProvider.System, CancellationToken.None);
 
         Assert.Equal(new SpotJax.Core.Topics(expected), deployment.Options.Topics);
-        Assert.Equal([$"{expected}-jobs", $"{expected}-provision", $"{expected}-launch", $"{expected}-recover", $"{expected}-finish"], deployment.Functions.ByTopic.Keys);
+        Assert.Equal([$"{expected}-jobs", $"{expected}-provision", $"{expected}-launch", $"{expected}-recover", $"{expected}-finish", $"{expected}-job-events"], deployment.Functions.ByTopic.Keys);
     }
 
     [Theory]

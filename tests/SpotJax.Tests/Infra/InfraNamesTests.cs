@@ -5,6 +5,7 @@ using SpotJax.Core.Steps;
 using SpotJax.Functions;
 using SpotJax.Functions.Host;
 using SpotJax.Google;
+using SpotJax.Local.State;
 
 namespace SpotJax.Tests.Infra;
 
@@ -178,7 +179,7 @@ public sealed class InfraNamesTests
 
         Assert.Equal(Infra.Functions.Keys.Order(StringComparer.Ordinal), staging.Keys.Order(StringComparer.Ordinal));
         Assert.All(staging.Values.SelectMany(t => t), t => Assert.StartsWith("staging-", t, StringComparison.Ordinal));
-        Assert.Equal([Topics.Default.Provision, Topics.Default.Finish], Infra.Publishes(NamePrefix.Default)[FunctionNames.Submit]);
+        Assert.Equal([Topics.Default.Provision, Topics.Default.Finish, Topics.Default.JobEvents], Infra.Publishes(NamePrefix.Default)[FunctionNames.Submit]);
     }
 
     [Fact]
@@ -324,7 +325,7 @@ public sealed class InfraNamesTests
     {
         var own = FunctionEnv();
 
-        Assert.Equal([FunctionNames.Launch, FunctionNames.Sweep], own.Keys.Order(StringComparer.Ordinal));
+        Assert.Equal([FunctionNames.Launch, FunctionNames.Notify, FunctionNames.Sweep], own.Keys.Order(StringComparer.Ordinal));
         var entry = Assert.Single(own[FunctionNames.Launch]);
         Assert.Equal(Deployment.LaunchServiceAccountVariable, entry.Key);
         Assert.Equal("google_service_account.function[\"launch\"].email", entry.Value);
@@ -440,7 +441,9 @@ public sealed class InfraNamesTests
     private static Dictionary<string, string> HandlersByTopic(Topics topics)
     {
         // The handlers are built but never called: no adapter is needed to ask who handles what.
-        var functions = new SpotJaxFunctions(null!, null!, null!, null!, null!, new ControlPlaneOptions { Project = "p", Bucket = "b", Topics = topics }, TimeProvider.System);
+        // A store with an outbox, never opened: only the functions' wiring is read.
+        using var store = new SqliteJobStore(Path.Combine(Path.GetTempPath(), "spotjax-unused.db"));
+        var functions = new SpotJaxFunctions(store, null!, null!, null!, null!, new ControlPlaneOptions { Project = "p", Bucket = "b", Topics = topics }, TimeProvider.System);
         var names = typeof(FunctionNames).GetFields(BindingFlags.Public | BindingFlags.Static)
             .Where(f => f.IsLiteral)
             .ToDictionary(f => f.Name, f => (string)f.GetRawConstantValue()!);
