@@ -22,13 +22,14 @@ public sealed class JobOptions(string scriptDescription)
     public Option<int?> MaxPreemptions { get; } = new("--max-preemptions") { Description = "Recoveries allowed after preemptions (default 100)." };
     public Option<string[]> Env { get; } = new("--env", "-e") { Description = "An environment variable for the script, K=V; repeat it." };
     public Option<string?> Runtime { get; } = new("--runtime-version") { Description = "TPU software version (default: the generation's)." };
+    public Option<decimal?> MaxCostUsd { get; } = new("--max-cost-usd") { Description = "Cancel the job once its cost over all attempts reaches this many US dollars (maxCostUsd)." };
     public Option<string?> MaxCodeSize { get; } = new("--max-code-size")
     {
         Description = $"Refuse a code folder whose files add up to more than this (default 1GiB, or ${CodeBundleOptions.MaxBytesVariable}); leave files out with {CodeBundle.SpotJaxIgnoreFile}.",
     };
 
     /// <summary>The options that build a job from a script, in the order <c>--help</c> lists them.</summary>
-    private IEnumerable<Option> ScriptOptions => [Tpu, Zone, Zones, Name, Code, MaxRetries, MaxPreemptions, Env, Runtime];
+    private IEnumerable<Option> ScriptOptions => [Tpu, Zone, Zones, Name, Code, MaxRetries, MaxPreemptions, Env, Runtime, MaxCostUsd];
 
     public void AddTo(Command command)
     {
@@ -71,5 +72,5 @@ public sealed class JobOptions(string scriptDescription)
             : SubmitCommand.FromOptions(
                 parse.GetValue(Script), parse.GetValue(Code), parse.GetValue(Args) ?? [], parse.GetValue(Tpu), parse.GetValue(Zone),
                 parse.GetValue(Zones) ?? [], parse.GetValue(Name), parse.GetValue(MaxRetries), parse.GetValue(MaxPreemptions),
-                parse.GetValue(Env) ?? [], parse.GetValue(Runtime));
+                parse.GetValue(Env) ?? [], parse.GetValue(Runtime), parse.GetValue(MaxCostUsd));
 }

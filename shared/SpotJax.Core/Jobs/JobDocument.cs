@@ -156,6 +156,10 @@ public static class JobDocument
             WriteStrings(writer, JobFields.ExtraIndexUrls, spec.ExtraIndexUrls);
             WriteStrings(writer, JobFields.PipArgs, spec.PipArgs);
             WriteSortedMap(writer, JobFields.SecretEnv, spec.SecretEnv);
+            if (spec.MaxCostUsd is { } maxCostUsd)
+            {
+                writer.WriteNumber(JobFields.MaxCostUsd, maxCostUsd);
+            }
 
             writer.WriteEndObject();
         }

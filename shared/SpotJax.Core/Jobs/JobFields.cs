@@ -20,6 +20,7 @@ internal static class JobFields
     public const string ExtraIndexUrls = "extraIndexUrls";
     public const string PipArgs = "pipArgs";
     public const string SecretEnv = "secretEnv";
+    public const string MaxCostUsd = "maxCostUsd";
 
     public const string TpuType = "type";
     public const string TpuZone = "zone";
@@ -33,6 +34,7 @@ internal static class JobFields
     [
         Name, Tpu, Code, Script, Args, Env, MaxRetries, MaxPreemptions, Stall, ProvisionTimeoutMinutes, CheckpointDir, LogDir,
         PrepareTimeoutMinutes, Python, ExtraIndexUrls, PipArgs, SecretEnv,
+        MaxCostUsd,
     ];
 
     public static readonly IReadOnlyList<string> TpuLevel = [TpuType, TpuZone, TpuZones, TpuRuntimeVersion];

@@ -42,6 +42,12 @@ public sealed record JobSpec
     /// reference (<c>projects/P/secrets/S/versions/V</c>). Only the references are stored and shown.
     /// </summary>
     public IReadOnlyDictionary<string, string> SecretEnv { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>
+    /// The most the job may cost, in USD, over all its attempts (<see cref="Cost.JobCost"/>); the sweep cancels it
+    /// (reason <c>budget</c>) once its cost reaches this. Null: no limit.
+    /// </summary>
+    public decimal? MaxCostUsd { get; init; }
 }
 
 public sealed record TpuSpec
