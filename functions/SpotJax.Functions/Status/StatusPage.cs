@@ -118,14 +118,14 @@ public sealed class StatusPage(IJobStore store, IObjectStore objects, TimeProvid
         var cost = JobCost.Of(job, now, prices);
         html.Append("<h2>Attempts</h2>\n").Append(StatusCharts.Timeline(report.Attempts, job.SubmittedAt, end));
         html.Append("<p class=\"cost\">cost ").Append(E(CostText.Line(cost, job.Spec?.MaxCostUsd)))
-            .Append(" · <span class=\"note\">prices: <a href=\"").Append(E(cost.PriceSource)).Append("\">").Append(E(PriceSourceName(cost.PriceSource))).Append("</a></span></p>\n");
+            .Append(" · <span class=\"note\">prices from ").Append(E(PriceSourceName(cost.PriceSource))).Append("</span></p>\n");
         html.Append("<h2>Checkpoint step</h2>\n").Append(StatusCharts.Checkpoints(report.Checkpoints, report.Attempts, job.SubmittedAt, end));
         AttemptsTable(html, report.Attempts);
         HistoryTable(html, report.History);
         return Foot(html);
     }
 
-    /// <summary>The host of the price table's source, which says whose figures they are.</summary>
+    /// <summary>The host of the price table's source, which says whose figures they are (not a link: the page points nowhere else).</summary>
     private static string PriceSourceName(string source) => Uri.TryCreate(source, UriKind.Absolute, out var uri) ? uri.Host : source;
 
     private static void AttemptsTable(StringBuilder html, IReadOnlyList<AttemptSpan> attempts)
