@@ -16,9 +16,17 @@ public sealed record JobCostReport(decimal? Usd, IReadOnlyList<AttemptCost> Atte
 
 /// <summary>
 /// The cost of a job, as a pure function of its <see cref="Job.Billing"/>, the time and the price table. An attempt
-/// is billed from when its TPU was first seen ACTIVE (Cloud TPU bills a node while it is READY, and a queued
-/// resource waiting for capacity has no node) until the attempt ended, or until <c>now</c> while it runs.
+/// is billed from when its TPU was first seen ACTIVE until the attempt ended, or until <c>now</c> while it runs:
+/// "Charges for Cloud TPU accrue while your TPU node is in a READY state" (https://cloud.google.com/tpu/pricing),
+/// and a queued resource waiting for capacity has no node yet.
 /// </summary>
+/// <remarks>
+/// Unconfirmed, and approximated here: the seconds between ACTIVE and the control plane seeing it (a sweep pass or
+/// the launch), and the seconds a recovered or finished attempt's delete takes after the attempt ended, are not
+/// counted (a cancel's entry ends when its delete finished); Google's rule that a preemptible TPU preempted within its
+/// first minute is not charged (https://cloud.google.com/tpu/docs/preemptible) is not applied to Spot; per-second
+/// billing is assumed. The figures are list prices (see the price table's source), before discounts.
+/// </remarks>
 public static class JobCost
 {
     private const decimal SecondsPerHour = 3600m;
