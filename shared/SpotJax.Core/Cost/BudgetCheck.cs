@@ -22,7 +22,7 @@ public static class BudgetCheck
 
         var zone = spec.Tpu.Zones[0];
         var region = TpuPrices.Region(zone);
-        if (prices.Find(spec.Tpu.Type, zone) is not { } price || TpuChips.Of(spec.Tpu.Type) is not { } chips)
+        if (prices.Find(spec.Tpu.Type, zone) is not { } price || TpuChips.Billed(spec) is not { } chips)
         {
             return $"maxCostUsd {Usd(budget)} cannot be enforced: the price table ({prices.AsOf:yyyy-MM-dd}) has no price for {TpuChips.Generation(spec.Tpu.Type)} in {region}, so the job's cost stays unknown";
         }

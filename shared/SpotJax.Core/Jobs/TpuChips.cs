@@ -21,6 +21,16 @@ public static class TpuChips
         return dash < 0 ? type : type[..dash];
     }
 
+    /// <summary>
+    /// The chips a job's attempt is billed for: the one place cost and budget take them from (a job of several
+    /// slices multiplies here). Null when the type's chips are unknown.
+    /// </summary>
+    public static int? Billed(JobSpec spec)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        return Of(spec.Tpu.Type);
+    }
+
     /// <summary>The chips of one slice of <paramref name="type"/>; null for a type of no known generation or without a size.</summary>
     public static int? Of(string type)
     {

@@ -603,8 +603,8 @@ public static class JobLifecycle
             return job.Billing;
         }
 
-        // The one place a slice's chips are counted; every attempt of SpotJax is a Spot queued resource.
-        var chips = TpuChips.Of(spec.Tpu.Type) ?? 0;
+        // Every attempt of SpotJax is a Spot queued resource.
+        var chips = TpuChips.Billed(spec) ?? 0;
         return [.. job.Billing, new BillingEntry(job.Attempt, zone, spec.Tpu.Type, chips, Spot: true, StartedAt: now, EndedAt: null)];
     }
 
