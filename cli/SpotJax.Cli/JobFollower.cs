@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using Spectre.Console;
 using SpotJax.Core;
+using SpotJax.Core.Cost;
 using SpotJax.Core.Jobs;
 using SpotJax.Core.Steps;
 
@@ -48,6 +49,7 @@ public sealed class JobFollower(IAnsiConsole console, Target target, TimeSpan po
                     var colour = job.State == JobState.Succeeded ? "green" : "red";
                     var step = job.LastCheckpointStep is { } s ? string.Create(CultureInfo.InvariantCulture, $", last checkpoint step {s}") : "";
                     console.MarkupLineInterpolated($"[{colour}]Job {job.Id} {job.State.ToWire()}[/] after {job.Attempt} attempt(s): {job.PreemptionsSpent} preemption(s), {job.FailuresSpent} failure(s){step}.");
+                    console.MarkupLineInterpolated($"[grey]cost:[/] {CostText.Line(JobCost.Of(job, job.FinishedAt ?? job.UpdatedAt, TpuPrices.Default), job.Spec?.MaxCostUsd)}");
                     if (job.LastError is { } error && job.State != JobState.Succeeded)
                     {
                         console.MarkupLineInterpolated($"[red]last error:[/] {error}");

@@ -23,13 +23,14 @@ public sealed class JobOptions(string scriptDescription)
     public Option<string[]> Env { get; } = new("--env", "-e") { Description = "An environment variable for the script, K=V; repeat it." };
     public Option<string?> Runtime { get; } = new("--runtime-version") { Description = "TPU software version (default: the generation's)." };
     public Option<int?> Slices { get; } = new("--slices") { Description = "Slices of --tpu to train on together (multislice, default 1): one queued resource with that many nodes." };
+    public Option<decimal?> MaxCostUsd { get; } = new("--max-cost-usd") { Description = "Cancel the job once its cost over all attempts reaches this many US dollars (maxCostUsd)." };
     public Option<string?> MaxCodeSize { get; } = new("--max-code-size")
     {
         Description = $"Refuse a code folder whose files add up to more than this (default 1GiB, or ${CodeBundleOptions.MaxBytesVariable}); leave files out with {CodeBundle.SpotJaxIgnoreFile}.",
     };
 
     /// <summary>The options that build a job from a script, in the order <c>--help</c> lists them.</summary>
-    private IEnumerable<Option> ScriptOptions => [Tpu, Zone, Zones, Name, Code, MaxRetries, MaxPreemptions, Env, Runtime, Slices];
+    private IEnumerable<Option> ScriptOptions => [Tpu, Zone, Zones, Name, Code, MaxRetries, MaxPreemptions, Env, Runtime, Slices, MaxCostUsd];
 
     public void AddTo(Command command)
     {
@@ -72,5 +73,5 @@ public sealed class JobOptions(string scriptDescription)
             : SubmitCommand.FromOptions(
                 parse.GetValue(Script), parse.GetValue(Code), parse.GetValue(Args) ?? [], parse.GetValue(Tpu), parse.GetValue(Zone),
                 parse.GetValue(Zones) ?? [], parse.GetValue(Name), parse.GetValue(MaxRetries), parse.GetValue(MaxPreemptions),
-                parse.GetValue(Env) ?? [], parse.GetValue(Runtime), parse.GetValue(Slices));
+                parse.GetValue(Env) ?? [], parse.GetValue(Runtime), parse.GetValue(Slices), parse.GetValue(MaxCostUsd));
 }

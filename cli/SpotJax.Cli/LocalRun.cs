@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.RegularExpressions;
 using Spectre.Console;
+using SpotJax.Core.Cost;
 using SpotJax.Core.Jobs;
 using SpotJax.Core.Lifecycle;
 using SpotJax.Functions.Local;
@@ -179,6 +180,7 @@ public sealed partial class LocalRun(IAnsiConsole console, LocalRunSettings sett
         var checkpoint = final.LastCheckpointStep is { } step ? string.Create(CultureInfo.InvariantCulture, $", last checkpoint step {step}") : "";
         console.MarkupLineInterpolated(
             $"[{colour}]Job {final.Id} {final.State.ToWire()}[/] after {final.Attempt} attempt(s): {final.PreemptionsSpent} preemption(s), {final.FailuresSpent} failure(s){checkpoint}, in {clock.Elapsed.TotalSeconds:0.0}s.");
+        console.MarkupLineInterpolated($"[grey]cost:[/] {CostText.Line(JobCost.Of(final, final.FinishedAt ?? final.UpdatedAt, TpuPrices.Default), final.Spec?.MaxCostUsd)}");
         if (final.LastError is { } error && final.State != JobState.Succeeded)
         {
             console.MarkupLineInterpolated($"[red]last error:[/] {LocalLogs(plane, error)}");

@@ -1,25 +1,27 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using Spectre.Console;
 using SpotJax.Core;
+using SpotJax.Core.Cost;
 using SpotJax.Core.Jobs;
 using SpotJax.Core.Status;
 using SpotJax.Core.Steps;
 
 namespace SpotJax.Cli;
 
-/// <summary><c>spotjax status [JOB] [--json]</c>: the queue as a table, or one job's attempts, preemptions, checkpoint step and budgets.</summary>
+/// <summary><c>spotjax status [JOB] [--json]</c>: the queue as a table, or one job's attempts, preemptions, checkpoint step, budgets and cost.</summary>
 public static class StatusCommand
 {
     public static Command Build()
     {
         var job = new Argument<string?>("job") { Description = "A job id; without it, the most recent jobs.", Arity = ArgumentArity.ZeroOrOne };
         var limit = new Option<int>("--limit", "-n") { Description = "How many recent jobs to list.", DefaultValueFactory = _ => 20 };
-        var json = new Option<bool>("--json") { Description = "Print JSON (the job documents, and for one job its history, attempts and checkpoints), for scripts." };
+        var json = new Option<bool>("--json") { Description = "Print JSON (the job documents with their cost, and for one job its history, attempts and checkpoints), for scripts." };
         var targets = new TargetOptions();
         var command = new Command("status", """
-            Show the queue, or one job: its attempts, preemptions, checkpoint step and budgets spent.
+            Show the queue, or one job: its attempts, preemptions, checkpoint step, budgets spent and cost.
             Exits 4 when the job does not exist.
 
             Examples:
@@ -35,17 +37,26 @@ public static class StatusCommand
             async console =>
             {
                 await using var target = await targets.Resolve(parse).OpenAsync(ct);
+                var now = TimeProvider.System.GetUtcNow();
                 if (parse.GetValue(job) is { } id)
                 {
                     var report = await JobReport.LoadAsync(target.Store, target.Objects, id, ct)
                         ?? throw new CliException(ExitCodes.NotFound, $"no job {id} in {target.Description}; `spotjax status` lists the recent jobs (add --local for local mode)");
                     if (parse.GetValue(json))
                     {
-                        WriteJson(console, new { job = report.Job, attempts = report.Attempts, checkpoints = report.Checkpoints, history = report.History });
+                        var document = new JsonObject
+                        {
+                            ["job"] = JsonSerializer.SerializeToNode(report.Job, SpotJaxJson.Options),
+                            ["cost"] = Cost(report.Job, now),
+                            ["attempts"] = JsonSerializer.SerializeToNode(report.Attempts, SpotJaxJson.Options),
+                            ["checkpoints"] = JsonSerializer.SerializeToNode(report.Checkpoints, SpotJaxJson.Options),
+                            ["history"] = JsonSerializer.SerializeToNode(report.History, SpotJaxJson.Options),
+                        };
+                        WriteJson(console, document);
                     }
                     else
                     {
-                        ShowJob(console, report, target);
+                        ShowJob(console, report, target, now);
                     }
 
                     return ExitCodes.Succeeded;
@@ -54,11 +65,12 @@ public static class StatusCommand
                 var jobs = await target.Store.ListRecentAsync(Math.Max(1, parse.GetValue(limit)), ct);
                 if (parse.GetValue(json))
                 {
-                    WriteJson(console, jobs);
+                    // Each job document as before, with its cost beside its fields.
+                    WriteJson(console, new JsonArray([.. jobs.Select(j => WithCost(j, now))]));
                 }
                 else
                 {
-                    ShowQueue(console, jobs, target);
+                    ShowQueue(console, jobs, target, now);
                 }
 
                 return ExitCodes.Succeeded;
@@ -67,10 +79,19 @@ public static class StatusCommand
         return command;
     }
 
-    private static void WriteJson(IAnsiConsole console, object value) =>
-        console.Profile.Out.Writer.WriteLine(JsonSerializer.Serialize(value, SpotJaxJson.Options));
+    private static void WriteJson(IAnsiConsole console, JsonNode value) =>
+        console.Profile.Out.Writer.WriteLine(value.ToJsonString(SpotJaxJson.Options));
 
-    private static void ShowQueue(IAnsiConsole console, IReadOnlyList<Job> jobs, Target target)
+    private static JsonObject Cost(Job job, DateTimeOffset now) => CostText.Json(JobCost.Of(job, now, TpuPrices.Default), job.Spec?.MaxCostUsd);
+
+    private static JsonNode WithCost(Job job, DateTimeOffset now)
+    {
+        var node = JsonSerializer.SerializeToNode(job, SpotJaxJson.Options)!.AsObject();
+        node["cost"] = Cost(job, now);
+        return node;
+    }
+
+    private static void ShowQueue(IAnsiConsole console, IReadOnlyList<Job> jobs, Target target, DateTimeOffset now)
     {
         if (jobs.Count == 0)
         {
@@ -79,7 +100,7 @@ public static class StatusCommand
         }
 
         var table = new Table().Border(TableBorder.Simple);
-        foreach (var column in new[] { "JOB", "NAME", "STATE", "ATTEMPT", "TPU", "ZONE", "PREEMPTIONS", "FAILURES", "STEP", "SUBMITTED" })
+        foreach (var column in new[] { "JOB", "NAME", "STATE", "ATTEMPT", "TPU", "ZONE", "PREEMPTIONS", "FAILURES", "STEP", "SUBMITTED", "COST" })
         {
             table.AddColumn(column);
         }
@@ -96,7 +117,8 @@ public static class StatusCommand
                 new Text(job.PreemptionsSpent.ToString(CultureInfo.InvariantCulture)),
                 new Text(job.FailuresSpent.ToString(CultureInfo.InvariantCulture)),
                 new Text(job.LastCheckpointStep?.ToString(CultureInfo.InvariantCulture) ?? "-"),
-                new Text(Time(job.SubmittedAt)));
+                new Text(Time(job.SubmittedAt)),
+                new Text(CostText.Short(JobCost.Of(job, now, TpuPrices.Default))));
         }
 
         console.Write(table);
@@ -113,7 +135,7 @@ public static class StatusCommand
         }
     }
 
-    private static void ShowJob(IAnsiConsole console, JobReport report, Target target)
+    private static void ShowJob(IAnsiConsole console, JobReport report, Target target, DateTimeOffset now)
     {
         var job = report.Job;
         var spec = job.Spec;
@@ -143,10 +165,16 @@ public static class StatusCommand
         Row("checkpoint step", job.LastCheckpointStep is { } step
             ? $"{step} at {Time(job.LastCheckpointAt!.Value)} ({report.Checkpoints.Count} checkpoint(s) in the bucket)"
             : "none yet");
+        Row("cost", CostText.Line(JobCost.Of(job, now, TpuPrices.Default), spec?.MaxCostUsd));
         Row("submitted", Time(job.SubmittedAt));
         if (job.FinishedAt is { } finished)
         {
             Row("finished", Time(finished));
+        }
+
+        if (job.CancelReason is { } reason && job.State is JobState.Cancelling or JobState.Cancelled)
+        {
+            Row("cancelled by", reason);
         }
 
         if (job.LastError is { } error && job.State != JobState.Succeeded)

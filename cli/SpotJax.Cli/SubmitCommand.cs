@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using Spectre.Console;
 using SpotJax.Core;
+using SpotJax.Core.Cost;
 using SpotJax.Core.Jobs;
 using SpotJax.Core.Ports;
 using SpotJax.Core.Steps;
@@ -68,6 +69,11 @@ public static class SubmitCommand
             Consoles.Error.MarkupLineInterpolated($"[grey]{line}[/]");
         }
 
+        if (BudgetCheck.Warning(spec, TpuPrices.Default) is { } budget)
+        {
+            Consoles.Error.MarkupLineInterpolated($"[yellow]warning:[/] {budget}");
+        }
+
         var submissionId = Guid.NewGuid().ToString("N");
         var document = Encoding.UTF8.GetBytes(JobDocument.ToJson(spec with { Code = uploaded }));
         await publisher.PublishAsync(target.Topics.Jobs, new OutgoingMessage(document, new Dictionary<string, string> { [SubmitFunction.SubmissionIdAttribute] = submissionId }), ct);
@@ -112,7 +118,7 @@ public static class SubmitCommand
 
     internal static JobSpec FromOptions(
         FileInfo? script, DirectoryInfo? code, string[] args, string? tpu, string? zone, string[] zones, string? name,
-        int? maxRetries, int? maxPreemptions, string[] env, string? runtime, int? slices = null)
+        int? maxRetries, int? maxPreemptions, string[] env, string? runtime, int? slices = null, decimal? maxCostUsd = null)
     {
         if (script is null)
         {
@@ -173,6 +179,7 @@ public static class SubmitCommand
             ["maxRetries"] = maxRetries,
             ["maxPreemptions"] = maxPreemptions,
             ["slices"] = slices,
+            ["maxCostUsd"] = maxCostUsd,
         };
         var text = JsonSerializer.Serialize(document.Where(p => p.Value is not null).ToDictionary(p => p.Key, p => p.Value));
         return Parse(options => JobDocument.Parse(text, options), "the command line", folder);

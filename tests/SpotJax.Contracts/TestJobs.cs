@@ -30,6 +30,7 @@ public static class TestJobs
                 Stall = new StallPolicy(15, StallAction.Restart),
                 ProvisionTimeoutMinutes = 30,
                 CheckpointDir = "gs://bucket/elsewhere/ckpt",
+                MaxCostUsd = 250.5m,
                 Notify = new NotifySpec("https://hooks.example.com/services/T0/B0/x", NotifyFormat.Slack),
             },
             State = state,
@@ -50,6 +51,12 @@ public static class TestJobs
             FailuresSpent = 1,
             ZonePreemptions = 1,
             LastError = "preempted: maintenance event",
+            Billing =
+            [
+                new BillingEntry(1, "us-central1-a", "v5litepod-16", 16, Spot: true, submitted.AddMinutes(3).AddTicks(1234567), submitted.AddMinutes(40)),
+                new BillingEntry(2, "europe-west4-b", "v5litepod-16", 16, Spot: true, submitted.AddMinutes(45), EndedAt: null),
+            ],
+            CancelReason = CancelReasons.User,
         };
     }
 

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net;
 using System.Text;
+using SpotJax.Core.Cost;
 using SpotJax.Core.Jobs;
 using SpotJax.Core.Ports;
 using SpotJax.Core.Status;
@@ -14,8 +15,11 @@ namespace SpotJax.Functions.Status;
 /// script, no stylesheet or font from elsewhere: it works behind Cloud Run IAM and offline alike.
 /// </summary>
 /// <param name="deployment">The name of the deployment serving the page, shown in its heading; null shows none.</param>
-public sealed class StatusPage(IJobStore store, IObjectStore objects, TimeProvider time, string? deployment = null)
+/// <param name="priceTable">The price table costs are counted with; the embedded one when null.</param>
+public sealed class StatusPage(IJobStore store, IObjectStore objects, TimeProvider time, string? deployment = null, TpuPrices? priceTable = null)
 {
+    private readonly TpuPrices prices = priceTable ?? TpuPrices.Default;
+
     /// <summary>How many recent jobs the table shows.</summary>
     public const int JobsShown = 100;
 
@@ -38,7 +42,8 @@ public sealed class StatusPage(IJobStore store, IObjectStore objects, TimeProvid
         else
         {
             html.Append("<table class=\"jobs\"><thead><tr><th>job</th><th>name</th><th>state</th><th>attempt</th><th>TPU</th><th>zone</th>")
-                .Append("<th>preemptions</th><th>failures</th><th>checkpoint step</th><th>submitted</th><th>updated</th></tr></thead><tbody>\n");
+                .Append("<th>preemptions</th><th>failures</th><th>checkpoint step</th><th>submitted</th><th>updated</th><th>cost</th></tr></thead><tbody>\n");
+            var now = time.GetUtcNow();
             foreach (var job in jobs)
             {
                 html.Append("<tr><td><a href=\"jobs/").Append(E(job.Id)).Append("\">").Append(E(job.Id)).Append("</a></td>")
@@ -51,7 +56,8 @@ public sealed class StatusPage(IJobStore store, IObjectStore objects, TimeProvid
                     .Append("<td>").Append(Budget(job.FailuresSpent, job.Spec?.MaxRetries)).Append("</td>")
                     .Append("<td>").Append(job.LastCheckpointStep?.ToString(CultureInfo.InvariantCulture) ?? "").Append("</td>")
                     .Append("<td>").Append(When(job.SubmittedAt)).Append("</td>")
-                    .Append("<td>").Append(When(job.UpdatedAt)).Append("</td></tr>\n");
+                    .Append("<td>").Append(When(job.UpdatedAt)).Append("</td>")
+                    .Append("<td>").Append(E(CostText.Short(JobCost.Of(job, now, prices)))).Append("</td></tr>\n");
             }
 
             html.Append("</tbody></table>\n");
@@ -101,15 +107,26 @@ public sealed class StatusPage(IJobStore store, IObjectStore objects, TimeProvid
             Term(html, "last error", E(error));
         }
 
+        if (job.CancelReason is { } reason && job.State is JobState.Cancelling or JobState.Cancelled)
+        {
+            Term(html, "cancelled by", E(reason));
+        }
+
         html.Append("</dl>\n");
 
         var end = job.FinishedAt ?? now;
+        var cost = JobCost.Of(job, now, prices);
         html.Append("<h2>Attempts</h2>\n").Append(StatusCharts.Timeline(report.Attempts, job.SubmittedAt, end));
+        html.Append("<p class=\"cost\">cost ").Append(E(CostText.Line(cost, job.Spec?.MaxCostUsd)))
+            .Append(" · <span class=\"note\">prices from ").Append(E(PriceSourceName(cost.PriceSource))).Append("</span></p>\n");
         html.Append("<h2>Checkpoint step</h2>\n").Append(StatusCharts.Checkpoints(report.Checkpoints, report.Attempts, job.SubmittedAt, end));
         AttemptsTable(html, report.Attempts);
         HistoryTable(html, report.History);
         return Foot(html);
     }
+
+    /// <summary>The host of the price table's source, which says whose figures they are (not a link: the page points nowhere else).</summary>
+    private static string PriceSourceName(string source) => Uri.TryCreate(source, UriKind.Absolute, out var uri) ? uri.Host : source;
 
     private static void AttemptsTable(StringBuilder html, IReadOnlyList<AttemptSpan> attempts)
     {

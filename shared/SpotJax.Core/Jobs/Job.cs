@@ -96,6 +96,22 @@ public sealed record Job
 
     /// <summary>Opaque revision set by the store; the compare-and-set token.</summary>
     public string Revision { get; init; } = "";
+
+    /// <summary>The provisioned time of each attempt whose TPU was seen ACTIVE, oldest first (<see cref="Cost.JobCost"/> prices it).</summary>
+    public IReadOnlyList<BillingEntry> Billing { get; init; } = [];
+
+    /// <summary>Why the job is cancelled (<see cref="CancelReasons"/>): <c>user</c> or <c>budget</c>; null for a job never cancelled.</summary>
+    public string? CancelReason { get; init; }
+}
+
+/// <summary>The values of <see cref="Job.CancelReason"/>.</summary>
+public static class CancelReasons
+{
+    /// <summary>Someone asked (<c>spotjax cancel</c>, a cancel message).</summary>
+    public const string User = "user";
+
+    /// <summary>The sweep found the job's cost at or above its <see cref="JobSpec.MaxCostUsd"/>.</summary>
+    public const string Budget = "budget";
 }
 
 /// <summary>One transition in <c>jobs/{jobId}/events</c>.</summary>

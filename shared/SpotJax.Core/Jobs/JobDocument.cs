@@ -157,6 +157,11 @@ public static class JobDocument
             WriteStrings(writer, JobFields.PipArgs, spec.PipArgs);
             WriteSortedMap(writer, JobFields.SecretEnv, spec.SecretEnv);
             writer.WriteNumber(JobFields.Slices, spec.Slices);
+            if (spec.MaxCostUsd is { } maxCostUsd)
+            {
+                writer.WriteNumber(JobFields.MaxCostUsd, maxCostUsd);
+            }
+
             if (spec.Notify is { } notify)
             {
                 writer.WriteStartObject(JobFields.Notify);

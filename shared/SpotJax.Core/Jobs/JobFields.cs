@@ -21,6 +21,7 @@ internal static class JobFields
     public const string PipArgs = "pipArgs";
     public const string SecretEnv = "secretEnv";
     public const string Slices = "slices";
+    public const string MaxCostUsd = "maxCostUsd";
     public const string Notify = "notify";
 
     public const string TpuType = "type";
@@ -38,7 +39,7 @@ internal static class JobFields
     [
         Name, Tpu, Code, Script, Args, Env, MaxRetries, MaxPreemptions, Stall, ProvisionTimeoutMinutes, CheckpointDir, LogDir,
         PrepareTimeoutMinutes, Python, ExtraIndexUrls, PipArgs, SecretEnv, Slices,
-        Notify,
+        MaxCostUsd, Notify,
     ];
 
     public static readonly IReadOnlyList<string> TpuLevel = [TpuType, TpuZone, TpuZones, TpuRuntimeVersion];

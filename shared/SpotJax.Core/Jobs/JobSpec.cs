@@ -48,6 +48,13 @@ public sealed record JobSpec
     /// nodes, <c>&lt;queuedResourceId&gt;-0</c> to <c>-(N-1)</c>; 1 is one node named after the queued resource.
     /// </summary>
     public int Slices { get; init; } = 1;
+
+    /// <summary>
+    /// The most the job may cost, in USD, over all its attempts (<see cref="Cost.JobCost"/>); the sweep cancels it
+    /// (reason <c>budget</c>) once its cost reaches this. Null: no limit.
+    /// </summary>
+    public decimal? MaxCostUsd { get; init; }
+
     /// <summary>The webhook told of this job's end, preemptions and stall warnings; null uses the deployment's, if any.</summary>
     public NotifySpec? Notify { get; init; }
 }

@@ -27,6 +27,7 @@ internal sealed partial class JobSpecValidator
     private const int MaxPipArgs = 64;
     private const int MaxPipArgLength = 1024;
     private const int MaxSecretEntries = 32;
+    private const decimal MaxCostUsdLimit = 1_000_000m;
 
     /// <summary>The rule a <c>secretEnv</c> reference follows, for error messages.</summary>
     public const string SecretReferenceRule =
@@ -119,6 +120,7 @@ internal sealed partial class JobSpecValidator
         var pipArgs = PipArgs(root);
         var secretEnv = SecretEnv(root, env);
         var slices = Integer(root, JobFields.Slices, JobFields.Slices, 1, MaxSlices, Defaults.Slices);
+        var maxCostUsd = MaxCostUsd(root);
         var notify = Notify(root);
 
         if (_errors.Count > errorsBefore || name is null || tpu is null || code is null || script is null)
@@ -146,8 +148,29 @@ internal sealed partial class JobSpecValidator
             PipArgs = pipArgs.AsReadOnly(),
             SecretEnv = secretEnv.AsReadOnly(),
             Slices = slices,
+            MaxCostUsd = maxCostUsd,
             Notify = notify,
         };
+    }
+
+    /// <summary>A positive number of US dollars, at most a million; absent means no limit.</summary>
+    private decimal? MaxCostUsd(JsonObject root)
+    {
+        const string field = JobFields.MaxCostUsd;
+        if (!root.TryGetPropertyValue(field, out var node))
+        {
+            return null;
+        }
+
+        if (node is JsonValue value && value.GetValueKind() == JsonValueKind.Number
+            && decimal.TryParse(value.ToJsonString(), NumberStyles.Float, CultureInfo.InvariantCulture, out var usd)
+            && usd > 0 && usd <= MaxCostUsdLimit)
+        {
+            return usd;
+        }
+
+        _errors.Add(new(field, $"must be a positive number of US dollars up to {MaxCostUsdLimit.ToString(CultureInfo.InvariantCulture)}, such as 25 or 12.5, got {Describe(node)}"));
+        return null;
     }
 
     private string Python(JsonObject root)

@@ -231,7 +231,7 @@ public static class JobLifecycle
             // Only a launch whose lease ran out (it crashed or was lost) is taken over; a live one is left alone.
             return job.LaunchLeaseUntil > now
                 ? Decision.Ignore(job, "already being launched")
-                : Decision.Update(job with { Workers = workers, LaunchLeaseUntil = leaseUntil, UpdatedAt = now }, "launch lease expired; launching again");
+                : Decision.Update(job with { Workers = workers, LaunchLeaseUntil = leaseUntil, Billing = OpenBilling(job, now), UpdatedAt = now }, "launch lease expired; launching again");
         }
 
         if (job.State != JobState.Provisioning)
@@ -239,7 +239,7 @@ public static class JobLifecycle
             return Decision.Ignore(job, $"nodes ready while {job.State.ToWire()}");
         }
 
-        var updated = job with { State = JobState.Launching, Workers = workers, LaunchLeaseUntil = leaseUntil, UpdatedAt = now };
+        var updated = job with { State = JobState.Launching, Workers = workers, LaunchLeaseUntil = leaseUntil, Billing = OpenBilling(job, now), UpdatedAt = now };
         return Decision.Apply(updated, Entry(job, updated, now, $"TPU ready with {workers} worker(s)"));
     }
 
@@ -257,7 +257,7 @@ public static class JobLifecycle
 
         return job.LaunchLeaseUntil > now
             ? Decision.Ignore(job, "a launch is already on its way")
-            : Decision.Update(job with { LaunchLeaseUntil = awaitUntil }, "launch published");
+            : Decision.Update(job with { LaunchLeaseUntil = awaitUntil, Billing = OpenBilling(job, now) }, "launch published");
     }
 
     /// <summary>
@@ -363,7 +363,7 @@ public static class JobLifecycle
             return Decision.Ignore(job, $"script exited while {job.State.ToWire()}");
         }
 
-        var updated = job with { State = JobState.Succeeded, ExitCode = 0, FinishedAt = now, UpdatedAt = now };
+        var updated = job with { State = JobState.Succeeded, ExitCode = 0, FinishedAt = now, Billing = CloseBilling(job, now), UpdatedAt = now };
         return Decision.Apply(updated, Entry(job, updated, now, "script exited 0"));
     }
 
@@ -417,6 +417,7 @@ public static class JobLifecycle
             FailuresSpent = failures,
             ExitCode = exitCode ?? job.ExitCode,
             LastError = string.IsNullOrEmpty(outputTail) ? text : $"{text}; the end of its output:\n{outputTail}",
+            Billing = CloseBilling(job, now),
             UpdatedAt = now,
         };
 
@@ -460,7 +461,25 @@ public static class JobLifecycle
     }
 
     /// <summary>A user asked to cancel (any non-terminal state -> CANCELLING).</summary>
-    public static Decision RequestCancel(Job job, DateTimeOffset now)
+    public static Decision RequestCancel(Job job, DateTimeOffset now) => Cancel(job, now, CancelReasons.User, "cancel requested");
+
+    /// <summary>
+    /// The job's cost reached its <see cref="JobSpec.MaxCostUsd"/>: CANCELLING with reason <c>budget</c>, then the
+    /// normal cancel path (<c>finish</c> deletes the queued resource). <paramref name="costUsd"/> is the cost now;
+    /// below the budget, or unknown, nothing happens.
+    /// </summary>
+    public static Decision StopForBudget(Job job, decimal? costUsd, DateTimeOffset now)
+    {
+        if (job.Spec?.MaxCostUsd is not { } budget || costUsd is not { } cost || cost < budget)
+        {
+            return Decision.Ignore(job, "within its budget");
+        }
+
+        var text = string.Create(CultureInfo.InvariantCulture, $"budget reached: cost ${cost:0.00} of maxCostUsd ${budget:0.##}");
+        return Cancel(job with { LastError = text }, now, CancelReasons.Budget, text);
+    }
+
+    private static Decision Cancel(Job job, DateTimeOffset now, string reason, string cause)
     {
         if (job.State == JobState.Cancelling)
         {
@@ -472,8 +491,8 @@ public static class JobLifecycle
             return Decision.Ignore(job, $"job already {job.State.ToWire()}");
         }
 
-        var updated = job with { State = JobState.Cancelling, UpdatedAt = now };
-        return Decision.Apply(updated, Entry(job, updated, now, "cancel requested"));
+        var updated = job with { State = JobState.Cancelling, CancelReason = reason, UpdatedAt = now };
+        return Decision.Apply(updated, Entry(job, updated, now, cause));
     }
 
     /// <summary>The cancelled job's resources are gone (CANCELLING -> CANCELLED).</summary>
@@ -489,7 +508,7 @@ public static class JobLifecycle
             return Decision.Ignore(job, $"not cancelling ({job.State.ToWire()})");
         }
 
-        var updated = job with { State = JobState.Cancelled, FinishedAt = now, UpdatedAt = now };
+        var updated = job with { State = JobState.Cancelled, FinishedAt = now, Billing = CloseBilling(job, now), UpdatedAt = now };
         return Decision.Apply(updated, Entry(job, updated, now, "queued resource deleted"));
     }
 
@@ -571,6 +590,29 @@ public static class JobLifecycle
         AttemptEnd.Permanent => "permanent error",
         _ => cause.ToString(),
     };
+
+    /// <summary>
+    /// The billing with the current attempt's entry opened at <paramref name="now"/> unless it already is: called
+    /// wherever the control plane first learns that the attempt's queued resource is ACTIVE (its nodes exist and
+    /// are billed from then on).
+    /// </summary>
+    private static IReadOnlyList<BillingEntry> OpenBilling(Job job, DateTimeOffset now)
+    {
+        if (job.Spec is not { } spec || job.Zone is not { } zone || job.Billing.Any(b => b.Attempt == job.Attempt))
+        {
+            return job.Billing;
+        }
+
+        // Every attempt of SpotJax is a Spot queued resource.
+        var chips = TpuChips.Billed(spec) ?? 0;
+        return [.. job.Billing, new BillingEntry(job.Attempt, zone, spec.Tpu.Type, chips, Spot: true, StartedAt: now, EndedAt: null)];
+    }
+
+    /// <summary>The billing with the current attempt's open entry ended at <paramref name="now"/>.</summary>
+    private static IReadOnlyList<BillingEntry> CloseBilling(Job job, DateTimeOffset now) =>
+        job.Billing.Any(b => b.Attempt == job.Attempt && b.EndedAt is null)
+            ? [.. job.Billing.Select(b => b.Attempt == job.Attempt && b.EndedAt is null ? b with { EndedAt = now } : b)]
+            : job.Billing;
 
     private static HistoryEntry Entry(Job from, Job to, DateTimeOffset now, string cause) =>
         new(now, from.State, to.State, to.Attempt, cause);

@@ -1,3 +1,4 @@
+using SpotJax.Core.Cost;
 using SpotJax.Core.Lifecycle;
 using SpotJax.Core.Tpu;
 
@@ -81,4 +82,7 @@ public sealed record ControlPlaneOptions
     /// which the subnetwork's Private Google Access and Cloud NAT make enough.
     /// </summary>
     public bool EnableExternalIps { get; init; }
+
+    /// <summary>The price table job costs are counted with (<see cref="JobCost"/>); the one embedded in SpotJax.Core unless a test sets another.</summary>
+    public TpuPrices Prices { get; init; } = TpuPrices.Default;
 }

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Globalization;
 using System.Runtime.ExceptionServices;
+using SpotJax.Core.Cost;
 using SpotJax.Core.Jobs;
 using SpotJax.Core.Lifecycle;
 using SpotJax.Core.Ports;
@@ -168,6 +169,11 @@ public sealed class SweepFunction(
 
     private async Task ReconcileAsync(Job job, QueuedResource? queued, DateTimeOffset now, CancellationToken ct)
     {
+        if (await StopOverBudgetAsync(job, now, ct))
+        {
+            return;
+        }
+
         var stuck = options.Lifecycle.StuckAfter;
         var state = queued?.State?.State;
         var sinceUpdate = now - job.UpdatedAt;
@@ -349,6 +355,30 @@ public sealed class SweepFunction(
         {
             return null;
         }
+    }
+
+    /// <summary>
+    /// A job whose cost (<see cref="JobCost"/>, at <paramref name="now"/>) reached its <see cref="JobSpec.MaxCostUsd"/> is
+    /// cancelled with reason <c>budget</c> and handed to <c>finish</c>, which deletes its queued resource as for any
+    /// cancel. A job already CANCELLING is left to the cancel path below; an unknown cost stops nothing.
+    /// </summary>
+    private async Task<bool> StopOverBudgetAsync(Job job, DateTimeOffset now, CancellationToken ct)
+    {
+        if (job.Spec?.MaxCostUsd is not { } budget || job.State is JobState.Cancelling || job.State.IsTerminal() ||
+            JobCost.Of(job, now, options.Prices).Usd is not { } cost || cost < budget)
+        {
+            return false;
+        }
+
+        // Priced again on the job as read inside the compare-and-set, so a lost race decides on fresh billing.
+        var stopped = await transitions.ApplyAsync(job.Id, j => JobLifecycle.StopForBudget(j, JobCost.Of(j, now, options.Prices).Usd, now), ct);
+        if (stopped?.Verdict is not (Verdict.Apply or Verdict.AlreadyApplied))
+        {
+            return false;
+        }
+
+        await steps.FinishAsync(job.Id, stopped.Job.Attempt, ct);
+        return true;
     }
 
     private async Task CheckStallAsync(Job job, DateTimeOffset now, CancellationToken ct)

@@ -105,6 +105,7 @@ public sealed partial class CliAgainstEmulatorsTests(PubSubEmulator pubsub, Fire
             Assert.Equal(jobId, job.GetProperty("id").GetString());
             Assert.Equal("RUNNING", job.GetProperty("state").GetString());
             Assert.Equal(1, job.GetProperty("attempt").GetInt32());
+            Assert.Equal(JsonValueKind.Number, job.GetProperty("cost").GetProperty("usd").ValueKind);
         }
 
         Assert.True(one.ExitCode == 0, one.Output + one.Error);
@@ -114,6 +115,10 @@ public sealed partial class CliAgainstEmulatorsTests(PubSubEmulator pubsub, Fire
         Assert.Equal((await store.GetHistoryAsync(jobId, None)).Count, report.RootElement.GetProperty("history").GetArrayLength());
         Assert.True(report.RootElement.GetProperty("history").GetArrayLength() >= 3, one.Output);
         Assert.Equal(1, Assert.Single(report.RootElement.GetProperty("attempts").EnumerateArray()).GetProperty("attempt").GetInt32());
+
+        // The billing of the running attempt came back from Firestore: one open attempt of a v4-8's 4 chips.
+        var billed = Assert.Single(report.RootElement.GetProperty("cost").GetProperty("attempts").EnumerateArray());
+        Assert.Equal((1, 4, true), (billed.GetProperty("attempt").GetInt32(), billed.GetProperty("chips").GetInt32(), billed.GetProperty("running").GetBoolean()));
     }
 
     [Fact]

@@ -24,6 +24,7 @@ public sealed class RunCommandTests : IDisposable
         Assert.Contains("resumed from checkpoint step", output, StringComparison.Ordinal);
         Assert.Contains("SUCCEEDED", output, StringComparison.Ordinal);
         Assert.Contains("after 2 attempt(s): 1 preemption(s), 0 failure(s)", output, StringComparison.Ordinal);
+        Assert.Matches(@"cost: \$\d+\.\d\d over 2 attempts \(Spot, list prices as of \d{4}-\d\d-\d\d\)", output);
         Assert.Contains("Queued resources of all 2 attempt(s) deleted.", output, StringComparison.Ordinal);
     }
 

@@ -1,9 +1,11 @@
 using System.Collections;
+using System.Globalization;
 using System.Net;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.Time.Testing;
+using SpotJax.Core.Cost;
 using SpotJax.Functions;
 using SpotJax.Functions.Host;
 using SpotJax.Functions.Status;
@@ -58,6 +60,23 @@ public sealed class StatusFunctionTests : IAsyncLifetime
         Assert.Equal(10, Count(html, "<circle class=\"point\""));
         Assert.Contains("data-step=\"100\"", html, StringComparison.Ordinal);
         Assert.Contains("preempted: queued resource SUSPENDING", html, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task JobPage_TwoAttempts_ShowsTheirCostBesideTheTimeline()
+    {
+        // Each attempt was ACTIVE for 70 s (PreemptedJob): 140 s x 4 chips of a v4-8 at the shipped Spot price.
+        var price = TpuPrices.Default.Find("v4-8", "us-central2-b")!.SpotUsdPerChipHour;
+        var usd = (140m * 4 * price / 3600m).ToString("0.00", CultureInfo.InvariantCulture);
+        var asOf = TpuPrices.Default.AsOf.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
+
+        var page = await client.GetStringAsync($"/jobs/{fixture.Job.Id}");
+        var index = await client.GetStringAsync("/");
+
+        var timeline = page.IndexOf("<h2>Attempts</h2>", StringComparison.Ordinal);
+        var line = page.IndexOf($"<p class=\"cost\">cost ${usd} over 2 attempts (Spot, list prices as of {asOf})", StringComparison.Ordinal);
+        Assert.True(timeline >= 0 && line > timeline, page);
+        Assert.Contains($"<td>${usd}</td>", index, StringComparison.Ordinal);
     }
 
     [Fact]
