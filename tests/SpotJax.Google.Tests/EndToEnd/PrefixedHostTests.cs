@@ -3,6 +3,8 @@ using System.Collections.Concurrent;
 using System.Text;
 using SpotJax.Contracts;
 using SpotJax.Core;
+using SpotJax.Core.Events;
+using SpotJax.Core.Jobs;
 using SpotJax.Core.Ports;
 using SpotJax.Core.Steps;
 using SpotJax.Functions.Host;
@@ -68,7 +70,8 @@ public sealed class PrefixedHostTests(PubSubEmulator pubsub) : IAsyncLifetime
         var staging = new Topics("staging");
         var provision = Assert.Single(await ReceivedAsync(staging.Provision));
         Assert.Equal(1, StepMessage.Parse(provision).Attempt);
-        foreach (var topic in Topics.Default.All.Concat(staging.All.Where(t => t != staging.Provision)))
+        Assert.Equal(JobState.Queued, JobEvent.Parse(Assert.Single(await ReceivedAsync(staging.JobEvents)).Data).To);
+        foreach (var topic in Topics.Default.All.Concat(staging.All.Where(t => t != staging.Provision && t != staging.JobEvents)))
         {
             Assert.Empty(await ReceivedAsync(topic));
         }

@@ -39,7 +39,9 @@ public sealed class JobEventOutboxTests
     public async Task Sweep_EventsACrashLeftInTheOutbox_AreRepublishedOnceAndRemoved()
     {
         await using var h = await HandlerHarness.StartAsync();
-        var job = TestJobs.Create(TestJobs.NewId()) with { Deployment = h.Options.Deployment };
+        // Without the test job's budget: its billing's open attempt would have the sweep stop it, a second event.
+        var created = TestJobs.Create(TestJobs.NewId());
+        var job = created with { Deployment = h.Options.Deployment, Spec = created.Spec! with { MaxCostUsd = null } };
         // The store's own write, as a function that crashed before publishing left it.
         Assert.True(await h.Store.TryCreateAsync(job, TestJobs.Entry(null, JobState.Queued, "submitted"), None));
         Assert.Empty(await h.TakeEventsAsync());
