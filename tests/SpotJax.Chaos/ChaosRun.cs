@@ -34,7 +34,7 @@ internal sealed class ChaosRun : IAsyncDisposable
     public const int LifecycleScale = 30;
 
     private static readonly string[] PushedFunctions =
-        [FunctionNames.Submit, FunctionNames.BucketEvents, FunctionNames.Provision, FunctionNames.Launch, FunctionNames.Recover, FunctionNames.Finish];
+        [FunctionNames.Submit, FunctionNames.BucketEvents, FunctionNames.Provision, FunctionNames.Launch, FunctionNames.Recover, FunctionNames.Finish, FunctionNames.Notify];
 
     private readonly ChaosOptions options;
     private readonly PubSubEmulator pubsub;
