@@ -37,3 +37,20 @@ resource "google_firestore_database" "named" {
 #   * a job's history: a plain listing of jobs/{jobId}/events in document name order.
 # A query that needs a missing composite index fails with FAILED_PRECONDITION and a link that
 # creates it; add it here as a google_firestore_index if a later query needs one.
+
+# Webhook delivery records (deliveries/{eventId}, the notify function's deduplication) carry
+# expireAt, 8 days after their last write (IJobEventStore.DeliveryRetention: the push subscription keeps a
+# message 7 days, so no duplicate comes later). This TTL policy has Firestore delete them after it
+# (https://cloud.google.com/firestore/docs/ttl), so they do not pile up. Single-field indexing of
+# expireAt is switched off (empty index_config): nothing queries it.
+resource "google_firestore_field" "delivery_expiry" {
+  project    = var.project_id
+  database   = var.firestore_database
+  collection = "deliveries"
+  field      = "expireAt"
+
+  ttl_config {}
+  index_config {}
+
+  depends_on = [google_firestore_database.default, google_firestore_database.named]
+}

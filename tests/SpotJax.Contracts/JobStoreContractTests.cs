@@ -258,10 +258,13 @@ public abstract class JobStoreContractTests
         await events.ReleaseDeliveryAsync(key, None);
         Assert.Equal(DeliveryClaim.Claimed, await events.TryClaimDeliveryAsync(key, now.AddMinutes(1), now.AddMinutes(2), None));
 
-        await events.CompleteDeliveryAsync(key, "delivered: HTTP 200", None);
+        await events.CompleteDeliveryAsync(key, "delivered: HTTP 200", now.AddMinutes(1), None);
         await events.ReleaseDeliveryAsync(key, None);
 
         Assert.Equal(DeliveryClaim.Completed, await events.TryClaimDeliveryAsync(key, now.AddHours(1), now.AddHours(2), None));
+        // Within the retention, counted from the completion, a duplicate still finds the record.
+        var lastDay = now.AddMinutes(1) + IJobEventStore.DeliveryRetention - TimeSpan.FromSeconds(1);
+        Assert.Equal(DeliveryClaim.Completed, await events.TryClaimDeliveryAsync(key, lastDay, lastDay.AddMinutes(1), None));
     }
 
     [Fact]

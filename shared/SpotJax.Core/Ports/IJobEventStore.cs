@@ -16,13 +16,25 @@ public interface IJobEventStore
     Task RemoveFromOutboxAsync(string eventId, CancellationToken cancellationToken);
 
     /// <summary>
+    /// How long a delivery record is kept after its last write, after which a store may forget it
+    /// (Firestore deletes it with a TTL policy on <c>expireAt</c>, SQLite when it next claims). The notify
+    /// push subscription keeps an unacknowledged message 7 days (<c>message_retention_duration</c> in
+    /// infra/pubsub.tf), so no duplicate of the event comes later; the eighth day is margin for clocks.
+    /// </summary>
+    static readonly TimeSpan DeliveryRetention = TimeSpan.FromDays(8);
+
+    /// <summary>
     /// Claims the delivery <paramref name="key"/> for its sender until <paramref name="until"/>: creates
-    /// its record if absent, or takes over a claim whose time ran out (its sender crashed).
+    /// its record if absent, or takes over a claim whose time ran out (its sender crashed). The record
+    /// expires <see cref="DeliveryRetention"/> after <paramref name="now"/>.
     /// </summary>
     Task<DeliveryClaim> TryClaimDeliveryAsync(string key, DateTimeOffset now, DateTimeOffset until, CancellationToken cancellationToken);
 
-    /// <summary>Records the claimed delivery as done for good (delivered, or refused for good).</summary>
-    Task CompleteDeliveryAsync(string key, string outcome, CancellationToken cancellationToken);
+    /// <summary>
+    /// Records the claimed delivery as done for good (delivered, or refused for good); the record expires
+    /// <see cref="DeliveryRetention"/> after <paramref name="now"/>.
+    /// </summary>
+    Task CompleteDeliveryAsync(string key, string outcome, DateTimeOffset now, CancellationToken cancellationToken);
 
     /// <summary>Gives up a claim after a failed try, so that the next delivery of the message claims it again.</summary>
     Task ReleaseDeliveryAsync(string key, CancellationToken cancellationToken);

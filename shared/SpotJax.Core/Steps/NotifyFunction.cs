@@ -72,11 +72,11 @@ public sealed class NotifyFunction(
         switch (result.Outcome)
         {
             case WebhookOutcome.Delivered:
-                await deliveries.CompleteDeliveryAsync(jobEvent.Id, $"delivered: {result.Detail}", cancellationToken);
+                await deliveries.CompleteDeliveryAsync(jobEvent.Id, $"delivered: {result.Detail}", time.GetUtcNow(), cancellationToken);
                 break;
             case WebhookOutcome.Refused:
                 warn?.Invoke($"notify {jobEvent.Id}: the webhook refused it ({result.Detail}); not retried");
-                await deliveries.CompleteDeliveryAsync(jobEvent.Id, $"refused: {result.Detail}", cancellationToken);
+                await deliveries.CompleteDeliveryAsync(jobEvent.Id, $"refused: {result.Detail}", time.GetUtcNow(), cancellationToken);
                 break;
             default:
                 await deliveries.ReleaseDeliveryAsync(jobEvent.Id, cancellationToken);

@@ -58,6 +58,12 @@ public sealed class FirestoreJobStore : IJobStore, IJobEventStore
     private const string ClaimedUntilField = "claimedUntil";
     private const string OutcomeField = "outcome";
 
+    /// <summary>
+    /// A delivery record's expiry, a timestamp value: the TTL policy on <c>deliveries.expireAt</c> (infra/firestore.tf)
+    /// has Firestore delete the record after it (https://cloud.google.com/firestore/docs/ttl).
+    /// </summary>
+    public const string ExpireAtField = "expireAt";
+
     private static readonly string StateField = JsonName(nameof(Job.State));
     private static readonly string SubmittedAtField = JsonName(nameof(Job.SubmittedAt));
     private static readonly string RevisionField = JsonName(nameof(Job.Revision));
@@ -275,7 +281,11 @@ public sealed class FirestoreJobStore : IJobStore, IJobEventStore
     /// </remarks>
     public async Task<DeliveryClaim> TryClaimDeliveryAsync(string key, DateTimeOffset now, DateTimeOffset until, CancellationToken cancellationToken)
     {
-        JsonObject Fields() => new() { [ClaimedUntilField] = FirestoreValues.String(FirestoreValues.FormatTimestamp(until)) };
+        JsonObject Fields() => new()
+        {
+            [ClaimedUntilField] = FirestoreValues.String(FirestoreValues.FormatTimestamp(until)),
+            [ExpireAtField] = ExpireAt(now),
+        };
         if (await TryCommitDeliveryAsync(key, Fields(), new JsonObject { ["exists"] = false }, cancellationToken))
         {
             return DeliveryClaim.Claimed;
@@ -305,11 +315,14 @@ public sealed class FirestoreJobStore : IJobStore, IJobEventStore
     }
 
     /// <inheritdoc />
-    public async Task CompleteDeliveryAsync(string key, string outcome, CancellationToken cancellationToken)
+    public async Task CompleteDeliveryAsync(string key, string outcome, DateTimeOffset now, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(outcome);
-        await TryCommitDeliveryAsync(key, new JsonObject { [OutcomeField] = FirestoreValues.String(outcome) }, null, cancellationToken);
+        await TryCommitDeliveryAsync(key, new JsonObject { [OutcomeField] = FirestoreValues.String(outcome), [ExpireAtField] = ExpireAt(now) }, null, cancellationToken);
     }
+
+    private static JsonObject ExpireAt(DateTimeOffset now) =>
+        new() { ["timestampValue"] = FirestoreValues.FormatTimestamp(now + IJobEventStore.DeliveryRetention) };
 
     /// <inheritdoc />
     public async Task ReleaseDeliveryAsync(string key, CancellationToken cancellationToken)

@@ -46,8 +46,10 @@ public sealed class SqliteJobStore : IJobStore, IJobEventStore, IDisposable
         CREATE TABLE IF NOT EXISTS deliveries (
             key TEXT PRIMARY KEY,
             claimed_until TEXT,
-            outcome TEXT
+            outcome TEXT,
+            expire_at TEXT NOT NULL
         );
+        CREATE INDEX IF NOT EXISTS deliveries_by_expiry ON deliveries (expire_at);
         """;
 
     private const string AppendEvent = """
@@ -276,15 +278,23 @@ public sealed class SqliteJobStore : IJobStore, IJobEventStore, IDisposable
         ArgumentNullException.ThrowIfNull(key);
         await using var connection = await OpenAsync(cancellationToken);
         await using var transaction = connection.BeginTransaction(deferred: false);
+        // Records past their retention are forgotten here, the one write every delivery makes.
+        await using (var forget = Command(connection, transaction, "DELETE FROM deliveries WHERE expire_at <= @now"))
+        {
+            forget.Parameters.AddWithValue("@now", SortableUtc(now));
+            await forget.ExecuteNonQueryAsync(cancellationToken);
+        }
+
         await using (var claim = Command(connection, transaction, """
-            INSERT INTO deliveries (key, claimed_until, outcome) VALUES (@key, @until, NULL)
-            ON CONFLICT (key) DO UPDATE SET claimed_until = @until
+            INSERT INTO deliveries (key, claimed_until, outcome, expire_at) VALUES (@key, @until, NULL, @expire)
+            ON CONFLICT (key) DO UPDATE SET claimed_until = @until, expire_at = @expire
             WHERE outcome IS NULL AND (claimed_until IS NULL OR claimed_until <= @now)
             """))
         {
             claim.Parameters.AddWithValue("@key", key);
             claim.Parameters.AddWithValue("@until", SortableUtc(until));
             claim.Parameters.AddWithValue("@now", SortableUtc(now));
+            claim.Parameters.AddWithValue("@expire", SortableUtc(now + IJobEventStore.DeliveryRetention));
             if (await claim.ExecuteNonQueryAsync(cancellationToken) == 1)
             {
                 await transaction.CommitAsync(cancellationToken);
@@ -300,17 +310,18 @@ public sealed class SqliteJobStore : IJobStore, IJobEventStore, IDisposable
     }
 
     /// <inheritdoc />
-    public async Task CompleteDeliveryAsync(string key, string outcome, CancellationToken cancellationToken)
+    public async Task CompleteDeliveryAsync(string key, string outcome, DateTimeOffset now, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(key);
         ArgumentNullException.ThrowIfNull(outcome);
         await using var connection = await OpenAsync(cancellationToken);
         await using var update = Command(connection, null, """
-            INSERT INTO deliveries (key, claimed_until, outcome) VALUES (@key, NULL, @outcome)
-            ON CONFLICT (key) DO UPDATE SET claimed_until = NULL, outcome = @outcome WHERE outcome IS NULL
+            INSERT INTO deliveries (key, claimed_until, outcome, expire_at) VALUES (@key, NULL, @outcome, @expire)
+            ON CONFLICT (key) DO UPDATE SET claimed_until = NULL, outcome = @outcome, expire_at = @expire WHERE outcome IS NULL
             """);
         update.Parameters.AddWithValue("@key", key);
         update.Parameters.AddWithValue("@outcome", outcome);
+        update.Parameters.AddWithValue("@expire", SortableUtc(now + IJobEventStore.DeliveryRetention));
         await update.ExecuteNonQueryAsync(cancellationToken);
     }
 

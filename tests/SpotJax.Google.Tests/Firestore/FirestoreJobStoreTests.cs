@@ -92,6 +92,23 @@ public sealed class FirestoreJobStoreTests(FirestoreEmulator emulator) : JobStor
     }
 
     [Fact]
+    public async Task Deliveries_ClaimAndCompletion_WriteTheExpiryTheTtlPolicyReads()
+    {
+        var (store, project) = Open();
+        var key = $"{TestJobs.NewId()}/2";
+        var now = TestJobs.Epoch;
+
+        Assert.Equal(DeliveryClaim.Claimed, await store.TryClaimDeliveryAsync(key, now, now.AddMinutes(1), None));
+        var claimed = (await RawAsync(project, $"{FirestoreJobStore.DeliveriesCollection}/{key.Replace('/', '~')}"))["fields"]!;
+        await store.CompleteDeliveryAsync(key, "delivered: HTTP 200", now.AddMinutes(1), None);
+        var completed = (await RawAsync(project, $"{FirestoreJobStore.DeliveriesCollection}/{key.Replace('/', '~')}"))["fields"]!;
+
+        // A timestamp value (a TTL policy ignores any other type), 8 days after each write.
+        Assert.Equal("2025-03-22T07:26:53Z", Instant(claimed[FirestoreJobStore.ExpireAtField]!));
+        Assert.Equal("2025-03-22T07:27:53Z", Instant(completed[FirestoreJobStore.ExpireAtField]!));
+    }
+
+    [Fact]
     public async Task TryCreateAsync_EnvNamesFirestoreReserves_RoundTrip()
     {
         var (store, project) = Open();

@@ -95,6 +95,42 @@ public sealed class SqliteJobStoreTests : JobStoreContractTests, IDisposable
         Directory.Delete(_folder, recursive: true);
     }
 
+    [Fact]
+    public async Task Deliveries_PastTheirRetention_AreForgottenAtTheNextClaim()
+    {
+        IJobEventStore store = Open();
+        var now = TestJobs.Epoch;
+        var old = $"{TestJobs.NewId()}/1";
+        var recent = $"{TestJobs.NewId()}/1";
+        Assert.Equal(DeliveryClaim.Claimed, await store.TryClaimDeliveryAsync(old, now, now.AddMinutes(1), None));
+        await store.CompleteDeliveryAsync(old, "delivered: HTTP 200", now, None);
+        Assert.Equal(DeliveryClaim.Claimed, await store.TryClaimDeliveryAsync(recent, now.AddDays(5), now.AddDays(5).AddMinutes(1), None));
+        await store.CompleteDeliveryAsync(recent, "delivered: HTTP 200", now.AddDays(5), None);
+
+        var later = now + IJobEventStore.DeliveryRetention;
+        Assert.Equal(DeliveryClaim.Completed, await store.TryClaimDeliveryAsync(recent, later, later.AddMinutes(1), None));
+
+        Assert.Equal(["delivered: HTTP 200"], await DeliveryOutcomesAsync(recent));
+        Assert.Empty(await DeliveryOutcomesAsync(old));
+    }
+
+    private async Task<List<string?>> DeliveryOutcomesAsync(string key)
+    {
+        await using var connection = new SqliteConnection($"Data Source={DatabasePath};Pooling=False");
+        await connection.OpenAsync();
+        await using var select = connection.CreateCommand();
+        select.CommandText = "SELECT outcome FROM deliveries WHERE key = @key";
+        select.Parameters.AddWithValue("@key", key);
+        var outcomes = new List<string?>();
+        await using var reader = await select.ExecuteReaderAsync();
+        while (await reader.ReadAsync())
+        {
+            outcomes.Add(reader.IsDBNull(0) ? null : reader.GetString(0));
+        }
+
+        return outcomes;
+    }
+
     private SqliteJobStore Open()
     {
         var store = new SqliteJobStore(DatabasePath);
