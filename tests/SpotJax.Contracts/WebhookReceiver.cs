@@ -50,9 +50,11 @@ public sealed class WebhookReceiver : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await stopping.CancelAsync();
-        listener.Stop();
-        await serving;
+        // Close alone: Stop and then Close would unregister the prefix twice, and the managed listener's second
+        // unregistering binds the port again (HttpEndPointManager.GetEPListener), failing with "Address already in
+        // use" once another test has taken the port.
         listener.Close();
+        await serving;
         stopping.Dispose();
     }
 

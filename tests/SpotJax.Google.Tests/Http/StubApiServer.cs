@@ -44,9 +44,11 @@ internal sealed class StubApiServer : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await _stopping.CancelAsync();
-        _listener.Stop();
-        await _serving;
+        // Close alone: Stop and then Close would unregister the prefix twice, and the managed listener's second
+        // unregistering binds the port again (HttpEndPointManager.GetEPListener), failing with "Address already in
+        // use" once another test has taken the port.
         _listener.Close();
+        await _serving;
         _stopping.Dispose();
     }
 
