@@ -100,6 +100,17 @@ public sealed class MultisliceLifecycleTests
             async () => (job = await plane.Store.GetAsync(jobId, CancellationToken.None)) is { State: JobState.Running, Attempt: 1, LastCheckpointStep: >= 5 },
             TimeSpan.FromSeconds(180));
         Assert.Equal(8, job!.Workers);
+
+        // Every worker's first log line (its variables) is in the bucket before the preemption: a worker whose
+        // script started last could otherwise lose that line with its node before its log was uploaded.
+        var seen = new List<Dictionary<string, string?>>();
+        for (var worker = 0; worker < 8; worker++)
+        {
+            var path = plane.LogPath(job, 1, worker);
+            await Eventually.TrueAsync(() => File.Exists(path) && File.ReadAllText(path).Contains('}', StringComparison.Ordinal), TimeSpan.FromSeconds(180));
+            seen.Add(JsonSerializer.Deserialize<Dictionary<string, string?>>((await File.ReadAllLinesAsync(path)).First(l => l.StartsWith('{')))!);
+        }
+
         await plane.PreemptAsync(jobId, CancellationToken.None, slice: 1);
         if (sweepTwiceAfterThePreemption)
         {
@@ -114,14 +125,6 @@ public sealed class MultisliceLifecycleTests
         var history = await plane.Store.GetHistoryAsync(jobId, CancellationToken.None);
         Assert.Single(history, e => e.To == JobState.Recovering);
         Assert.Equal(2, history.Count(e => e.To == JobState.Provisioning));
-
-        var seen = new List<Dictionary<string, string?>>();
-        for (var worker = 0; worker < 8; worker++)
-        {
-            var path = plane.LogPath(job, 1, worker);
-            await Eventually.TrueAsync(() => File.Exists(path) && File.ReadAllText(path).Contains('}', StringComparison.Ordinal));
-            seen.Add(JsonSerializer.Deserialize<Dictionary<string, string?>>((await File.ReadAllLinesAsync(path)).First(l => l.StartsWith('{')))!);
-        }
 
         Assert.Equal(["0", "0", "0", "0", "1", "1", "1", "1"], seen.Select(s => s["MEGASCALE_SLICE_ID"]));
         Assert.Equal(["0", "1", "2", "3", "0", "1", "2", "3"], seen.Select(s => s["SPOT_WORKER_ID"]));
