@@ -34,7 +34,7 @@ public sealed class MultisliceLifecycleTests
         }
         finally
         {
-            Directory.Delete(root, recursive: true);
+            await DeleteWhenReleasedAsync(root);
         }
     }
 
@@ -54,9 +54,30 @@ public sealed class MultisliceLifecycleTests
         }
         finally
         {
-            Directory.Delete(root, recursive: true);
+            await DeleteWhenReleasedAsync(root);
         }
     }
+
+    /// <summary>
+    /// Deletes the test's folder once nothing writes into it any more: an agent's last upload (its exit marker,
+    /// its log's last lines) may still land in the bucket folder just after the plane stopped, as it may on a
+    /// node being deleted, and a delete that meets it fails with "Directory not empty" (seen once over sshd).
+    /// </summary>
+    private static Task DeleteWhenReleasedAsync(string root) =>
+        Eventually.TrueAsync(
+            () =>
+            {
+                try
+                {
+                    Directory.Delete(root, recursive: true);
+                    return true;
+                }
+                catch (IOException)
+                {
+                    return false;
+                }
+            },
+            TimeSpan.FromSeconds(60));
 
     private static Task<LocalControlPlane> StartAsync(string root, bool sshWorkers, InProcessBusOptions? bus) =>
         LocalControlPlane.StartAsync(
